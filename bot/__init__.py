@@ -1,0 +1,1 @@
+"""The Telegram conversation: handlers, keyboards, commands."""

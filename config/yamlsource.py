@@ -1,0 +1,280 @@
+"""Reading YAML files into plain data while keeping where every node came from."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+try:
+    from yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+Path = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _CoreResolver(BaseResolver):
+    """YAML 1.2 core schema: no sexagesimal numbers, no yes/no booleans, timestamps stay text."""
+
+
+for _tag, _regex, _first in (
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (_NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (
+        _FLOAT,
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+    (_MERGE, r"^<<$", ["<"]),
+):
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), _first)
+
+
+class _Composer(_Parser, _CoreResolver):  # type: ignore[misc,valid-type]
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _CoreResolver.__init__(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A problem found while reading a file, at a known position (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    path: Path
+    message: str
+
+
+@dataclass
+class YamlDocument:
+    """One YAML file: its data, its node tree (for positions) and the problems met reading it."""
+
+    file: str
+    data: object
+    root: Node | None
+    problems: list[SourceProblem] = field(default_factory=list)
+    unresolved: set[Path] = field(default_factory=set)
+    """Paths whose ``${ENV}`` reference could not be resolved: later errors there are not reported again."""
+
+
+_ENV = re.compile(r"\$(\$)?\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Converter:
+    def __init__(self, doc: YamlDocument, environ: Mapping[str, str]) -> None:
+        self.doc = doc
+        self.environ = environ
+        self.active: set[int] = set()
+
+    def problem(self, node: Node, path: Path, message: str) -> None:
+        mark = node.start_mark
+        self.doc.problems.append(SourceProblem(self.doc.file, mark.line + 1, mark.column + 1, path, message))
+
+    def convert(self, node: Node, path: Path) -> object:
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            self.problem(node, path, "an alias refers to a node that contains it")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != _SEQ:
+                    self.problem(node, path, f"unsupported tag {node.tag!r}")
+                return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+        self.problem(node, path, "unsupported YAML node")  # pragma: no cover
+        return None
+
+    def mapping(self, node: MappingNode, path: Path) -> dict[object, object]:
+        if node.tag != _MAP:
+            self.problem(node, path, f"unsupported tag {node.tag!r}")
+        out: dict[object, object] = {}
+        merged: dict[object, object] = {}
+        seen: dict[object, Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self._merge(value_node, path))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problem(key_node, path, "a key must be a plain word, not a list or mapping")
+                continue
+            key = self.scalar(key_node, path, resolve_env=False)
+            if not isinstance(key, str | int):
+                self.problem(key_node, path, f"a key must be a word, not {key!r}")
+                continue
+            if key in seen:
+                first = seen[key].start_mark
+                self.problem(key_node, (*path, key), f"duplicate key {key!r} (first given at line {first.line + 1})")
+                continue
+            seen[key] = key_node
+            out[key] = self.convert(value_node, (*path, key))
+        if merged:
+            return merged | out
+        return out
+
+    def _merge(self, node: Node, path: Path) -> dict[object, object]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        result: dict[object, object] = {}
+        for source in reversed(sources):
+            value = self.convert(source, path)
+            if not isinstance(value, dict):
+                self.problem(source, path, "`<<` merges mappings only")
+                continue
+            result.update(value)
+        return result
+
+    def scalar(self, node: ScalarNode, path: Path, resolve_env: bool = True) -> object:
+        tag, value = node.tag, node.value
+        if tag == _STR:
+            return self.env(node, path, value) if resolve_env and "${" in value else value
+        if tag == _INT:
+            text = value.replace("_", "")
+            if text.startswith(("0o", "0x")):
+                return int(text, 0)
+            return int(text)
+        if tag == _BOOL:
+            return value.lower() == "true"
+        if tag == _NULL:
+            return None
+        if tag == _FLOAT:
+            low = value.lower()
+            if low.endswith(".inf"):
+                return -math.inf if low.startswith("-") else math.inf
+            if low == ".nan":
+                return math.nan
+            return float(value)
+        self.problem(node, path, f"unsupported tag {tag!r}: write the value as plain text")
+        return value
+
+    def env(self, node: ScalarNode, path: Path, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(1):
+                return "${" + match.group(2) + "}"
+            name, has_default, default = match.group(2).partition(":-")
+            if not _ENV_NAME.fullmatch(name):
+                self.problem(node, path, f"${{{name}}} is not a valid environment variable reference")
+                self.doc.unresolved.add(path)
+                return ""
+            if name not in self.environ:
+                if has_default:
+                    return default
+                self.problem(node, path, f"environment variable {name} is not set (referenced as ${{{name}}})")
+                self.doc.unresolved.add(path)
+                return ""
+            return self.environ[name]
+
+        return _ENV.sub(substitute, value)
+
+
+def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
+    """Parse one YAML text into data, keeping its node tree and every problem with its position."""
+    doc = YamlDocument(file=file, data=None, root=None)
+    composer = _Composer(text)
+    try:
+        root = composer.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        doc.problems.append(SourceProblem(file, line, col, (), f"YAML syntax error: {message}"))
+        return doc
+    except yaml.YAMLError as exc:
+        doc.problems.append(SourceProblem(file, 1, 1, (), f"YAML error: {exc}"))
+        return doc
+    finally:
+        composer.dispose()
+    doc.root = root
+    if root is not None:
+        doc.data = _Converter(doc, environ).convert(root, ())
+    return doc
+
+
+def node_at(root: Node | None, path: Iterable[str | int]) -> tuple[Node | None, bool]:
+    """Find the node at a path; return it and whether the whole path was found (else its deepest parent)."""
+    node = root
+    for part in path:
+        if node is None:
+            return None, False
+        child: Node | None = None
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == str(part):
+                    child = value_node
+                    break
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            return node, False
+        node = child
+    return node, True
+
+
+def key_node_at(root: Node | None, path: Path) -> Node | None:
+    """Find the key node of the last element of a path in a mapping (to point at an unknown key)."""
+    parent, found = node_at(root, path[:-1])
+    if not found or not isinstance(parent, MappingNode):
+        return None
+    for key_node, _ in parent.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == str(path[-1]):
+            return key_node
+    return None
+
+
+def discover(paths: Iterable[str]) -> tuple[list[FsPath], list[str]]:
+    """Expand files and directories into the sorted YAML files they hold; return also what was not found."""
+    files: list[FsPath] = []
+    missing: list[str] = []
+    for name in paths:
+        path = FsPath(name)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in (".yaml", ".yml")
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                missing.append(f"{name}: no .yaml or .yml files in this directory")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(f"{name}: no such file or directory")
+    unique = list(dict.fromkeys(files))
+    return unique, missing

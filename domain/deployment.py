@@ -1,0 +1,314 @@
+"""The whole deployment, and the rules that check it and say who is invited where."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Literal
+
+from domain.model import (
+    Agency,
+    Commission,
+    Delegate,
+    Delegation,
+    Session,
+    SessionFormat,
+    SessionSpec,
+    SessionStatus,
+    State,
+)
+from domain.values import local_time_problem
+
+Path = tuple[str | int, ...]
+"""Where in the merged configuration a problem lies: section, index, keys and indices."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong (an error) or suspicious (a warning) in the configuration."""
+
+    path: Path
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+@dataclass
+class Draft:
+    """The pieces of a configuration that passed validation on their own, with their positions."""
+
+    commission: Commission | None = None
+    states: list[tuple[int, State]] = field(default_factory=list)
+    delegations: list[tuple[int, Delegation]] = field(default_factory=list)
+    sessions: list[tuple[int, SessionSpec]] = field(default_factory=list)
+    broken_ids: set[str] = field(default_factory=set)
+    """Ids of items that failed validation: references to them are not reported again."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A checked configuration: the commission, its states, delegates and sessions, resolved."""
+
+    commission: Commission
+    states: dict[str, State]
+    agencies: dict[tuple[str, str], Agency]
+    delegates: dict[str, Delegate]
+    sessions: dict[str, Session]
+    invitations: dict[str, tuple[str, ...]]
+    """Session id → ids of the delegates invited, in a stable order."""
+
+    def delegate_label(self, delegate_id: str) -> str:
+        """A short label for a delegate: ``id (STATE, role)``."""
+        d = self.delegates[delegate_id]
+        return f"{d.id} ({d.state}, {d.role.value})"
+
+
+def _suggest(name: str, known: object) -> str:
+    close = get_close_matches(name, list(known), n=1, cutoff=0.7)  # type: ignore[call-overload]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
+    """Check references, ids and times across the draft; return the deployment when nothing is wrong."""
+    problems: list[Problem] = []
+    commission = draft.commission
+    if commission is None:
+        problems.append(Problem(("commission",), "no `commission:` section was found in any file"))
+
+    states: dict[str, State] = {}
+    for index, state in draft.states:
+        if state.code in states:
+            problems.append(Problem(("states", index, "code"), f"duplicate state code {state.code!r}"))
+        states[state.code] = state
+    known_states = set(states) | draft.broken_ids
+
+    agencies: dict[tuple[str, str], Agency] = {}
+    delegates: dict[str, Delegate] = {}
+    delegate_paths: dict[str, Path] = {}
+    seen_delegations: set[str] = set()
+    for index, delegation in draft.delegations:
+        code = delegation.state
+        state_ = states.get(code)
+        if code in seen_delegations:
+            problems.append(
+                Problem(("delegations", index, "state"), f"a second delegation for {code}: give one per state")
+            )
+        seen_delegations.add(code)
+        if state_ is None:
+            if code not in known_states:
+                problems.append(
+                    Problem(("delegations", index, "state"), f"unknown state {code!r}{_suggest(code, states)}")
+                )
+            continue
+        local_agencies: set[str] = set()
+        for a_index, agency in enumerate(delegation.agencies):
+            if agency.id in local_agencies:
+                problems.append(
+                    Problem(
+                        ("delegations", index, "agencies", a_index, "id"),
+                        f"duplicate agency id {agency.id!r} in the {code} delegation",
+                    )
+                )
+            local_agencies.add(agency.id)
+            agencies[(code, agency.id)] = agency
+        for d_index, spec in enumerate(delegation.delegates):
+            path: Path = ("delegations", index, "delegates", d_index)
+            if spec.id in delegates:
+                problems.append(Problem((*path, "id"), f"duplicate delegate id {spec.id!r}"))
+                continue
+            if spec.agency is not None and spec.agency not in local_agencies:
+                problems.append(
+                    Problem(
+                        (*path, "agency"),
+                        f"unknown agency {spec.agency!r} of the {code} delegation{_suggest(spec.agency, local_agencies)}",
+                    )
+                )
+            if spec.email is None and spec.telegram is None:
+                problems.append(
+                    Problem(path, f"delegate {spec.id!r} has neither `email` nor `telegram`: no notice can reach them", "warning")
+                )
+            values = spec.__dict__ | {
+                "state": code,
+                "language": spec.language or state_.language,
+                "timezone": spec.timezone or state_.timezone,
+            }
+            delegates[spec.id] = Delegate.model_construct(_fields_set=spec.model_fields_set, **values)
+            delegate_paths[spec.id] = path
+    known_delegates = set(delegates) | draft.broken_ids
+    known_agency_refs = {f"{s}/{a}" for s, a in agencies} | draft.broken_ids
+
+    sessions: dict[str, Session] = {}
+    session_paths: dict[str, Path] = {}
+    specs = sorted(draft.sessions, key=lambda item: item[0])
+    for index, spec in specs:
+        if spec.id in sessions:
+            problems.append(Problem(("sessions", index, "id"), f"duplicate session id {spec.id!r}"))
+            continue
+        session_paths[spec.id] = ("sessions", index)
+        if commission is None:
+            continue
+        sessions[spec.id] = Session.model_construct(
+            _fields_set=spec.model_fields_set | {"timezone", "policy"},
+            **(
+                spec.__dict__
+                | {
+                    "timezone": spec.timezone or commission.timezone,
+                    "policy": spec.notifications.apply(commission.notifications)
+                    if spec.notifications
+                    else commission.notifications,
+                }
+            ),
+        )
+    known_sessions = set(session_paths) | draft.broken_ids
+
+    invitations: dict[str, tuple[str, ...]] = {}
+    index_ = _InvitationIndex(delegates)
+    for session in sessions.values():
+        path = session_paths[session.id]
+        problems.extend(_check_session(session, path, known_states, known_agency_refs, known_delegates, known_sessions, states))
+        invitations[session.id] = index_.invitees(session)
+        if not invitations[session.id]:
+            problems.append(Problem((*path, "invited"), "invites nobody: no delegate matches", "warning"))
+
+    problems.extend(_overlaps(sessions, invitations, session_paths))
+    if commission is None or any(p.severity == "error" for p in problems):
+        return None, problems
+    ordered = dict(sorted(sessions.items(), key=lambda kv: (kv[1].starts_at, kv[0])))
+    return (
+        Deployment(
+            commission=commission,
+            states=states,
+            agencies=agencies,
+            delegates=delegates,
+            sessions=ordered,
+            invitations=invitations,
+        ),
+        problems,
+    )
+
+
+def _check_session(
+    session: Session,
+    path: Path,
+    known_states: set[str],
+    known_agencies: set[str],
+    known_delegates: set[str],
+    known_sessions: set[str],
+    states: dict[str, State],
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, local in (("start", session.start), ("end", session.end)):
+        trouble = local_time_problem(local, session.timezone)
+        if trouble:
+            problems.append(Problem((*path, key), trouble))
+    if session.ends_at <= session.starts_at:
+        problems.append(
+            Problem((*path, "end"), f"ends ({session.end:%Y-%m-%d %H:%M}) before it starts ({session.start:%Y-%m-%d %H:%M})")
+        )
+    if session.format is not SessionFormat.VIDEO and session.venue is None:
+        problems.append(Problem(path, f"a {session.format.value} session needs a `venue`"))
+    if session.format is not SessionFormat.IN_PERSON and session.video is None:
+        problems.append(Problem(path, f"a {session.format.value} session needs a `video` block with the join link"))
+    invited = session.invited
+    if invited.states != "all":
+        for i, code in enumerate(invited.states):
+            if code not in known_states:
+                problems.append(Problem((*path, "invited", "states", i), f"unknown state {code!r}{_suggest(code, states)}"))
+    for i, ref in enumerate(invited.agencies):
+        if ref not in known_agencies:
+            problems.append(
+                Problem((*path, "invited", "agencies", i), f"unknown agency {ref!r}{_suggest(ref, known_agencies)}")
+            )
+    for key in ("delegates", "exclude"):
+        for i, ref in enumerate(getattr(invited, key)):
+            if ref not in known_delegates:
+                problems.append(
+                    Problem((*path, "invited", key, i), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}")
+                )
+    if session.chair and session.chair.delegate and session.chair.delegate not in known_delegates:
+        ref = session.chair.delegate
+        problems.append(Problem((*path, "chair", "delegate"), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}"))
+    for a, item in enumerate(session.agenda):
+        for p, presenter in enumerate(item.presenters):
+            if isinstance(presenter, str) and presenter not in known_delegates:
+                problems.append(
+                    Problem(
+                        (*path, "agenda", a, "presenters", p),
+                        f"unknown delegate {presenter!r}{_suggest(presenter, known_delegates)}"
+                        " (a presenter who is not a delegate is written {name: ...})",
+                    )
+                )
+    for i, ref in enumerate(session.related):
+        if ref == session.id:
+            problems.append(Problem((*path, "related", i), "a session cannot be related to itself"))
+        elif ref not in known_sessions:
+            problems.append(Problem((*path, "related", i), f"unknown session {ref!r}{_suggest(ref, known_sessions)}"))
+    seen: set[str] = set()
+    for i, deadline in enumerate(session.deadlines):
+        if deadline.id in seen:
+            problems.append(Problem((*path, "deadlines", i, "id"), f"duplicate deadline id {deadline.id!r}"))
+        seen.add(deadline.id)
+        trouble = local_time_problem(deadline.at, deadline.timezone or session.timezone)
+        if trouble:
+            problems.append(Problem((*path, "deadlines", i, "at"), trouble))
+        elif session.deadline_at(deadline) > session.ends_at:
+            problems.append(
+                Problem((*path, "deadlines", i, "at"), "the deadline falls after the session ends", "warning")
+            )
+    return problems
+
+
+class _InvitationIndex:
+    """Delegates grouped by state, agency and role, to resolve invitation lists quickly."""
+
+    def __init__(self, delegates: dict[str, Delegate]) -> None:
+        self.order = {d: i for i, d in enumerate(delegates)}
+        self.all = list(delegates.values())
+        self.by_state: dict[str, list[Delegate]] = defaultdict(list)
+        self.by_agency: dict[str, list[str]] = defaultdict(list)
+        for d in self.all:
+            self.by_state[d.state].append(d)
+            if d.agency:
+                self.by_agency[f"{d.state}/{d.agency}"].append(d.id)
+        self.known = set(delegates)
+
+    def invitees(self, session: Session) -> tuple[str, ...]:
+        """Return the ids of the delegates a session invites, in definition order."""
+        invited = session.invited
+        chosen: set[str] = set()
+        pool = self.all if invited.states == "all" else [d for s in invited.states for d in self.by_state.get(s, ())]
+        roles = set(invited.roles) if invited.roles else None
+        chosen.update(d.id for d in pool if roles is None or d.role in roles)
+        for ref in invited.agencies:
+            chosen.update(self.by_agency.get(ref, ()))
+        chosen.update(d for d in invited.delegates if d in self.known)
+        chosen.difference_update(invited.exclude)
+        return tuple(sorted(chosen, key=self.order.__getitem__))
+
+
+def _overlaps(
+    sessions: dict[str, Session], invitations: dict[str, tuple[str, ...]], paths: dict[str, Path]
+) -> list[Problem]:
+    live = sorted(
+        (s for s in sessions.values() if s.status is SessionStatus.SCHEDULED and s.ends_at > s.starts_at),
+        key=lambda s: (s.starts_at, s.id),
+    )
+    problems: list[Problem] = []
+    for i, first in enumerate(live):
+        first_set: set[str] | None = None
+        for second in live[i + 1 :]:
+            if second.starts_at >= first.ends_at:
+                break
+            if first_set is None:
+                first_set = set(invitations.get(first.id, ()))
+            both = [d for d in invitations.get(second.id, ()) if d in first_set]
+            if both:
+                shown = ", ".join(both[:5]) + (f" and {len(both) - 5} more" if len(both) > 5 else "")
+                problems.append(
+                    Problem(
+                        (*paths[second.id], "start"),
+                        f"overlaps {first.id!r}, and {len(both)} delegate(s) are invited to both: {shown}",
+                        "warning",
+                    )
+                )
+    return problems

@@ -1,0 +1,334 @@
+"""The commission's world as the secretariat describes it: frozen models, one per YAML section."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, StrictBool, model_validator
+
+from domain.values import (
+    AgencyRef,
+    Duration,
+    Email,
+    Language,
+    LocalDateTime,
+    Slug,
+    StateCode,
+    TelegramUsername,
+    Text,
+    Url,
+    ZoneName,
+    to_utc,
+)
+
+
+class Model(BaseModel):
+    """Base of every configuration model: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class Role(StrEnum):
+    """A delegate's role in their delegation."""
+
+    HEAD = "head"
+    DEPUTY = "deputy"
+    MEMBER = "member"
+    EXPERT = "expert"
+    OBSERVER = "observer"
+
+
+class SessionKind(StrEnum):
+    """What kind of meeting a session is."""
+
+    PLENARY = "plenary"
+    WORKING_GROUP = "working_group"
+    COUNCIL = "council"
+    OTHER = "other"
+
+
+class SessionFormat(StrEnum):
+    """Where delegates take part: in the room, on video, or either."""
+
+    IN_PERSON = "in_person"
+    HYBRID = "hybrid"
+    VIDEO = "video"
+
+
+class SessionStatus(StrEnum):
+    """Whether a session is going ahead."""
+
+    SCHEDULED = "scheduled"
+    POSTPONED = "postponed"
+    CANCELLED = "cancelled"
+
+
+class Contact(Model):
+    """A person or office to contact."""
+
+    name: Text | None = None
+    position: Text | None = None
+    email: Email | None = None
+    phone: str | None = None
+    telegram: TelegramUsername | None = None
+
+
+class Secretariat(Model):
+    """The secretariat: its public contact and who may steer Plenary from Telegram."""
+
+    name: Text | None = None
+    email: Email
+    phone: str | None = None
+    telegram_admins: list[PositiveInt] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class NotificationPolicy(Model):
+    """When notices go out, relative to a session (commission-wide defaults)."""
+
+    invitation: Duration | None = timedelta(days=21)
+    agenda: Duration | None = timedelta(days=7)
+    reminders: tuple[Duration, ...] = (timedelta(days=1), timedelta(hours=1))
+    start: Duration | None = timedelta(minutes=10)
+    summary: Duration | None = timedelta(hours=2)
+    deadline_reminders: tuple[Duration, ...] = (timedelta(days=1),)
+    summary_to: tuple[Role, ...] = (Role.HEAD,)
+
+
+class NotificationOverrides(Model):
+    """A session's own notification offsets; each key given replaces the commission's default."""
+
+    invitation: Duration | None = None
+    agenda: Duration | None = None
+    reminders: tuple[Duration, ...] | None = None
+    start: Duration | None = None
+    summary: Duration | None = None
+    deadline_reminders: tuple[Duration, ...] | None = None
+    summary_to: tuple[Role, ...] | None = None
+
+    def apply(self, policy: NotificationPolicy) -> NotificationPolicy:
+        """Return the policy with the keys this override sets replaced."""
+        changes = {name: getattr(self, name) for name in self.model_fields_set}
+        if not changes:
+            return policy
+        return policy.model_copy(update=changes)
+
+
+class Commission(Model):
+    """The commission itself."""
+
+    id: Slug
+    name: Text
+    short_name: Text | None = None
+    languages: list[Language] = Field(min_length=1)
+    timezone: ZoneName
+    secretariat: Secretariat
+    press: Contact | None = None
+    website: Url | None = None
+    public_calendar: StrictBool = False
+    notifications: NotificationPolicy = NotificationPolicy()
+
+    @property
+    def language(self) -> str:
+        """The commission's first (working) language."""
+        return self.languages[0]
+
+
+class State(Model):
+    """A member state."""
+
+    code: StateCode
+    name: Text
+    timezone: ZoneName
+    language: Language
+
+
+class Agency(Model):
+    """An agency (ministry, committee, service) of a member state."""
+
+    id: Slug
+    name: Text
+    short_name: Text | None = None
+
+
+class DelegateSpec(Model):
+    """A delegate as written in the YAML, before the delegation's defaults are applied."""
+
+    id: Slug
+    name: Text
+    position: Text | None = None
+    role: Role = Role.MEMBER
+    agency: Slug | None = None
+    email: Email | None = None
+    telegram: TelegramUsername | None = None
+    phone: str | None = None
+    language: Language | None = None
+    timezone: ZoneName | None = None
+
+
+class Delegate(DelegateSpec):
+    """A delegate with their state, language and time zone resolved."""
+
+    state: StateCode
+    language: Language
+    timezone: ZoneName
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels this delegate can be reached through, preferred first."""
+        return _CHANNELS[(self.telegram is not None, self.email is not None)]
+
+
+_CHANNELS: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (True, True): ("telegram", "email"),
+    (True, False): ("telegram",),
+    (False, True): ("email",),
+    (False, False): (),
+}
+
+
+class Delegation(Model):
+    """A member state's delegation: its agencies and its delegates."""
+
+    state: StateCode
+    agencies: list[Agency] = Field(default_factory=list)
+    delegates: list[DelegateSpec] = Field(default_factory=list)
+
+
+class Venue(Model):
+    """Where an in-person or hybrid session takes place."""
+
+    name: Text
+    room: Text | None = None
+    address: Text | None = None
+    city: Text | None = None
+    map_url: Url | None = None
+
+
+class Video(Model):
+    """How to join a session remotely."""
+
+    provider: Literal["static", "jitsi", "bigbluebutton", "zoom"] = "static"
+    url: Url
+    meeting_id: str | None = None
+    passcode: SecretStr | None = None
+    dial_in: str | None = None
+    notes: Text | None = None
+
+
+class Chair(Model):
+    """Who chairs a session: a delegate, or a person named here."""
+
+    delegate: Slug | None = None
+    name: Text | None = None
+    position: Text | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> Chair:
+        if self.delegate is None and self.name is None:
+            raise ValueError("name the chair with `delegate: ID` or `name: ...`")
+        return self
+
+
+class Presenter(Model):
+    """A presenter who is not a delegate."""
+
+    name: Text
+    position: Text | None = None
+
+
+class Document(Model):
+    """A document of an agenda item."""
+
+    title: Text
+    url: Url | None = None
+
+
+class AgendaItem(Model):
+    """One item of a session's agenda."""
+
+    title: Text
+    presenters: list[Slug | Presenter] = Field(default_factory=list)
+    documents: list[Document] = Field(default_factory=list)
+    duration: Duration | None = None
+
+
+class Deadline(Model):
+    """A date that matters as much as the meeting: accreditation, submission of comments."""
+
+    id: Slug
+    title: Text
+    at: LocalDateTime
+    timezone: ZoneName | None = None
+    audience: Literal["invited", "heads"] = "invited"
+    remind: tuple[Duration, ...] | None = None
+    public: StrictBool = False
+
+
+class Invited(Model):
+    """Who is invited: whole states (optionally only some roles), agencies, named delegates."""
+
+    states: Literal["all"] | list[StateCode] = Field(default_factory=list)
+    roles: list[Role] | None = None
+    agencies: list[AgencyRef] = Field(default_factory=list)
+    delegates: list[Slug] = Field(default_factory=list)
+    exclude: list[Slug] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _someone(self) -> Invited:
+        if not self.states and not self.agencies and not self.delegates:
+            raise ValueError("invites nobody: give `states`, `agencies` or `delegates`")
+        return self
+
+
+class SessionSpec(Model):
+    """A session as written in the YAML."""
+
+    id: Slug
+    number: PositiveInt | None = None
+    title: Text
+    kind: SessionKind = SessionKind.PLENARY
+    format: SessionFormat
+    status: SessionStatus = SessionStatus.SCHEDULED
+    start: LocalDateTime
+    end: LocalDateTime
+    timezone: ZoneName | None = None
+    description: Text | None = None
+    venue: Venue | None = None
+    video: Video | None = None
+    chair: Chair | None = None
+    invited: Invited
+    agenda: list[AgendaItem] = Field(default_factory=list)
+    deadlines: list[Deadline] = Field(default_factory=list)
+    related: list[Slug] = Field(default_factory=list)
+    notifications: NotificationOverrides | None = None
+    public: StrictBool = False
+
+
+class Session(SessionSpec):
+    """A session with its zone and notification policy resolved."""
+
+    timezone: ZoneName
+    policy: NotificationPolicy
+
+    @cached_property
+    def starts_at(self) -> datetime:
+        """The UTC instant the session starts."""
+        return to_utc(self.start, self.timezone)
+
+    @cached_property
+    def ends_at(self) -> datetime:
+        """The UTC instant the session ends."""
+        return to_utc(self.end, self.timezone)
+
+    def deadline_at(self, deadline: Deadline) -> datetime:
+        """The UTC instant of one of this session's deadlines."""
+        return to_utc(deadline.at, deadline.timezone or self.timezone)
+
+    @property
+    def is_remote(self) -> bool:
+        """True when delegates can join by video."""
+        return self.format is not SessionFormat.IN_PERSON

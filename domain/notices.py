@@ -1,0 +1,57 @@
+"""Notices: one message to one delegate about one thing, with the key that makes it happen once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    """What a notice tells the delegate."""
+
+    INVITATION = "invitation"
+    AGENDA = "agenda"
+    REMINDER = "reminder"
+    DEADLINE = "deadline"
+    START = "start"
+    UPDATE = "update"
+    CANCELLATION = "cancellation"
+    SUMMARY = "summary"
+
+
+KIND_ORDER = {kind: i for i, kind in enumerate(NoticeKind)}
+
+
+class NoticeStatus(StrEnum):
+    """Where a planned notice stands at the moment of planning."""
+
+    SCHEDULED = "scheduled"
+    """Its time has not come yet."""
+    DUE = "due"
+    """Its time has passed and it is still worth sending: it goes out now."""
+    STALE = "stale"
+    """Its time passed and it is no longer useful (a reminder after the session began): recorded, not sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One planned message to one delegate, identified by a stable idempotency key."""
+
+    key: str
+    kind: NoticeKind
+    session_id: str
+    delegate_id: str
+    due_at: datetime
+    """When the notice should go out (UTC)."""
+    channels: tuple[str, ...]
+    status: NoticeStatus
+    detail: str = ""
+    """What distinguishes notices of one kind: the reminder's offset, the deadline's id, the update's revision."""
+
+
+def notice_key(session_id: str, kind: NoticeKind, delegate_id: str, detail: str = "") -> str:
+    """Build the idempotency key of a notice: ``session:kind[:detail]:delegate``."""
+    if detail:
+        return f"{session_id}:{kind.value}:{detail}:{delegate_id}"
+    return f"{session_id}:{kind.value}:{delegate_id}"

@@ -1,0 +1,1 @@
+"""Durable storage: SQLAlchemy tables, repositories, the outbox and migrations."""

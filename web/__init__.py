@@ -1,0 +1,1 @@
+"""The HTTP server: calendar feeds, webhooks, health and metrics."""
