@@ -1,0 +1,154 @@
+"""The ``plenary`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.plan_view import plan_json, plan_text
+from config.loader import LoadResult, load
+from config.settings import Settings
+from config.starter import StarterExistsError, write_starter
+from domain.notices import NoticeKind
+from scheduler.plan import plan as plan_notices
+
+cli = typer.Typer(
+    name="plenary",
+    help="Plenary runs the sessions of an intergovernmental commission from the secretariat's YAML.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="Manage the database (SQLite by default, PostgreSQL by PLENARY_DATABASE_URL).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+PathsArg = Annotated[
+    list[str],
+    typer.Argument(help="YAML files or directories (read recursively); together they form one configuration."),
+]
+
+
+def _load_or_exit(paths: list[str]) -> LoadResult:
+    result = load(paths, os.environ)
+    for problem in result.problems:
+        typer.echo(str(problem), err=problem.severity == "warning" and result.deployment is not None)
+    if result.deployment is None:
+        errors, warnings = len(result.errors), len(result.warnings)
+        typer.echo(
+            f"{errors} error(s), {warnings} warning(s) in {len(result.files)} file(s): nothing was changed.", err=True
+        )
+        raise typer.Exit(1)
+    return result
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2022-10-01T00:00:00Z") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no offset: add Z for UTC or +03:00, e.g. 2022-10-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+@cli.command()
+def validate(paths: PathsArg) -> None:
+    """Check the configuration; print every problem as FILE:LINE:COL: path: message."""
+    result = _load_or_exit(paths)
+    d = result.deployment
+    assert d is not None
+    invitations = sum(len(v) for v in d.invitations.values())
+    typer.echo(
+        f"OK: {d.commission.id}: {len(d.states)} states, {len(d.agencies)} agencies, {len(d.delegates)} delegates, "
+        f"{len(d.sessions)} sessions, {invitations} invitations; {len(result.warnings)} warning(s) "
+        f"in {len(result.files)} file(s)"
+    )
+
+
+@cli.command()
+def plan(
+    paths: PathsArg,
+    now: Annotated[
+        str | None, typer.Option(help="Plan as of this instant (ISO 8601 with offset, e.g. 2022-10-01T00:00:00Z).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON form (docs/plan-json.md).")] = False,
+    session: Annotated[list[str] | None, typer.Option(help="Only this session (repeatable).")] = None,
+    delegate: Annotated[list[str] | None, typer.Option(help="Only this delegate (repeatable).")] = None,
+    kind: Annotated[list[NoticeKind] | None, typer.Option(help="Only this kind of notice (repeatable).")] = None,
+    hide_stale: Annotated[bool, typer.Option(help="Leave out notices too late to be worth sending.")] = False,
+) -> None:
+    """Print every notice the configuration implies: when, to whom, about what, through which channels."""
+    moment = _parse_now(now)
+    result = _load_or_exit(paths)
+    deployment = result.deployment
+    assert deployment is not None
+    for name, wanted, known in (("session", session, deployment.sessions), ("delegate", delegate, deployment.delegates)):
+        for value in wanted or ():
+            if value not in known:
+                raise typer.BadParameter(f"unknown {name} {value!r}", param_hint=f"--{name}")
+    notices = plan_notices(deployment, moment)
+    if session:
+        notices = [n for n in notices if n.session_id in session]
+    if delegate:
+        notices = [n for n in notices if n.delegate_id in delegate]
+    if kind:
+        notices = [n for n in notices if n.kind in kind]
+    if hide_stale:
+        notices = [n for n in notices if n.status.value != "stale"]
+    out = sys.stdout
+    if as_json:
+        out.writelines(plan_json(deployment, notices, moment))
+    else:
+        color = out.isatty() and "NO_COLOR" not in os.environ
+        for line in plan_text(deployment, notices, moment, color=color):
+            out.write(line + "\n")
+
+
+@cli.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the starter configuration.")],
+    force: Annotated[bool, typer.Option(help="Overwrite files that already exist.")] = False,
+) -> None:
+    """Write a commented starter configuration whose sessions lie in the coming weeks."""
+    try:
+        written = write_starter(directory, datetime.now(UTC).date(), force=force)
+    except StarterExistsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"Next: plenary validate {directory} && plenary plan {directory}")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration (creates the SQLite file when needed)."""
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    asyncio.run(upgrade(settings.resolved_database_url(), settings.data_dir))
+    typer.echo("database is up to date")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the migration revision the database is at."""
+    from storage.migrate import current_revision
+
+    settings = Settings()
+    revision = asyncio.run(current_revision(settings.resolved_database_url()))
+    typer.echo(revision or "empty database: run `plenary db upgrade`")
+
+
+def main() -> None:
+    """Run the ``plenary`` command line."""
+    cli()

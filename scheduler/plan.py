@@ -1,0 +1,132 @@
+"""Planning: every notice a configuration implies, as a pure function of (deployment, now, settled keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.deployment import Deployment
+from domain.model import Delegate, Role, Session, SessionStatus
+from domain.notices import KIND_ORDER, Notice, NoticeKind, NoticeStatus, notice_key
+from domain.values import format_duration
+
+SUMMARY_USEFUL_FOR = timedelta(days=7)
+"""How long after a session its summary is still worth sending when the service catches up."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One notice of a session, the same for every recipient it goes to."""
+
+    kind: NoticeKind
+    detail: str
+    due_at: datetime
+    status: NoticeStatus
+    heads_only: bool = False
+    roles: frozenset[Role] | None = None
+    told_only: bool = False
+    """Only for delegates who were sent the invitation (a cancellation, a postponement)."""
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%MZ")
+
+
+def plan(deployment: Deployment, now: datetime, settled: Collection[str] = frozenset()) -> list[Notice]:
+    """Return every notice still to be sent or recorded, ordered by due time, with stable keys.
+
+    ``settled`` holds the keys of notices already delivered (or recorded as failed or skipped): they are
+    not planned again. A notice whose time has passed is ``due`` (send now) while still useful and
+    ``stale`` (record, do not send) when not — see docs/planning.md for the rule.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    order = {d: i for i, d in enumerate(deployment.delegates)}
+    notices: list[tuple[tuple[datetime, int, int, str, int], Notice]] = []
+    for s_index, session in enumerate(deployment.sessions.values()):
+        invitees = [deployment.delegates[d] for d in deployment.invitations[session.id]]
+        for slot in _slots(session, now):
+            recipients: Iterable[Delegate] = invitees
+            if slot.heads_only:
+                recipients = (d for d in invitees if d.role is Role.HEAD)
+            elif slot.roles is not None:
+                recipients = (d for d in invitees if d.role in slot.roles)
+            elif slot.told_only:
+                recipients = (d for d in invitees if notice_key(session.id, NoticeKind.INVITATION, d.id) in settled)
+            rank = KIND_ORDER[slot.kind]
+            for delegate in recipients:
+                key = notice_key(session.id, slot.kind, delegate.id, slot.detail)
+                if key in settled:
+                    continue
+                notice = Notice(
+                    key=key,
+                    kind=slot.kind,
+                    session_id=session.id,
+                    delegate_id=delegate.id,
+                    due_at=slot.due_at,
+                    channels=delegate.channels,
+                    status=slot.status,
+                    detail=slot.detail,
+                )
+                notices.append(((slot.due_at, s_index, rank, slot.detail, order[delegate.id]), notice))
+    notices.sort(key=lambda item: item[0])
+    return [notice for _, notice in notices]
+
+
+def _slots(session: Session, now: datetime) -> list[_Slot]:
+    """The notices of one session, with their due time and catch-up status."""
+    start, end = session.starts_at, session.ends_at
+    if session.status is not SessionStatus.SCHEDULED:
+        status = NoticeStatus.DUE if now < end else NoticeStatus.STALE
+        if session.status is SessionStatus.CANCELLED:
+            return [_Slot(NoticeKind.CANCELLATION, "", now, status, told_only=True)]
+        return [_Slot(NoticeKind.UPDATE, "postponed", now, status, told_only=True)]
+
+    policy = session.policy
+    slots: list[_Slot] = []
+
+    def until(due: datetime, useful_until: datetime) -> NoticeStatus:
+        if due >= now:
+            return NoticeStatus.SCHEDULED
+        return NoticeStatus.DUE if now < useful_until else NoticeStatus.STALE
+
+    if policy.invitation is not None:
+        due = start - policy.invitation
+        slots.append(_Slot(NoticeKind.INVITATION, "", due, until(due, start)))
+    if policy.agenda is not None and session.agenda:
+        due = start - policy.agenda
+        slots.append(_Slot(NoticeKind.AGENDA, "", due, until(due, start)))
+
+    start_notice_due = start - policy.start if policy.start is not None and session.is_remote else None
+    superseded = start_notice_due is not None and start_notice_due < now
+    reminders = sorted(set(policy.reminders), reverse=True)
+    overdue = [offset for offset in reminders if start - offset < now]
+    latest_overdue = overdue[-1] if overdue else None
+    for offset in reminders:
+        due = start - offset
+        status = until(due, start)
+        if status is NoticeStatus.DUE and (offset != latest_overdue or superseded):
+            status = NoticeStatus.STALE
+        slots.append(_Slot(NoticeKind.REMINDER, f"{format_duration(offset)}@{_stamp(start)}", due, status))
+    if start_notice_due is not None:
+        slots.append(_Slot(NoticeKind.START, _stamp(start), start_notice_due, until(start_notice_due, end)))
+
+    for deadline in session.deadlines:
+        at = session.deadline_at(deadline)
+        offsets = sorted(set(deadline.remind if deadline.remind is not None else policy.deadline_reminders), reverse=True)
+        late = [offset for offset in offsets if at - offset < now]
+        for offset in offsets:
+            due = at - offset
+            status = until(due, at)
+            if status is NoticeStatus.DUE and offset != late[-1]:
+                status = NoticeStatus.STALE
+            detail = f"{deadline.id}.{format_duration(offset)}@{_stamp(at)}"
+            slots.append(_Slot(NoticeKind.DEADLINE, detail, due, status, heads_only=deadline.audience == "heads"))
+
+    if policy.summary is not None and policy.summary_to:
+        due = end + policy.summary
+        slots.append(
+            _Slot(NoticeKind.SUMMARY, "", due, until(due, end + SUMMARY_USEFUL_FOR), roles=frozenset(policy.summary_to))
+        )
+    return slots
