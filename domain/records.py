@@ -1,0 +1,116 @@
+"""What happens around sessions and is kept: Telegram bindings, RSVPs, attendance, the audit trail."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    """Base of stored records: frozen, strict about keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramBinding(Record):
+    """A delegate's Telegram account, bound through the bot."""
+
+    delegate_id: str
+    telegram_user_id: int
+    chat_id: int
+    username: str | None = None
+    bound_at: AwareDatetime
+
+
+class RsvpAnswer(StrEnum):
+    """What a delegate said they will do."""
+
+    IN_PERSON = "in_person"
+    REMOTE = "remote"
+    NOT_ATTENDING = "not_attending"
+    SUBSTITUTE = "substitute"
+
+
+class Rsvp(Record):
+    """A delegate's answer to an invitation (intent, not fact)."""
+
+    session_id: str
+    delegate_id: str
+    answer: RsvpAnswer
+    substitute_id: str | None = None
+    comment: str | None = None
+    answered_at: AwareDatetime
+
+
+class AttendanceSource(StrEnum):
+    """Where an attendance fact comes from."""
+
+    VENUE = "venue"
+    VIDEO = "video"
+    SECRETARIAT = "secretariat"
+
+
+class AttendanceKind(StrEnum):
+    """What the attendance event says."""
+
+    CHECK_IN = "check_in"
+    JOIN = "join"
+    LEAVE = "leave"
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+class AttendanceEvent(Record):
+    """One fact of attendance: a check-in, a join or leave on video, a correction."""
+
+    session_id: str
+    delegate_id: str | None = None
+    state: str | None = None
+    source: AttendanceSource
+    kind: AttendanceKind
+    occurred_at: AwareDatetime
+    external_id: str | None = None
+    """The source's own id of the event, so that a repeated webhook is recorded once."""
+
+
+class OutboxStatus(StrEnum):
+    """Where a notice stands in the outbox."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+SETTLED_STATUSES = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SKIPPED)
+"""Statuses after which a notice is never planned again."""
+
+
+class OutboxEntry(Record):
+    """A notice in the outbox, with its delivery state."""
+
+    key: str
+    kind: str
+    session_id: str
+    delegate_id: str
+    channels: tuple[str, ...]
+    due_at: AwareDatetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: AwareDatetime | None = None
+    last_error: str | None = None
+    sent_at: AwareDatetime | None = None
+    channel_used: str | None = None
+
+
+class AuditEntry(Record):
+    """Who did what, when."""
+
+    at: AwareDatetime
+    actor: str
+    action: str
+    subject: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)

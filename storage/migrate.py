@@ -1,0 +1,45 @@
+"""Applying the Alembic migrations from code (``plenary db upgrade`` and at service start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
+
+from storage.engine import create_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration pointing at our migrations, optionally bound to an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(url: str, data_dir: Path | None = None) -> None:
+    """Bring the database at ``url`` to the newest revision."""
+    if data_dir is not None and url.startswith("sqlite"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+    finally:
+        await engine.dispose()
+
+
+async def current_revision(url: str) -> str | None:
+    """Return the revision the database is at, or None for an empty database."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    finally:
+        await engine.dispose()

@@ -1,0 +1,127 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored and returned as UTC-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive times; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("stored times must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return UTC-aware times whatever the backend gave."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(80)
+
+telegram_bindings = Table(
+    "telegram_bindings",
+    metadata,
+    Column("delegate_id", ID, primary_key=True),
+    Column("telegram_user_id", BigInteger, nullable=False, unique=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("username", String(64)),
+    Column("bound_at", UtcDateTime, nullable=False),
+)
+
+rsvps = Table(
+    "rsvps",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("delegate_id", ID, primary_key=True),
+    Column("answer", String(20), nullable=False),
+    Column("substitute_id", ID),
+    Column("comment", Text),
+    Column("answered_at", UtcDateTime, nullable=False),
+)
+
+attendance_events = Table(
+    "attendance_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ID, nullable=False, index=True),
+    Column("delegate_id", ID),
+    Column("state", String(3)),
+    Column("source", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("external_id", String(200)),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "external_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("session_id", ID, nullable=False),
+    Column("delegate_id", ID, nullable=False),
+    Column("channels", String(100), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("claimed_by", String(100)),
+    Column("lease_until", UtcDateTime),
+    Column("channel_used", String(20)),
+    Column("sent_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("details", JSON, nullable=False),
+)

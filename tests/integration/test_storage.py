@@ -1,0 +1,199 @@
+"""Storage round trips on SQLite and PostgreSQL, on a database migrated by Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
+
+from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
+from domain.records import (
+    AttendanceEvent,
+    AttendanceKind,
+    AttendanceSource,
+    AuditEntry,
+    OutboxStatus,
+    Rsvp,
+    RsvpAnswer,
+    TelegramBinding,
+)
+from storage.engine import create_engine
+from storage.migrate import current_revision, upgrade
+from storage.repositories import Store
+from storage.tables import metadata, outbox
+
+T0 = datetime(2022, 10, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    try:
+        yield Store(engine)
+    finally:
+        await engine.dispose()
+
+
+def _notice(delegate: str, kind: NoticeKind = NoticeKind.INVITATION, due: datetime = T0) -> Notice:
+    return Notice(
+        key=notice_key("icmec-xx", kind, delegate),
+        kind=kind,
+        session_id="icmec-xx",
+        delegate_id=delegate,
+        due_at=due,
+        channels=("telegram", "email"),
+        status=NoticeStatus.SCHEDULED,
+    )
+
+
+async def test_migrations_create_exactly_the_declared_schema(database_url: str) -> None:
+    assert await current_revision(database_url) is None
+    await upgrade(database_url)
+    await upgrade(database_url)  # a second run is harmless
+    assert await current_revision(database_url) == "0001"
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+    finally:
+        await engine.dispose()
+    assert diff == []
+
+
+async def test_outbox_enqueue_is_idempotent_and_keeps_times_in_utc(store: Store) -> None:
+    moscow = datetime(2022, 10, 19, 13, 50, tzinfo=timezone(timedelta(hours=3)))
+    notices = [_notice("kgz-asanov", due=moscow), _notice("rus-head")]
+    assert await store.enqueue(notices, now=T0) == 2
+    assert await store.enqueue([*notices, _notice("blr-head")], now=T0) == 1
+    entry = await store.outbox_entry(notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"))
+    assert entry is not None
+    assert entry.due_at == datetime(2022, 10, 19, 10, 50, tzinfo=UTC)
+    assert entry.due_at.tzinfo is not None
+    assert entry.status is OutboxStatus.PENDING
+    assert entry.channels == ("telegram", "email")
+    assert entry.attempts == 0
+    assert await store.outbox_counts() == {"pending": 3}
+    assert await store.settled_keys() == set()
+
+
+async def test_settled_keys_are_the_sent_failed_and_skipped_ones(store: Store) -> None:
+    await store.enqueue([_notice(d) for d in ("a1", "a2", "a3", "a4")], now=T0)
+    async with store.engine.begin() as conn:
+        for delegate, status in (("a1", "sent"), ("a2", "failed"), ("a3", "skipped")):
+            key = notice_key("icmec-xx", NoticeKind.INVITATION, delegate)
+            await conn.execute(outbox.update().where(outbox.c.key == key).values(status=status, last_error="x"))
+    settled = await store.settled_keys()
+    assert settled == {notice_key("icmec-xx", NoticeKind.INVITATION, d) for d in ("a1", "a2", "a3")}
+
+
+async def test_outbox_key_is_unique_at_the_database_level(store: Store) -> None:
+    await store.enqueue([_notice("kgz-asanov")], now=T0)
+    row = {
+        "key": notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"),
+        "kind": "invitation",
+        "session_id": "icmec-xx",
+        "delegate_id": "kgz-asanov",
+        "channels": "email",
+        "due_at": T0,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    with pytest.raises(IntegrityError):
+        async with store.engine.begin() as conn:
+            await conn.execute(outbox.insert().values(**row))
+
+
+async def test_enqueue_many_in_batches(store: Store) -> None:
+    notices = [_notice(f"d{i:04d}") for i in range(1234)]
+    assert await store.enqueue(notices, now=T0) == 1234
+    assert await store.outbox_counts() == {"pending": 1234}
+
+
+async def test_telegram_binding_round_trip_and_rebinding(store: Store) -> None:
+    binding = TelegramBinding(
+        delegate_id="kgz-asanov", telegram_user_id=5_000_000_001, chat_id=5_000_000_001, username="asanov_kg", bound_at=T0
+    )
+    await store.bind_telegram(binding)
+    assert await store.telegram_binding("kgz-asanov") == binding
+    assert await store.delegate_for_telegram_user(5_000_000_001) == "kgz-asanov"
+    # The same Telegram account bound by another delegate moves to them.
+    moved = binding.model_copy(update={"delegate_id": "kgz-mamytova", "bound_at": T0 + timedelta(hours=1)})
+    await store.bind_telegram(moved)
+    assert await store.telegram_binding("kgz-asanov") is None
+    assert await store.delegate_for_telegram_user(5_000_000_001) == "kgz-mamytova"
+    assert await store.unbind_telegram("kgz-mamytova") is True
+    assert await store.unbind_telegram("kgz-mamytova") is False
+
+
+async def test_rsvp_latest_answer_wins(store: Store) -> None:
+    first = Rsvp(session_id="icmec-xx", delegate_id="kgz-asanov", answer=RsvpAnswer.IN_PERSON, answered_at=T0)
+    await store.record_rsvp(first)
+    second = Rsvp(
+        session_id="icmec-xx",
+        delegate_id="kgz-asanov",
+        answer=RsvpAnswer.SUBSTITUTE,
+        substitute_id="kgz-mamytova",
+        comment="Заменит заместитель",
+        answered_at=T0 + timedelta(days=1),
+    )
+    await store.record_rsvp(second)
+    other = Rsvp(session_id="icmec-xx", delegate_id="arm-head", answer=RsvpAnswer.REMOTE, answered_at=T0)
+    await store.record_rsvp(other)
+    assert await store.rsvps("icmec-xx") == [other, second]
+    assert await store.rsvps("icmec-xviii") == []
+
+
+async def test_attendance_events_are_recorded_once_per_external_id(store: Store) -> None:
+    join = AttendanceEvent(
+        session_id="icmec-xx",
+        delegate_id="kgz-asanov",
+        state="KGZ",
+        source=AttendanceSource.VIDEO,
+        kind=AttendanceKind.JOIN,
+        occurred_at=T0,
+        external_id="evt-1",
+    )
+    assert await store.add_attendance(join, recorded_at=T0) is True
+    assert await store.add_attendance(join, recorded_at=T0) is False
+    check_in = AttendanceEvent(
+        session_id="icmec-xx",
+        delegate_id="rus-head",
+        state="RUS",
+        source=AttendanceSource.VENUE,
+        kind=AttendanceKind.CHECK_IN,
+        occurred_at=T0 - timedelta(minutes=5),
+    )
+    assert await store.add_attendance(check_in, recorded_at=T0) is True
+    assert await store.add_attendance(check_in, recorded_at=T0) is True  # no external id: each check-in counts
+    events = await store.attendance("icmec-xx")
+    assert [e.kind for e in events] == [AttendanceKind.CHECK_IN, AttendanceKind.CHECK_IN, AttendanceKind.JOIN]
+    assert events[-1] == join
+
+
+async def test_audit_log_newest_first(store: Store) -> None:
+    for i in range(3):
+        await store.audit(
+            AuditEntry(
+                at=T0 + timedelta(minutes=i),
+                actor="secretariat:100000001",
+                action="session.cancel",
+                subject="icmec-xx" if i != 1 else "icmec-wg",
+                details={"step": i, "reason": "Перенос"},
+            )
+        )
+    trail = await store.audit_trail()
+    assert [e.details["step"] for e in trail] == [2, 1, 0]
+    assert trail[0].details["reason"] == "Перенос"
+    assert [e.details["step"] for e in await store.audit_trail(subject="icmec-xx")] == [2, 0]
+
+
+async def test_naive_times_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="timezone-aware"):
+        await store.enqueue([_notice("x", due=datetime(2022, 10, 1, 9, 0))], now=T0)  # noqa: DTZ001
