@@ -26,7 +26,9 @@ cli = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-db_cli = typer.Typer(help="Manage the database (SQLite by default, PostgreSQL by PLENARY_DATABASE_URL).", no_args_is_help=True)
+db_cli = typer.Typer(
+    help="Manage the database (SQLite by default, PostgreSQL by PLENARY_DATABASE_URL).", no_args_is_help=True
+)
 cli.add_typer(db_cli, name="db")
 
 PathsArg = Annotated[
@@ -80,7 +82,9 @@ def plan(
     now: Annotated[
         str | None, typer.Option(help="Plan as of this instant (ISO 8601 with offset, e.g. 2022-10-01T00:00:00Z).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON form (docs/plan-json.md).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the documented JSON form (docs/plan-json.md).")
+    ] = False,
     session: Annotated[list[str] | None, typer.Option(help="Only this session (repeatable).")] = None,
     delegate: Annotated[list[str] | None, typer.Option(help="Only this delegate (repeatable).")] = None,
     kind: Annotated[list[NoticeKind] | None, typer.Option(help="Only this kind of notice (repeatable).")] = None,
@@ -91,7 +95,10 @@ def plan(
     result = _load_or_exit(paths)
     deployment = result.deployment
     assert deployment is not None
-    for name, wanted, known in (("session", session, deployment.sessions), ("delegate", delegate, deployment.delegates)):
+    for name, wanted, known in (
+        ("session", session, deployment.sessions),
+        ("delegate", delegate, deployment.delegates),
+    ):
         for value in wanted or ():
             if value not in known:
                 raise typer.BadParameter(f"unknown {name} {value!r}", param_hint=f"--{name}")
@@ -135,7 +142,7 @@ def db_upgrade() -> None:
     from storage.migrate import upgrade
 
     settings = Settings()
-    asyncio.run(upgrade(settings.resolved_database_url(), settings.data_dir))
+    asyncio.run(upgrade(settings.resolved_database_url()))
     typer.echo("database is up to date")
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node, ScalarNode
 
-from config.yamlsource import Path, SourceProblem, YamlDocument, discover, key_node_at, node_at, read_yaml
+from config.yamlsource import Path, YamlDocument, discover, key_node_at, node_at, read_yaml
 from domain.deployment import Deployment, Draft, Problem, build_deployment
 from domain.model import Commission, Delegation, SessionSpec, State
 
@@ -106,7 +106,11 @@ class _Assembler:
                 self.located.append(Located(doc.file, 1, 1, "", "the file is empty", "warning"))
             return
         if not isinstance(doc.data, dict):
-            self.at(doc, (), "a configuration file must be a mapping of sections (commission, states, delegations, sessions)")
+            self.at(
+                doc,
+                (),
+                "a configuration file must be a mapping of sections (commission, states, delegations, sessions)",
+            )
             return
         for key, value in doc.data.items():
             spec = _SECTIONS.get(key) if isinstance(key, str) else None
@@ -204,7 +208,9 @@ class _Assembler:
         else:
             index = rest.pop(0) if rest else 0
             if not isinstance(index, int) or index >= len(origins):  # pragma: no cover - internal paths
-                self.located.append(Located("<config>", 1, 1, format_path(problem.path), problem.message, problem.severity))
+                self.located.append(
+                    Located("<config>", 1, 1, format_path(problem.path), problem.message, problem.severity)
+                )
                 return
             origin = origins[index]
         path = (*origin.prefix, *rest)
@@ -218,14 +224,17 @@ def _shows_value(message: str) -> bool:
     return message.startswith(_VALUE_SHOWN)
 
 
+def _has(data: object, part: str | int) -> bool:
+    if isinstance(data, dict):
+        return part in data
+    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+
+
 def _data_at(data: object, path: Path) -> tuple[object, bool]:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        if not _has(data, part):
             return data, False
+        data = data[part]  # type: ignore[index]
     return data, True
 
 
@@ -234,12 +243,9 @@ def _clean_loc(loc: tuple[int | str, ...], data: object) -> tuple[Path, bool]:
     out: list[str | int] = []
     current = data
     for i, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
+        if _has(current, part):
             out.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            out.append(part)
-            current = current[part]
+            current = current[part]  # type: ignore[index]
         elif isinstance(current, dict) and isinstance(part, str) and i == len(loc) - 1:
             out.append(part)  # a missing or unknown key
             return tuple(out), False

@@ -38,7 +38,7 @@ def write_starter(target: Path, today: date, force: bool = False) -> list[Path]:
         "plenary_end": at(23, 17),
         "deadline": at(18, 18),
     }
-    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)  # noqa: S701 - YAML
+    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
     planned = [(target / name.removesuffix(".j2"), env.from_string(text).render(values)) for name, text in _templates()]
     existing = [path for path, _ in planned if path.exists()]
     if existing and not force:

@@ -12,21 +12,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
-try:
-    from yaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
-
+from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # libyaml: PyYAML's wheels ship it
 
 Path = tuple[str | int, ...]
 
@@ -58,7 +44,7 @@ for _tag, _regex, _first in (
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), _first)
 
 
-class _Composer(_Parser, _CoreResolver):  # type: ignore[misc,valid-type]
+class _Composer(_Parser, _CoreResolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _CoreResolver.__init__(self)
@@ -210,7 +196,7 @@ def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        message = ": ".join(part for part in (exc.context, exc.problem) if part)
         doc.problems.append(SourceProblem(file, line, col, (), f"YAML syntax error: {message}"))
         return doc
     except yaml.YAMLError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Literal
+from typing import Any, Literal
 
 from domain.model import (
     Agency,
@@ -120,14 +120,19 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
                 problems.append(
                     Problem(
                         (*path, "agency"),
-                        f"unknown agency {spec.agency!r} of the {code} delegation{_suggest(spec.agency, local_agencies)}",
+                        f"unknown agency {spec.agency!r} of the {code} delegation"
+                        + _suggest(spec.agency, local_agencies),
                     )
                 )
             if spec.email is None and spec.telegram is None:
                 problems.append(
-                    Problem(path, f"delegate {spec.id!r} has neither `email` nor `telegram`: no notice can reach them", "warning")
+                    Problem(
+                        path,
+                        f"delegate {spec.id!r} has neither `email` nor `telegram`: no notice can reach them",
+                        "warning",
+                    )
                 )
-            values = spec.__dict__ | {
+            values: dict[str, Any] = spec.__dict__ | {
                 "state": code,
                 "language": spec.language or state_.language,
                 "timezone": spec.timezone or state_.timezone,
@@ -140,24 +145,20 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
     sessions: dict[str, Session] = {}
     session_paths: dict[str, Path] = {}
     specs = sorted(draft.sessions, key=lambda item: item[0])
-    for index, spec in specs:
-        if spec.id in sessions:
-            problems.append(Problem(("sessions", index, "id"), f"duplicate session id {spec.id!r}"))
+    for index, session_spec in specs:
+        if session_spec.id in session_paths:
+            problems.append(Problem(("sessions", index, "id"), f"duplicate session id {session_spec.id!r}"))
             continue
-        session_paths[spec.id] = ("sessions", index)
+        session_paths[session_spec.id] = ("sessions", index)
         if commission is None:
             continue
-        sessions[spec.id] = Session.model_construct(
-            _fields_set=spec.model_fields_set | {"timezone", "policy"},
-            **(
-                spec.__dict__
-                | {
-                    "timezone": spec.timezone or commission.timezone,
-                    "policy": spec.notifications.apply(commission.notifications)
-                    if spec.notifications
-                    else commission.notifications,
-                }
-            ),
+        overrides = session_spec.notifications
+        resolved: dict[str, Any] = session_spec.__dict__ | {
+            "timezone": session_spec.timezone or commission.timezone,
+            "policy": overrides.apply(commission.notifications) if overrides else commission.notifications,
+        }
+        sessions[session_spec.id] = Session.model_construct(
+            _fields_set=session_spec.model_fields_set | {"timezone", "policy"}, **resolved
         )
     known_sessions = set(session_paths) | draft.broken_ids
 
@@ -165,7 +166,9 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
     index_ = _InvitationIndex(delegates)
     for session in sessions.values():
         path = session_paths[session.id]
-        problems.extend(_check_session(session, path, known_states, known_agency_refs, known_delegates, known_sessions, states))
+        problems.extend(
+            _check_session(session, path, known_states, known_agency_refs, known_delegates, known_sessions, states)
+        )
         invitations[session.id] = index_.invitees(session)
         if not invitations[session.id]:
             problems.append(Problem((*path, "invited"), "invites nobody: no delegate matches", "warning"))
@@ -203,7 +206,9 @@ def _check_session(
             problems.append(Problem((*path, key), trouble))
     if session.ends_at <= session.starts_at:
         problems.append(
-            Problem((*path, "end"), f"ends ({session.end:%Y-%m-%d %H:%M}) before it starts ({session.start:%Y-%m-%d %H:%M})")
+            Problem(
+                (*path, "end"), f"ends ({session.end:%Y-%m-%d %H:%M}) before it starts ({session.start:%Y-%m-%d %H:%M})"
+            )
         )
     if session.format is not SessionFormat.VIDEO and session.venue is None:
         problems.append(Problem(path, f"a {session.format.value} session needs a `venue`"))
@@ -213,7 +218,9 @@ def _check_session(
     if invited.states != "all":
         for i, code in enumerate(invited.states):
             if code not in known_states:
-                problems.append(Problem((*path, "invited", "states", i), f"unknown state {code!r}{_suggest(code, states)}"))
+                problems.append(
+                    Problem((*path, "invited", "states", i), f"unknown state {code!r}{_suggest(code, states)}")
+                )
     for i, ref in enumerate(invited.agencies):
         if ref not in known_agencies:
             problems.append(
@@ -227,7 +234,9 @@ def _check_session(
                 )
     if session.chair and session.chair.delegate and session.chair.delegate not in known_delegates:
         ref = session.chair.delegate
-        problems.append(Problem((*path, "chair", "delegate"), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}"))
+        problems.append(
+            Problem((*path, "chair", "delegate"), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}")
+        )
     for a, item in enumerate(session.agenda):
         for p, presenter in enumerate(item.presenters):
             if isinstance(presenter, str) and presenter not in known_delegates:

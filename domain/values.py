@@ -251,5 +251,7 @@ def _username(value: object) -> object:
 TelegramUsername = Annotated[str, BeforeValidator(_username)]
 """A Telegram username, stored without the leading ``@``."""
 
-Url = Annotated[str, _pattern(r"https?://\S+", "{value!r} is not a URL: write it in full, starting with https://", strip=True)]
+Url = Annotated[
+    str, _pattern(r"https?://\S+", "{value!r} is not a URL: write it in full, starting with https://", strip=True)
+]
 """An http(s) URL."""

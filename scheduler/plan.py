@@ -114,7 +114,9 @@ def _slots(session: Session, now: datetime) -> list[_Slot]:
 
     for deadline in session.deadlines:
         at = session.deadline_at(deadline)
-        offsets = sorted(set(deadline.remind if deadline.remind is not None else policy.deadline_reminders), reverse=True)
+        offsets = sorted(
+            set(deadline.remind if deadline.remind is not None else policy.deadline_reminders), reverse=True
+        )
         late = [offset for offset in offsets if at - offset < now]
         for offset in offsets:
             due = at - offset

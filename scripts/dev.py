@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Set up the project's virtual environment and run Plenary or its checks.
+
+    python3 scripts/dev.py run    # plan the example deployment (the main job on embedded defaults)
+    python3 scripts/dev.py test   # ruff, mypy, import contracts and the whole pytest suite
+
+Needs only Python 3.11+ and the package index. The environment lives in .venv and is
+reinstalled when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".plenary-installed"
+
+
+def _run(*args: str | Path, check: bool = True) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    code = subprocess.call([str(a) for a in args], cwd=ROOT)
+    if check and code != 0:
+        sys.exit(code)
+    return code
+
+
+def setup() -> None:
+    """Create .venv and install Plenary with its development tools, unless already up to date."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - the script may be started by an older Python
+        sys.exit(f"Plenary needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    STAMP.write_text(digest)
+
+
+def run() -> int:
+    """Plan the example deployment as of the week before the XX meeting."""
+    return _run(
+        BIN / "plenary", "plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", "--hide-stale", check=False
+    )
+
+
+def test(pytest_args: list[str]) -> int:
+    """Run every check CI runs; stop at the first that fails."""
+    _run(BIN / "ruff", "check", ".")
+    _run(BIN / "ruff", "format", "--check", ".")
+    _run(BIN / "mypy")
+    _run(BIN / "lint-imports")
+    code = _run(PYTHON, "-m", "pytest", *pytest_args, check=False)
+    if code == 5:
+        print("pytest collected no tests: that is a failure, not a pass", file=sys.stderr)
+        return 1
+    return code
+
+
+def main() -> int:
+    """Dispatch ``run`` or ``test``."""
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "setup"):
+        print(__doc__)
+        return 2
+    setup()
+    if sys.argv[1] == "run":
+        return run()
+    if sys.argv[1] == "test":
+        return test(sys.argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
