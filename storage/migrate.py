@@ -23,10 +23,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(url: str, data_dir: Path | None = None) -> None:
-    """Bring the database at ``url`` to the newest revision."""
-    if data_dir is not None and url.startswith("sqlite"):
-        data_dir.mkdir(parents=True, exist_ok=True)
+async def upgrade(url: str) -> None:
+    """Bring the database at ``url`` to the newest revision (a SQLite file and its folder are created)."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:

@@ -70,7 +70,9 @@ class Store:
     async def unbind_telegram(self, delegate_id: str) -> bool:
         """Remove a delegate's binding; return whether there was one."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(telegram_bindings.delete().where(telegram_bindings.c.delegate_id == delegate_id))
+            result = await conn.execute(
+                telegram_bindings.delete().where(telegram_bindings.c.delegate_id == delegate_id)
+            )
         return bool(result.rowcount)
 
     # RSVPs
@@ -89,7 +91,9 @@ class Store:
     async def rsvps(self, session_id: str) -> list[Rsvp]:
         """Return the answers recorded for a session, by delegate id."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(rsvps).where(rsvps.c.session_id == session_id).order_by(rsvps.c.delegate_id))
+            rows = await conn.execute(
+                select(rsvps).where(rsvps.c.session_id == session_id).order_by(rsvps.c.delegate_id)
+            )
         return [Rsvp.model_validate(row._asdict()) for row in rows]
 
     # Attendance
@@ -166,7 +170,9 @@ class Store:
     async def settled_keys(self) -> set[str]:
         """Return the keys of every notice sent, failed for good, or recorded as stale."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(outbox.c.key).where(outbox.c.status.in_([s.value for s in SETTLED_STATUSES])))
+            rows = await conn.execute(
+                select(outbox.c.key).where(outbox.c.status.in_([s.value for s in SETTLED_STATUSES]))
+            )
         return {row[0] for row in rows}
 
     async def outbox_counts(self) -> dict[str, int]:

@@ -118,7 +118,11 @@ async def test_enqueue_many_in_batches(store: Store) -> None:
 
 async def test_telegram_binding_round_trip_and_rebinding(store: Store) -> None:
     binding = TelegramBinding(
-        delegate_id="kgz-asanov", telegram_user_id=5_000_000_001, chat_id=5_000_000_001, username="asanov_kg", bound_at=T0
+        delegate_id="kgz-asanov",
+        telegram_user_id=5_000_000_001,
+        chat_id=5_000_000_001,
+        username="asanov_kg",
+        bound_at=T0,
     )
     await store.bind_telegram(binding)
     assert await store.telegram_binding("kgz-asanov") == binding
@@ -196,4 +200,4 @@ async def test_audit_log_newest_first(store: Store) -> None:
 
 async def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="timezone-aware"):
-        await store.enqueue([_notice("x", due=datetime(2022, 10, 1, 9, 0))], now=T0)  # noqa: DTZ001
+        await store.enqueue([_notice("x", due=datetime(2022, 10, 1, 9, 0))], now=T0)

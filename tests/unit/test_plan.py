@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from config.loader import load
@@ -16,8 +16,8 @@ from domain.model import (
     AgendaItem,
     Commission,
     Deadline,
-    Delegation,
     DelegateSpec,
+    Delegation,
     Invited,
     NotificationOverrides,
     Role,
@@ -33,7 +33,15 @@ from domain.notices import NoticeKind, NoticeStatus, notice_key
 from scheduler.plan import plan
 from tests.conftest import EXAMPLES
 
-ZONES = ["Europe/Moscow", "Asia/Bishkek", "Asia/Almaty", "Asia/Yerevan", "Europe/Minsk", "Asia/Dushanbe", "Europe/Berlin"]
+ZONES = [
+    "Europe/Moscow",
+    "Asia/Bishkek",
+    "Asia/Almaty",
+    "Asia/Yerevan",
+    "Europe/Minsk",
+    "Asia/Dushanbe",
+    "Europe/Berlin",
+]
 STATES = [("KGZ", "Asia/Bishkek"), ("RUS", "Europe/Moscow"), ("KAZ", "Asia/Almaty")]
 PRE_SESSION = {NoticeKind.INVITATION, NoticeKind.AGENDA, NoticeKind.REMINDER, NoticeKind.START}
 
@@ -101,9 +109,8 @@ def deployments(draw: st.DrawFn) -> Deployment:
     errors = [p for p in problems if p.severity == "error"]
     # Generated wall-clock times may fall into a daylight-saving gap: those are rightly refused.
     if deployment is None:
-        assert errors and all("clocks" in p.message for p in errors), errors
-        from hypothesis import reject
-
+        assert errors
+        assert all("clocks" in p.message for p in errors), errors
         reject()
     assert deployment is not None
     return deployment
@@ -180,9 +187,8 @@ def test_a_cancelled_session_plans_only_its_cancellation(
             assert notice.status is (NoticeStatus.DUE if now < session.ends_at else NoticeStatus.STALE)
     for session in deployment.sessions.values():
         if session.status is SessionStatus.CANCELLED:
-            expected = {
-                d for d in deployment.invitations[session.id] if notice_key(session.id, NoticeKind.INVITATION, d) in told
-            }
+            invited = deployment.invitations[session.id]
+            expected = {d for d in invited if notice_key(session.id, NoticeKind.INVITATION, d) in told}
             assert {n.delegate_id for n in notices if n.session_id == session.id} == expected
 
 
