@@ -1,0 +1,25 @@
+# Plenary service image. Build: docker build -t plenary .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PLENARY_DATA_DIR=/data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY domain ./domain
+COPY config ./config
+COPY scheduler ./scheduler
+COPY bot ./bot
+COPY integrations ./integrations
+COPY storage ./storage
+COPY web ./web
+COPY app ./app
+RUN pip install . \
+    && useradd --system --home-dir /data --create-home plenary
+
+USER plenary
+VOLUME ["/data"]
+ENTRYPOINT ["plenary"]
+CMD ["plan", "/app/config/examples/"]

@@ -1,0 +1,120 @@
+"""The ``plenary`` command as a secretariat runs it: in a subprocess, on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, ROOT
+
+PLENARY = [sys.executable, "-c", "from app.cli import main; main()"]
+
+
+def plenary(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **(env or {})}
+    return subprocess.run([*PLENARY, *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=120)
+
+
+def test_every_subcommand_has_help() -> None:
+    for command in (["--help"], ["validate", "--help"], ["plan", "--help"], ["init", "--help"], ["db", "--help"]):
+        result = plenary(*command)
+        assert result.returncode == 0, result.stderr
+        assert "Usage:" in result.stdout
+    assert "--now" in plenary("plan", "--help").stdout
+
+
+def test_plan_json_lists_the_xx_meeting_for_every_invited_delegate() -> None:
+    result = plenary("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "plenary.plan/1"
+    assert doc["now"] == "2022-10-01T00:00:00Z"
+    xx = [n for n in doc["notices"] if n["session"] == "icmec-xx"]
+    kinds = Counter(n["kind"] for n in xx)
+    delegates = {n["delegate"] for n in xx}
+    assert len(delegates) == 20
+    assert kinds["invitation"] == 20
+    assert kinds["agenda"] == 20
+    assert kinds["reminder"] == 40
+    assert kinds["start"] == 20
+    asanov = {n["kind"]: n for n in xx if n["delegate"] == "kgz-asanov" and n["kind"] in ("agenda", "start")}
+    # 14:00 Moscow on 19 October; the agenda 7 days before; the join link 10 minutes before, 16:50 in Bishkek.
+    assert asanov["agenda"]["due"] == "2022-10-12T11:00:00Z"
+    assert asanov["start"]["local"] == "2022-10-19T16:50:00+06:00"
+    assert asanov["start"]["timezone"] == "Asia/Bishkek"
+    assert asanov["start"]["channels"] == ["telegram", "email"]
+    assert doc["counts"]["notices"] == len(doc["notices"])
+
+
+def test_plan_output_is_identical_byte_for_byte_across_runs() -> None:
+    args = ("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", "--json")
+    first = plenary(*args, env={"PYTHONHASHSEED": "1"})
+    second = plenary(*args, env={"PYTHONHASHSEED": "2"})
+    assert first.returncode == 0
+    assert first.stdout == second.stdout
+    text1 = plenary("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", env={"PYTHONHASHSEED": "3"})
+    text2 = plenary("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", env={"PYTHONHASHSEED": "4"})
+    assert text1.stdout == text2.stdout
+
+
+def test_plan_text_is_grouped_by_day_with_local_times() -> None:
+    result = plenary("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", "--session", "icmec-xx")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Wednesday, October 19, 2022" in lines
+    line = next(x for x in lines if "start" in x and "kgz-asanov" in x)
+    assert line.strip().startswith("10:50")
+    assert "16:50 Asia/Bishkek" in " ".join(line.split())
+    assert "\x1b[" not in result.stdout  # no colour codes when not on a terminal
+
+
+def test_plan_refuses_a_naive_now_and_unknown_filters() -> None:
+    naive = plenary("plan", "config/examples/", "--now", "2022-10-01T00:00:00")
+    assert naive.returncode == 2
+    assert "no offset" in naive.stderr
+    unknown = plenary("plan", "config/examples/", "--session", "icmec-xxi")
+    assert unknown.returncode == 2
+    assert "unknown session 'icmec-xxi'" in unknown.stderr
+
+
+def test_init_writes_a_starter_that_validates_and_plans_at_once(tmp_path: Path) -> None:
+    target = tmp_path / "my-commission"
+    result = plenary("init", str(target))
+    assert result.returncode == 0, result.stderr
+    assert (target / "commission.yaml").exists()
+    assert "#" in (target / "commission.yaml").read_text(encoding="utf-8")
+    validated = plenary("validate", str(target))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.stdout.startswith("OK:")
+    planned = plenary("plan", str(target), "--json")
+    doc = json.loads(planned.stdout)
+    statuses = Counter(n["status"] for n in doc["notices"])
+    # Sessions lie in the coming weeks: something is due now, the rest is scheduled, nothing is stale.
+    assert statuses["due"] > 0
+    assert statuses["scheduled"] > 0
+    assert statuses["stale"] == 0
+    again = plenary("init", str(target))
+    assert again.returncode == 1
+    assert "--force" in again.stderr
+
+
+def test_db_upgrade_creates_the_sqlite_database_in_the_data_dir(tmp_path: Path) -> None:
+    env = {"PLENARY_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PLENARY_DATABASE_URL", None)
+    os.environ.pop("PLENARY_DATABASE_URL", None)
+    assert "empty database" in plenary("db", "current", env=env).stdout
+    result = plenary("db", "upgrade", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "plenary.db").exists()
+    assert plenary("db", "current", env=env).stdout.strip() == "0001"
+
+
+def test_validate_the_example() -> None:
+    result = plenary("validate", str(EXAMPLES))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.startswith("OK: icmec: 6 states")
