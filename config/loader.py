@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -102,7 +103,9 @@ class _Assembler:
         for p in doc.problems:
             self.located.append(Located(p.file, p.line, p.column, format_path(p.path), p.message))
         if doc.root is None:
-            if not doc.problems:
+            if doc.problems:
+                self.draft.incomplete = True
+            else:
                 self.located.append(Located(doc.file, 1, 1, "", "the file is empty", "warning"))
             return
         if not isinstance(doc.data, dict):
@@ -119,12 +122,14 @@ class _Assembler:
                 hint = f" (did you mean {close[0]!r}?)" if close else f" (known sections: {', '.join(_SECTIONS)})"
                 node = key_node_at(doc.root, (key,))
                 self._emit(doc.file, node, (key,), f"unknown section {key!r}{hint}")
+                self.draft.incomplete = True
                 continue
             section, _, is_list = spec
             if section == "commission":
                 if self.origins["commission"]:
                     first = self.origins["commission"][0].doc.file
-                    self.at(doc, (key,), f"`commission` is given a second time (first in {first})")
+                    node = key_node_at(doc.root, (key,))
+                    self._emit(doc.file, node, (key,), f"`commission` is given a second time (first in {first})")
                     continue
                 self.origins["commission"].append(_Origin(doc, (key,)))
                 continue
@@ -160,6 +165,8 @@ class _Assembler:
 
     def _collect_broken_delegates(self, item: dict[str, Any]) -> None:
         state = item.get("state")
+        if not isinstance(state, str) or not re.fullmatch("[A-Z]{3}", state):
+            self.draft.incomplete = True  # whose agencies these are cannot be told
         for key, id_key in (("delegates", "id"), ("agencies", "id")):
             entries = item.get(key)
             for entry in entries if isinstance(entries, list) else ():
@@ -192,7 +199,11 @@ class _Assembler:
     def _emit_error(self, doc: YamlDocument, path: Path, message: str) -> None:
         key_node = key_node_at(doc.root, path) if message.startswith("unknown key") else None
         node, found = (key_node, True) if key_node is not None else node_at(doc.root, path)
-        if found and isinstance(node, ScalarNode) and _shows_value(message):
+        secret = doc.from_env.get(path)
+        if secret is not None and found and isinstance(node, ScalarNode):
+            # A value from the environment may be a secret: show the reference, never the value.
+            message = message.replace(repr(secret), node.value).replace(secret, node.value) if secret else message
+        elif found and isinstance(node, ScalarNode) and _shows_value(message):
             raw = node.value if len(node.value) <= 40 else node.value[:37] + "..."
             message = f"{message} (got {raw!r})"
         self._emit(doc.file, node, path, message)
@@ -214,7 +225,18 @@ class _Assembler:
                 return
             origin = origins[index]
         path = (*origin.prefix, *rest)
-        self.at(origin.doc, path, problem.message, problem.severity)
+        message = problem.message
+        if problem.first is not None:
+            message += f" (first at {self._where(problem.first)})"
+        self.at(origin.doc, path, message, problem.severity)
+
+    def _where(self, path: Path) -> str:
+        """Render a merged-configuration path as ``FILE:LINE``."""
+        section, index, *rest = path
+        origin = self.origins[str(section)][int(index)]
+        node, _ = node_at(origin.doc.root, (*origin.prefix, *rest))
+        line = node.start_mark.line + 1 if node is not None else 1
+        return f"{origin.doc.file}:{line}"
 
 
 _VALUE_SHOWN = ("Input should be", "should be a valid", "not a valid", "Input should")
@@ -238,6 +260,11 @@ def _data_at(data: object, path: Path) -> tuple[object, bool]:
     return data, True
 
 
+def _is_tag(part: str) -> bool:
+    """Whether a location part names a pydantic union member or validator rather than a key."""
+    return "[" in part or "(" in part or part[:1].isupper()
+
+
 def _clean_loc(loc: tuple[int | str, ...], data: object) -> tuple[Path, bool]:
     """Drop the parts of pydantic's location that name union members or validators, not data."""
     out: list[str | int] = []
@@ -246,7 +273,7 @@ def _clean_loc(loc: tuple[int | str, ...], data: object) -> tuple[Path, bool]:
         if _has(current, part):
             out.append(part)
             current = current[part]  # type: ignore[index]
-        elif isinstance(current, dict) and isinstance(part, str) and i == len(loc) - 1:
+        elif isinstance(current, dict) and isinstance(part, str) and i == len(loc) - 1 and not _is_tag(part):
             out.append(part)  # a missing or unknown key
             return tuple(out), False
         # else: a union member's name ('list[...]', 'Presenter') or a function-validator tag

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 import yaml
+from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # libyaml: PyYAML's wheels ship it
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
-
-from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # libyaml: PyYAML's wheels ship it
 
 Path = tuple[str | int, ...]
 
@@ -71,6 +70,8 @@ class YamlDocument:
     problems: list[SourceProblem] = field(default_factory=list)
     unresolved: set[Path] = field(default_factory=set)
     """Paths whose ``${ENV}`` reference could not be resolved: later errors there are not reported again."""
+    from_env: dict[Path, str] = field(default_factory=dict)
+    """Paths whose value came (in part) from the environment, with the value: never shown in messages."""
 
 
 _ENV = re.compile(r"\$(\$)?\{([^}]*)\}")
@@ -184,7 +185,10 @@ class _Converter:
                 return ""
             return self.environ[name]
 
-        return _ENV.sub(substitute, value)
+        result = _ENV.sub(substitute, value)
+        if result != value.replace("$${", "${"):
+            self.doc.from_env[path] = result
+        return result
 
 
 def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
@@ -194,10 +198,7 @@ def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
     try:
         root = composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = ": ".join(part for part in (exc.context, exc.problem) if part)
-        doc.problems.append(SourceProblem(file, line, col, (), f"YAML syntax error: {message}"))
+        doc.problems.append(_syntax_problem(file, text, exc))
         return doc
     except yaml.YAMLError as exc:
         doc.problems.append(SourceProblem(file, 1, 1, (), f"YAML error: {exc}"))
@@ -208,6 +209,21 @@ def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
     if root is not None:
         doc.data = _Converter(doc, environ).convert(root, ())
     return doc
+
+
+def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> SourceProblem:
+    """Locate a syntax error where the fix is: where an unclosed construct starts, or at the bad character."""
+    problem, context = exc.problem or "", exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "end of stream" in problem:
+        mark = exc.context_mark
+        problem = f"{problem} (it is never closed)"
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        message = "a tab character: YAML indents with spaces only"
+    else:
+        message = ": ".join(part for part in (context, problem) if part)
+    return SourceProblem(file, line, col, (), f"YAML syntax error: {message}")
 
 
 def node_at(root: Node | None, path: Iterable[str | int]) -> tuple[Node | None, bool]:

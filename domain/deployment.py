@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Literal
@@ -12,6 +13,7 @@ from domain.model import (
     Commission,
     Delegate,
     Delegation,
+    NotificationPolicy,
     Session,
     SessionFormat,
     SessionSpec,
@@ -31,6 +33,8 @@ class Problem:
     path: Path
     message: str
     severity: Literal["error", "warning"] = "error"
+    first: Path | None = None
+    """For a duplicate: where the first one is."""
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Draft:
     sessions: list[tuple[int, SessionSpec]] = field(default_factory=list)
     broken_ids: set[str] = field(default_factory=set)
     """Ids of items that failed validation: references to them are not reported again."""
+    incomplete: bool = False
+    """Part of the configuration could not be read at all: unknown references are not reported."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,16 @@ class Deployment:
         return f"{d.id} ({d.state}, {d.role.value})"
 
 
-def _suggest(name: str, known: object) -> str:
-    close = get_close_matches(name, list(known), n=1, cutoff=0.7)  # type: ignore[call-overload]
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_FORMAT_NAMES = {
+    SessionFormat.IN_PERSON: "an in-person",
+    SessionFormat.HYBRID: "a hybrid",
+    SessionFormat.VIDEO: "a video",
+}
 
 
 def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
@@ -76,11 +89,17 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
         problems.append(Problem(("commission",), "no `commission:` section was found in any file"))
 
     states: dict[str, State] = {}
+    state_paths: dict[str, Path] = {}
     for index, state in draft.states:
         if state.code in states:
-            problems.append(Problem(("states", index, "code"), f"duplicate state code {state.code!r}"))
+            first = state_paths[state.code]
+            problems.append(Problem(("states", index, "code"), f"duplicate state code {state.code!r}", first=first))
+            continue
         states[state.code] = state
+        state_paths[state.code] = ("states", index, "code")
     known_states = set(states) | draft.broken_ids
+    if draft.incomplete:
+        known_states.update(d.state for _, d in draft.delegations)
 
     agencies: dict[tuple[str, str], Agency] = {}
     delegates: dict[str, Delegate] = {}
@@ -99,6 +118,9 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
                 problems.append(
                     Problem(("delegations", index, "state"), f"unknown state {code!r}{_suggest(code, states)}")
                 )
+            # Its delegates and agencies exist, even if their state is wrong: no follow-on errors for them.
+            draft.broken_ids.update(d.id for d in delegation.delegates)
+            draft.broken_ids.update(f"{code}/{a.id}" for a in delegation.agencies)
             continue
         local_agencies: set[str] = set()
         for a_index, agency in enumerate(delegation.agencies):
@@ -114,7 +136,8 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
         for d_index, spec in enumerate(delegation.delegates):
             path: Path = ("delegations", index, "delegates", d_index)
             if spec.id in delegates:
-                problems.append(Problem((*path, "id"), f"duplicate delegate id {spec.id!r}"))
+                first = (*delegate_paths[spec.id], "id")
+                problems.append(Problem((*path, "id"), f"duplicate delegate id {spec.id!r}", first=first))
                 continue
             if spec.agency is not None and spec.agency not in local_agencies:
                 problems.append(
@@ -139,38 +162,45 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
             }
             delegates[spec.id] = Delegate.model_construct(_fields_set=spec.model_fields_set, **values)
             delegate_paths[spec.id] = path
-    known_delegates = set(delegates) | draft.broken_ids
-    known_agency_refs = {f"{s}/{a}" for s, a in agencies} | draft.broken_ids
 
     sessions: dict[str, Session] = {}
     session_paths: dict[str, Path] = {}
     specs = sorted(draft.sessions, key=lambda item: item[0])
     for index, session_spec in specs:
         if session_spec.id in session_paths:
-            problems.append(Problem(("sessions", index, "id"), f"duplicate session id {session_spec.id!r}"))
+            first = (*session_paths[session_spec.id], "id")
+            problems.append(
+                Problem(("sessions", index, "id"), f"duplicate session id {session_spec.id!r}", first=first)
+            )
             continue
         session_paths[session_spec.id] = ("sessions", index)
-        if commission is None:
-            continue
+        # Without a valid commission, sessions are still checked, in UTC when they name no zone.
+        default_zone = commission.timezone if commission else "UTC"
+        defaults = commission.notifications if commission else NotificationPolicy()
         overrides = session_spec.notifications
         resolved: dict[str, Any] = session_spec.__dict__ | {
-            "timezone": session_spec.timezone or commission.timezone,
-            "policy": overrides.apply(commission.notifications) if overrides else commission.notifications,
+            "timezone": session_spec.timezone or default_zone,
+            "policy": overrides.apply(defaults) if overrides else defaults,
         }
         sessions[session_spec.id] = Session.model_construct(
             _fields_set=session_spec.model_fields_set | {"timezone", "policy"}, **resolved
         )
-    known_sessions = set(session_paths) | draft.broken_ids
+    known = _Known(
+        states=set(states),
+        agencies={f"{s}/{a}" for s, a in agencies},
+        delegates=set(delegates),
+        sessions=set(session_paths),
+        broken=draft.broken_ids,
+        incomplete=draft.incomplete,
+    )
 
     invitations: dict[str, tuple[str, ...]] = {}
     index_ = _InvitationIndex(delegates)
     for session in sessions.values():
         path = session_paths[session.id]
-        problems.extend(
-            _check_session(session, path, known_states, known_agency_refs, known_delegates, known_sessions, states)
-        )
+        problems.extend(_check_session(session, path, known))
         invitations[session.id] = index_.invitees(session)
-        if not invitations[session.id]:
+        if not invitations[session.id] and not draft.broken_ids and not draft.incomplete:
             problems.append(Problem((*path, "invited"), "invites nobody: no delegate matches", "warning"))
 
     problems.extend(_overlaps(sessions, invitations, session_paths))
@@ -190,16 +220,32 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
     )
 
 
-def _check_session(
-    session: Session,
-    path: Path,
-    known_states: set[str],
-    known_agencies: set[str],
-    known_delegates: set[str],
-    known_sessions: set[str],
-    states: dict[str, State],
-) -> list[Problem]:
+@dataclass(frozen=True)
+class _Known:
+    """What references may point at; ``broken`` ids exist but failed validation."""
+
+    states: set[str]
+    agencies: set[str]
+    delegates: set[str]
+    sessions: set[str]
+    broken: set[str]
+    incomplete: bool
+
+    def missing(self, ref: str, names: set[str], what: str) -> str | None:
+        """Say why a reference is unknown, with a suggestion; None when it is known (or cannot be judged)."""
+        if ref in names or ref in self.broken or self.incomplete:
+            return None
+        return f"unknown {what} {ref!r}{_suggest(ref, names)}"
+
+
+def _check_session(session: Session, path: Path, known: _Known) -> list[Problem]:
     problems: list[Problem] = []
+
+    def ref(where: Path, value: str, names: set[str], what: str, hint: str = "") -> None:
+        message = known.missing(value, names, what)
+        if message:
+            problems.append(Problem(where, message + hint))
+
     for key, local in (("start", session.start), ("end", session.end)):
         trouble = local_time_problem(local, session.timezone)
         if trouble:
@@ -207,51 +253,37 @@ def _check_session(
     if session.ends_at <= session.starts_at:
         problems.append(
             Problem(
-                (*path, "end"), f"ends ({session.end:%Y-%m-%d %H:%M}) before it starts ({session.start:%Y-%m-%d %H:%M})"
+                (*path, "end"),
+                f"must end after it starts (start {session.start:%Y-%m-%d %H:%M}, end {session.end:%Y-%m-%d %H:%M})",
             )
         )
     if session.format is not SessionFormat.VIDEO and session.venue is None:
-        problems.append(Problem(path, f"a {session.format.value} session needs a `venue`"))
+        problems.append(Problem(path, f"{_FORMAT_NAMES[session.format]} session needs a `venue`"))
     if session.format is not SessionFormat.IN_PERSON and session.video is None:
-        problems.append(Problem(path, f"a {session.format.value} session needs a `video` block with the join link"))
+        problems.append(
+            Problem(path, f"{_FORMAT_NAMES[session.format]} session needs a `video` block with the join link")
+        )
     invited = session.invited
     if invited.states != "all":
         for i, code in enumerate(invited.states):
-            if code not in known_states:
-                problems.append(
-                    Problem((*path, "invited", "states", i), f"unknown state {code!r}{_suggest(code, states)}")
-                )
-    for i, ref in enumerate(invited.agencies):
-        if ref not in known_agencies:
-            problems.append(
-                Problem((*path, "invited", "agencies", i), f"unknown agency {ref!r}{_suggest(ref, known_agencies)}")
-            )
+            ref((*path, "invited", "states", i), code, known.states, "state")
+    for i, agency in enumerate(invited.agencies):
+        ref((*path, "invited", "agencies", i), agency, known.agencies, "agency")
     for key in ("delegates", "exclude"):
-        for i, ref in enumerate(getattr(invited, key)):
-            if ref not in known_delegates:
-                problems.append(
-                    Problem((*path, "invited", key, i), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}")
-                )
-    if session.chair and session.chair.delegate and session.chair.delegate not in known_delegates:
-        ref = session.chair.delegate
-        problems.append(
-            Problem((*path, "chair", "delegate"), f"unknown delegate {ref!r}{_suggest(ref, known_delegates)}")
-        )
+        for i, delegate in enumerate(getattr(invited, key)):
+            ref((*path, "invited", key, i), delegate, known.delegates, "delegate")
+    if session.chair and session.chair.delegate:
+        ref((*path, "chair", "delegate"), session.chair.delegate, known.delegates, "delegate")
     for a, item in enumerate(session.agenda):
         for p, presenter in enumerate(item.presenters):
-            if isinstance(presenter, str) and presenter not in known_delegates:
-                problems.append(
-                    Problem(
-                        (*path, "agenda", a, "presenters", p),
-                        f"unknown delegate {presenter!r}{_suggest(presenter, known_delegates)}"
-                        " (a presenter who is not a delegate is written {name: ...})",
-                    )
-                )
-    for i, ref in enumerate(session.related):
-        if ref == session.id:
+            if isinstance(presenter, str):
+                hint = " (a presenter who is not a delegate is written {name: ...})"
+                ref((*path, "agenda", a, "presenters", p), presenter, known.delegates, "delegate", hint)
+    for i, related in enumerate(session.related):
+        if related == session.id:
             problems.append(Problem((*path, "related", i), "a session cannot be related to itself"))
-        elif ref not in known_sessions:
-            problems.append(Problem((*path, "related", i), f"unknown session {ref!r}{_suggest(ref, known_sessions)}"))
+        else:
+            ref((*path, "related", i), related, known.sessions, "session")
     seen: set[str] = set()
     for i, deadline in enumerate(session.deadlines):
         if deadline.id in seen:

@@ -110,8 +110,11 @@ class NotificationOverrides(Model):
     summary_to: tuple[Role, ...] | None = None
 
     def apply(self, policy: NotificationPolicy) -> NotificationPolicy:
-        """Return the policy with the keys this override sets replaced."""
+        """Return the policy with the keys this override sets replaced (null turns a list off: ``[]``)."""
         changes = {name: getattr(self, name) for name in self.model_fields_set}
+        for name in ("reminders", "deadline_reminders", "summary_to"):
+            if name in changes and changes[name] is None:
+                changes[name] = ()
         if not changes:
             return policy
         return policy.model_copy(update=changes)
@@ -272,7 +275,7 @@ class Invited(Model):
     """Who is invited: whole states (optionally only some roles), agencies, named delegates."""
 
     states: Literal["all"] | list[StateCode] = Field(default_factory=list)
-    roles: list[Role] | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1)
     agencies: list[AgencyRef] = Field(default_factory=list)
     delegates: list[Slug] = Field(default_factory=list)
     exclude: list[Slug] = Field(default_factory=list)

@@ -29,10 +29,10 @@ def _known_locale(code: str) -> bool:
     if not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8})*", code):
         return False
     try:
-        Locale.parse(code)
+        locale = Locale.parse(code)
     except (UnknownLocaleError, ValueError):
         return False
-    return True
+    return locale.language == code.split("_", 1)[0]
 
 
 Language = Annotated[str, AfterValidator(_check_language)]
@@ -77,7 +77,7 @@ def localize(text: dict[str, str] | None, language: str, fallback: str | None = 
     return next(iter(text.values()))
 
 
-_DURATION_PART = re.compile(r"(\d+)\s*(w|d|h|m|min|s)\b")
+_DURATION_PART = re.compile(r"(\d+)\s*(min|w|d|h|m|s)")
 _ISO_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
 
@@ -175,7 +175,13 @@ def _naive_local(value: datetime) -> datetime:
     return value
 
 
-LocalDateTime = Annotated[datetime, AfterValidator(_naive_local)]
+def _datetime_text(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("should be a date and time like 2022-10-19T14:00 (local time, no offset), not a number")
+    return value
+
+
+LocalDateTime = Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_naive_local)]
 """A wall-clock date and time without offset, read in a named time zone."""
 
 
@@ -191,7 +197,7 @@ def local_time_problem(local: datetime, zone_name: str) -> str | None:
     second = local.replace(tzinfo=tz, fold=1)
     if first.utcoffset() == second.utcoffset():
         return None
-    round_trip = first.astimezone(tz).replace(tzinfo=None)
+    round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != local:
         return f"{local:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it"
     return f"{local:%Y-%m-%d %H:%M} happens twice in {zone_name} (the clocks go back): choose another time"
@@ -243,8 +249,8 @@ Email = Annotated[
 def _username(value: object) -> object:
     if isinstance(value, str):
         value = value.strip().removeprefix("@")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
-            raise ValueError("a Telegram username has 4–32 letters, digits or _, starting with a letter (e.g. @ivanov)")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{4,31}", value):
+            raise ValueError("a Telegram username has 5–32 letters, digits or _, starting with a letter (e.g. @ivanov)")
     return value
 
 
