@@ -16,6 +16,7 @@ from yaml.nodes import Node, ScalarNode
 from config.yamlsource import Path, YamlDocument, discover, key_node_at, node_at, read_yaml
 from domain.deployment import Deployment, Draft, Problem, build_deployment
 from domain.model import Commission, Delegation, SessionSpec, State
+from domain.runtime import paused_gc
 
 _SECTIONS: dict[str, tuple[str, type[BaseModel], bool]] = {
     # YAML key: (section, model, holds a list)
@@ -335,6 +336,11 @@ def _step(annotation: Any, part: str | int) -> Any:
 
 def load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:
     """Read, validate and check the configuration in these files and directories."""
+    with paused_gc():
+        return _load(paths, environ)
+
+
+def _load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:
     files, missing = discover(paths)
     assembler = _Assembler()
     for name in missing:

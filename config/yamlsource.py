@@ -43,10 +43,32 @@ for _tag, _regex, _first in (
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), _first)
 
 
+_PLAIN_MAY_BE_TYPED = frozenset("-+0123456789.tTfFnN~<")
+
+
 class _Composer(_Parser, _CoreResolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _CoreResolver.__init__(self)
+
+    # The composer asks for every node; most plain scalars are words, which need no pattern matching.
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0] and value is not None:
+                if value == "":
+                    return _NULL
+                if value[0] in _PLAIN_MAY_BE_TYPED:
+                    for tag, regexp in self.yaml_implicit_resolvers.get(value[0], ()):
+                        if regexp.match(value):
+                            return str(tag)
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Node | None, current_index: object) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

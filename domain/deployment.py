@@ -14,6 +14,7 @@ from domain.model import (
     Delegate,
     Delegation,
     NotificationPolicy,
+    Role,
     Session,
     SessionFormat,
     SessionSpec,
@@ -307,8 +308,10 @@ class _InvitationIndex:
         self.all = list(delegates.values())
         self.by_state: dict[str, list[Delegate]] = defaultdict(list)
         self.by_agency: dict[str, list[str]] = defaultdict(list)
+        self.by_role: dict[Role, list[Delegate]] = defaultdict(list)
         for d in self.all:
             self.by_state[d.state].append(d)
+            self.by_role[d.role].append(d)
             if d.agency:
                 self.by_agency[f"{d.state}/{d.agency}"].append(d.id)
         self.known = set(delegates)
@@ -317,8 +320,11 @@ class _InvitationIndex:
         """Return the ids of the delegates a session invites, in definition order."""
         invited = session.invited
         chosen: set[str] = set()
-        pool = self.all if invited.states == "all" else [d for s in invited.states for d in self.by_state.get(s, ())]
         roles = set(invited.roles) if invited.roles else None
+        if invited.states == "all":
+            pool = self.all if roles is None else [d for r in roles for d in self.by_role.get(r, ())]
+        else:
+            pool = [d for s in invited.states for d in self.by_state.get(s, ())]
         chosen.update(d.id for d in pool if roles is None or d.role in roles)
         for ref in invited.agencies:
             chosen.update(self.by_agency.get(ref, ()))

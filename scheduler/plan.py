@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from domain.deployment import Deployment
 from domain.model import Delegate, Role, Session, SessionStatus
 from domain.notices import KIND_ORDER, Notice, NoticeKind, NoticeStatus, notice_key
+from domain.runtime import paused_gc
 from domain.values import format_duration
 
 SUMMARY_USEFUL_FOR = timedelta(days=7)
@@ -42,7 +43,13 @@ def plan(deployment: Deployment, now: datetime, settled: Collection[str] = froze
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    with paused_gc():
+        return _plan(deployment, now, settled)
+
+
+def _plan(deployment: Deployment, now: datetime, settled: Collection[str]) -> list[Notice]:
     order = {d: i for i, d in enumerate(deployment.delegates)}
+    channels = {d.id: d.channels for d in deployment.delegates.values()}
     notices: list[tuple[tuple[datetime, int, int, str, int], Notice]] = []
     for s_index, session in enumerate(deployment.sessions.values()):
         invitees = [deployment.delegates[d] for d in deployment.invitations[session.id]]
@@ -55,8 +62,9 @@ def plan(deployment: Deployment, now: datetime, settled: Collection[str] = froze
             elif slot.told_only:
                 recipients = (d for d in invitees if notice_key(session.id, NoticeKind.INVITATION, d.id) in settled)
             rank = KIND_ORDER[slot.kind]
+            prefix = notice_key(session.id, slot.kind, "", slot.detail)
             for delegate in recipients:
-                key = notice_key(session.id, slot.kind, delegate.id, slot.detail)
+                key = prefix + delegate.id
                 if key in settled:
                     continue
                 notice = Notice(
@@ -65,7 +73,7 @@ def plan(deployment: Deployment, now: datetime, settled: Collection[str] = froze
                     session_id=session.id,
                     delegate_id=delegate.id,
                     due_at=slot.due_at,
-                    channels=delegate.channels,
+                    channels=channels[delegate.id],
                     status=slot.status,
                     detail=slot.detail,
                 )
