@@ -184,15 +184,19 @@ class _Assembler:
 
     def _report(self, model: type[BaseModel], exc: ValidationError, data: object, origin: _Origin) -> None:
         grouped: dict[Path, list[str]] = {}
+        shape_errors: set[Path] = set()
         for error in exc.errors(include_url=False, include_input=False):
             loc, real = _clean_loc(error["loc"], data)
             path = (*origin.prefix, *loc)
             if path in origin.doc.unresolved:
                 continue
             message = _message(error, model, loc, real)
+            if error["type"].endswith("_type"):
+                shape_errors.add(path)
             messages = grouped.setdefault(path, [])
             if message not in messages:
                 messages.append(message)
+        _drop_noise(grouped, shape_errors)
         for path, messages in grouped.items():
             message = messages[0] if len(messages) == 1 else " or ".join(messages)
             self._emit_error(origin.doc, path, message)
@@ -245,6 +249,27 @@ _VALUE_SHOWN = ("Input should be", "should be a valid", "not a valid", "Input sh
 
 def _shows_value(message: str) -> bool:
     return message.startswith(_VALUE_SHOWN)
+
+
+def _drop_noise(grouped: dict[Path, list[str]], shape_errors: set[Path]) -> None:
+    """Keep the errors that say what to fix; drop those another error already explains.
+
+    - A value of a union type (an id or a mapping) that has errors inside it had the right shape for one
+      member: the other member's "should be a string" is noise.
+    - A missing key that an unknown key's "did you mean" names is the same typo, said once.
+    """
+    for path in shape_errors:
+        if any(other[: len(path)] == path and len(other) > len(path) for other in grouped):
+            del grouped[path]
+    suggested = {
+        (*path[:-1], match.group(1))
+        for path, messages in grouped.items()
+        for message in messages
+        if (match := re.search(r"did you mean '([^']+)'\?", message)) and message.startswith("unknown key")
+    }
+    for path in suggested:
+        if path in grouped and all(m.startswith("missing required key") for m in grouped[path]):
+            del grouped[path]
 
 
 def _has(data: object, part: str | int) -> bool:

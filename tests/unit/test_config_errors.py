@@ -689,6 +689,42 @@ CASES = [
         says=("overlaps 'plenary-20'", "rus-morozova"),
         severity="warning",
     ),
+    # --- forms that look plausible but are wrong -----------------------------------------------------------
+    case(
+        "start-given-as-a-number",
+        change(WG, "  start: 2022-10-17T10:00", "  start: 1666000000"),
+        at=(WG, "1666000000"),
+        path="session.start",
+        says="not a number",
+    ),
+    case(
+        "roles-empty-list",
+        change(PLENARY, "    roles: [head, deputy]", "    roles: []"),
+        at=(PLENARY, "[]"),
+        path="session.invited.roles",
+        says="at least 1 item",
+    ),
+    case(
+        "language-three-letter-alias",
+        change(RUS, "      language: en", "      language: eng"),
+        at=(RUS, "eng"),
+        path="delegation.delegates[1].language",
+        says="unknown language code 'eng'",
+    ),
+    case(
+        "telegram-username-too-short",
+        change(KGZ, '      telegram: "@asanov_kg"', '      telegram: "@asan"'),
+        at=(KGZ, '"@asan"'),
+        path="delegation.delegates[0].telegram",
+        says="5–32 letters",
+    ),
+    case(
+        "presenter-mapping-with-unknown-key",
+        change(PLENARY, "      presenters: [kgz-asanov]", "      presenters: [{nme: Guest}]"),
+        at=(PLENARY, "nme"),
+        path="session.agenda[0].presenters[0].nme",
+        says=("unknown key 'nme'", "did you mean 'name'?"),
+    ),
 ]
 
 
