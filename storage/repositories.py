@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.notices import Notice
+from domain.ledger import Ledger, SessionRecord
+from domain.outbox import ClaimedItem, OutboxItem
 from domain.records import (
     SETTLED_STATUSES,
     AttendanceEvent,
@@ -20,7 +21,20 @@ from domain.records import (
     Rsvp,
     TelegramBinding,
 )
-from storage.tables import attendance_events, audit_log, outbox, rsvps, telegram_bindings
+from storage.tables import attendance_events, audit_log, outbox, rsvps, session_records, telegram_bindings
+
+_CLAIM_COLUMNS = (
+    outbox.c.id,
+    outbox.c.key,
+    outbox.c.kind,
+    outbox.c.session_id,
+    outbox.c.delegate_id,
+    outbox.c.channels,
+    outbox.c.channel_index,
+    outbox.c.attempts,
+    outbox.c.due_at,
+    outbox.c.payload,
+)
 
 
 def _insert(engine: AsyncEngine, table: Any) -> Any:
@@ -120,8 +134,11 @@ class Store:
 
     # Outbox
 
-    async def enqueue(self, notices: Iterable[Notice], now: datetime) -> int:
-        """Put notices in the outbox; a key already there is left alone. Return how many were new."""
+    async def enqueue(self, entries: Iterable[OutboxItem], now: datetime) -> int:
+        """Put notices in the outbox (stale ones as skipped); a key already there is left alone.
+
+        Return how many were new.
+        """
         added = 0
         batch: list[dict[str, Any]] = []
 
@@ -135,7 +152,8 @@ class Store:
             added += max(result.rowcount, 0)
             batch.clear()
 
-        for notice in notices:
+        for entry in entries:
+            notice = entry.notice
             batch.append(
                 {
                     "key": notice.key,
@@ -144,9 +162,12 @@ class Store:
                     "delegate_id": notice.delegate_id,
                     "channels": ",".join(notice.channels),
                     "due_at": notice.due_at,
-                    "status": OutboxStatus.PENDING.value,
+                    "status": (OutboxStatus.SKIPPED if entry.skipped else OutboxStatus.PENDING).value,
                     "attempts": 0,
-                    "next_attempt_at": notice.due_at,
+                    "channel_index": 0,
+                    "next_attempt_at": None if entry.skipped else notice.due_at,
+                    "last_error": "stale: its time passed while it could not be sent" if entry.skipped else None,
+                    "payload": entry.payload or None,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -155,6 +176,154 @@ class Store:
                 await flush()
         await flush()
         return added
+
+    async def ledger(self) -> Ledger:
+        """Return the settled keys, who was sent each session's invitation, and what was announced."""
+        settled_statuses = [s.value for s in SETTLED_STATUSES]
+        async with self.engine.connect() as conn:
+            keys = await conn.execute(select(outbox.c.key).where(outbox.c.status.in_(settled_statuses)))
+            told_rows = await conn.execute(
+                select(outbox.c.session_id, outbox.c.delegate_id).where(
+                    (outbox.c.kind == "invitation") & (outbox.c.status == OutboxStatus.SENT.value)
+                )
+            )
+            records = await conn.execute(select(session_records))
+        told: dict[str, set[str]] = {}
+        for session_id, delegate_id in told_rows:
+            told.setdefault(session_id, set()).add(delegate_id)
+        return Ledger(
+            settled=frozenset(row[0] for row in keys),
+            told=told,
+            sessions={
+                row.session_id: SessionRecord(
+                    digest=row.digest, snapshot=row.snapshot, sequence=row.sequence, updated_at=row.updated_at
+                )
+                for row in records
+            },
+        )
+
+    async def save_session_records(self, records: Mapping[str, SessionRecord]) -> None:
+        """Remember what was announced about these sessions (replacing what was there)."""
+        if not records:
+            return
+        rows = [
+            {
+                "session_id": session_id,
+                "digest": r.digest,
+                "snapshot": dict(r.snapshot),
+                "sequence": r.sequence,
+                "updated_at": r.updated_at,
+            }
+            for session_id, r in records.items()
+        ]
+        statement = _insert(self.engine, session_records).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={k: statement.excluded[k] for k in ("digest", "snapshot", "sequence", "updated_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def claim_due(self, now: datetime, worker: str, lease_seconds: float, limit: int) -> list[ClaimedItem]:
+        """Take up to ``limit`` due rows, or rows whose holder's lease ran out, for this worker."""
+        due = (
+            select(outbox.c.id)
+            .where(
+                ((outbox.c.status == OutboxStatus.PENDING.value) & (outbox.c.next_attempt_at <= now))
+                | ((outbox.c.status == OutboxStatus.CLAIMED.value) & (outbox.c.lease_until < now))
+            )
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(
+                status=OutboxStatus.CLAIMED.value,
+                claimed_by=worker,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now,
+            )
+            .returning(*_CLAIM_COLUMNS)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(statement)).all()
+        items = [
+            ClaimedItem(
+                id=row.id,
+                key=row.key,
+                kind=row.kind,
+                session_id=row.session_id,
+                delegate_id=row.delegate_id,
+                channels=tuple(c for c in row.channels.split(",") if c),
+                channel_index=row.channel_index,
+                attempts=row.attempts,
+                due_at=row.due_at,
+                payload=row.payload or {},
+                worker=worker,
+            )
+            for row in rows
+        ]
+        items.sort(key=lambda item: (item.due_at, item.id))
+        return items
+
+    async def _finish(self, item: ClaimedItem, now: datetime, **values: Any) -> bool:
+        statement = (
+            update(outbox)
+            .where(
+                (outbox.c.id == item.id)
+                & (outbox.c.status == OutboxStatus.CLAIMED.value)
+                & (outbox.c.claimed_by == item.worker)
+            )
+            .values(updated_at=now, claimed_by=None, lease_until=None, **values)
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
+        """Record a delivery; False when the row is no longer this worker's."""
+        return await self._finish(
+            item,
+            now,
+            status=OutboxStatus.SENT.value,
+            channel_used=channel,
+            sent_at=now,
+            attempts=item.attempts + 1,
+            last_error=note,
+        )
+
+    async def mark_retry(
+        self, item: ClaimedItem, error: str, next_attempt_at: datetime, channel_index: int, now: datetime
+    ) -> bool:
+        """Put the row back for a later attempt, possibly on another channel."""
+        return await self._finish(
+            item,
+            now,
+            status=OutboxStatus.PENDING.value,
+            attempts=item.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            channel_index=channel_index,
+            last_error=error[:2000],
+        )
+
+    async def mark_failed(self, item: ClaimedItem, error: str, now: datetime) -> bool:
+        """Record that the notice can never be delivered."""
+        return await self._finish(
+            item, now, status=OutboxStatus.FAILED.value, attempts=item.attempts + 1, last_error=error[:2000]
+        )
+
+    async def release(self, worker: str, now: datetime) -> int:
+        """Give back every row this worker holds; return how many."""
+        statement = (
+            update(outbox)
+            .where((outbox.c.status == OutboxStatus.CLAIMED.value) & (outbox.c.claimed_by == worker))
+            .values(status=OutboxStatus.PENDING.value, claimed_by=None, lease_until=None, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return int(result.rowcount)
 
     async def outbox_entry(self, key: str) -> OutboxEntry | None:
         """Return one outbox entry by its idempotency key."""
@@ -166,14 +335,6 @@ class Store:
         values["channels"] = tuple(c for c in values["channels"].split(",") if c)
         fields = OutboxEntry.model_fields
         return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})
-
-    async def settled_keys(self) -> set[str]:
-        """Return the keys of every notice sent, failed for good, or recorded as stale."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(outbox.c.key).where(outbox.c.status.in_([s.value for s in SETTLED_STATUSES]))
-            )
-        return {row[0] for row in rows}
 
     async def outbox_counts(self) -> dict[str, int]:
         """Return the number of outbox entries by status."""

@@ -109,10 +109,22 @@ outbox = Table(
     Column("claimed_by", String(100)),
     Column("lease_until", UtcDateTime),
     Column("channel_used", String(20)),
+    Column("channel_index", Integer, nullable=False, default=0, server_default="0"),
+    Column("payload", JSON),
     Column("sent_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+session_records = Table(
+    "session_records",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 audit_log = Table(

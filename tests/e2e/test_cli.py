@@ -110,7 +110,7 @@ def test_db_upgrade_creates_the_sqlite_database_in_the_data_dir(tmp_path: Path) 
     result = plenary("db", "upgrade", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "plenary.db").exists()
-    assert plenary("db", "current", env=env).stdout.strip() == "0001"
+    assert plenary("db", "current", env=env).stdout.strip() == "0002"
 
 
 def test_validate_the_example() -> None:

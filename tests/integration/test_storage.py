@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
 from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
+from domain.outbox import OutboxItem
 from domain.records import (
     AttendanceEvent,
     AttendanceKind,
@@ -55,7 +56,7 @@ async def test_migrations_create_exactly_the_declared_schema(database_url: str) 
     assert await current_revision(database_url) is None
     await upgrade(database_url)
     await upgrade(database_url)  # a second run is harmless
-    assert await current_revision(database_url) == "0001"
+    assert await current_revision(database_url) == "0002"
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
@@ -68,8 +69,8 @@ async def test_migrations_create_exactly_the_declared_schema(database_url: str) 
 async def test_outbox_enqueue_is_idempotent_and_keeps_times_in_utc(store: Store) -> None:
     moscow = datetime(2022, 10, 19, 13, 50, tzinfo=timezone(timedelta(hours=3)))
     notices = [_notice("kgz-asanov", due=moscow), _notice("rus-head")]
-    assert await store.enqueue(notices, now=T0) == 2
-    assert await store.enqueue([*notices, _notice("blr-head")], now=T0) == 1
+    assert await store.enqueue([OutboxItem(n) for n in notices], now=T0) == 2
+    assert await store.enqueue([OutboxItem(n) for n in [*notices, _notice("blr-head")]], now=T0) == 1
     entry = await store.outbox_entry(notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"))
     assert entry is not None
     assert entry.due_at == datetime(2022, 10, 19, 10, 50, tzinfo=UTC)
@@ -78,21 +79,21 @@ async def test_outbox_enqueue_is_idempotent_and_keeps_times_in_utc(store: Store)
     assert entry.channels == ("telegram", "email")
     assert entry.attempts == 0
     assert await store.outbox_counts() == {"pending": 3}
-    assert await store.settled_keys() == set()
+    assert (await store.ledger()).settled == frozenset()
 
 
 async def test_settled_keys_are_the_sent_failed_and_skipped_ones(store: Store) -> None:
-    await store.enqueue([_notice(d) for d in ("a1", "a2", "a3", "a4")], now=T0)
+    await store.enqueue([OutboxItem(_notice(d)) for d in ("a1", "a2", "a3", "a4")], now=T0)
     async with store.engine.begin() as conn:
         for delegate, status in (("a1", "sent"), ("a2", "failed"), ("a3", "skipped")):
             key = notice_key("icmec-xx", NoticeKind.INVITATION, delegate)
             await conn.execute(outbox.update().where(outbox.c.key == key).values(status=status, last_error="x"))
-    settled = await store.settled_keys()
+    settled = (await store.ledger()).settled
     assert settled == {notice_key("icmec-xx", NoticeKind.INVITATION, d) for d in ("a1", "a2", "a3")}
 
 
 async def test_outbox_key_is_unique_at_the_database_level(store: Store) -> None:
-    await store.enqueue([_notice("kgz-asanov")], now=T0)
+    await store.enqueue([OutboxItem(_notice("kgz-asanov"))], now=T0)
     row = {
         "key": notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"),
         "kind": "invitation",
@@ -111,7 +112,7 @@ async def test_outbox_key_is_unique_at_the_database_level(store: Store) -> None:
 
 
 async def test_enqueue_many_in_batches(store: Store) -> None:
-    notices = [_notice(f"d{i:04d}") for i in range(1234)]
+    notices = [OutboxItem(_notice(f"d{i:04d}")) for i in range(1234)]
     assert await store.enqueue(notices, now=T0) == 1234
     assert await store.outbox_counts() == {"pending": 1234}
 
@@ -200,4 +201,70 @@ async def test_audit_log_newest_first(store: Store) -> None:
 
 async def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="timezone-aware"):
-        await store.enqueue([_notice("x", due=datetime(2022, 10, 1, 9, 0))], now=T0)
+        await store.enqueue([OutboxItem(_notice("x", due=datetime(2022, 10, 1, 9, 0)))], now=T0)
+
+
+async def test_claims_are_exclusive_and_leases_expire(store: Store) -> None:
+    await store.enqueue([OutboxItem(_notice(f"d{i}")) for i in range(5)], now=T0)
+    first = await store.claim_due(T0, "worker-a", lease_seconds=30, limit=3)
+    second = await store.claim_due(T0, "worker-b", lease_seconds=30, limit=10)
+    assert len(first) == 3
+    assert len(second) == 2
+    assert not {i.key for i in first} & {i.key for i in second}
+    assert await store.claim_due(T0 + timedelta(seconds=10), "worker-c", 30, 10) == []
+    # worker-a dies: after its lease, its rows are taken back, and its late answer no longer counts.
+    rescued = await store.claim_due(T0 + timedelta(seconds=31), "worker-c", 30, 10)
+    assert {i.key for i in rescued} == {i.key for i in first} | {i.key for i in second}
+    assert await store.mark_sent(first[0], "email", T0 + timedelta(seconds=32)) is False
+    mine = next(i for i in rescued if i.key == first[0].key)
+    assert await store.mark_sent(mine, "email", T0 + timedelta(seconds=32)) is True
+    entry = await store.outbox_entry(first[0].key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.SENT
+    assert entry.channel_used == "email"
+    assert entry.attempts == 1
+
+
+async def test_retry_waits_and_failure_settles(store: Store) -> None:
+    await store.enqueue([OutboxItem(_notice("d1")), OutboxItem(_notice("d2"))], now=T0)
+    one, two = await store.claim_due(T0, "w", 30, 10)
+    later = T0 + timedelta(minutes=5)
+    assert await store.mark_retry(one, "SMTP 451 try later", later, channel_index=0, now=T0)
+    assert await store.mark_failed(two, "Forbidden: bot was blocked by the user", now=T0)
+    assert await store.claim_due(T0 + timedelta(minutes=1), "w", 30, 10) == []
+    again = await store.claim_due(later, "w", 30, 10)
+    assert [i.key for i in again] == [one.key]
+    assert again[0].attempts == 1
+    assert (await store.ledger()).settled == {two.key}
+    assert await store.release("w", later) == 1
+    assert (await store.outbox_counts()) == {"pending": 1, "failed": 1}
+
+
+async def test_stale_notices_are_recorded_as_skipped(store: Store) -> None:
+    stale = Notice(
+        key="icmec-xviii:reminder:PT1H@20201127T0800Z:kgz-asanov",
+        kind=NoticeKind.REMINDER,
+        session_id="icmec-xviii",
+        delegate_id="kgz-asanov",
+        due_at=T0,
+        channels=("email",),
+        status=NoticeStatus.STALE,
+    )
+    await store.enqueue([OutboxItem(stale)], now=T0)
+    assert await store.claim_due(T0 + timedelta(days=1), "w", 30, 10) == []
+    assert stale.key in (await store.ledger()).settled
+
+
+async def test_ledger_knows_who_was_told_and_what_was_announced(store: Store) -> None:
+    from domain.ledger import SessionRecord
+
+    await store.enqueue([OutboxItem(_notice(d)) for d in ("d1", "d2")], now=T0)
+    claimed = await store.claim_due(T0, "w", 30, 10)
+    await store.mark_sent(claimed[0], "email", T0)
+    record = SessionRecord(digest="abc", snapshot={"start": "2022-10-19T14:00"}, sequence=0, updated_at=T0)
+    await store.save_session_records({"icmec-xx": record})
+    await store.save_session_records({"icmec-xx": SessionRecord("def", {"start": "x"}, 1, T0)})
+    ledger = await store.ledger()
+    assert ledger.told == {"icmec-xx": {claimed[0].delegate_id}}
+    assert ledger.sessions["icmec-xx"].sequence == 1
+    assert ledger.sessions["icmec-xx"].snapshot == {"start": "x"}

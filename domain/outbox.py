@@ -1,0 +1,39 @@
+"""Rows of the outbox as the dispatcher sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.notices import Notice, NoticeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A notice to put in the outbox, with what it must carry (the changes of an update)."""
+
+    notice: Notice
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> bool:
+        """A stale notice is recorded as skipped, never sent."""
+        return self.notice.status is NoticeStatus.STALE
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """A due row this worker holds under a lease."""
+
+    id: int
+    key: str
+    kind: str
+    session_id: str
+    delegate_id: str
+    channels: tuple[str, ...]
+    channel_index: int
+    attempts: int
+    due_at: datetime
+    payload: dict[str, Any]
+    worker: str
