@@ -1,12 +1,14 @@
-"""Planning: every notice a configuration implies, as a pure function of (deployment, now, settled keys)."""
+"""Planning: every notice a configuration implies, as a pure function of (deployment, now, ledger)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.changes import digest, snapshot
 from domain.deployment import Deployment
+from domain.ledger import Ledger
 from domain.model import Delegate, Role, Session, SessionStatus
 from domain.notices import KIND_ORDER, Notice, NoticeKind, NoticeStatus, notice_key
 from domain.runtime import paused_gc
@@ -26,41 +28,56 @@ class _Slot:
     status: NoticeStatus
     heads_only: bool = False
     roles: frozenset[Role] | None = None
-    told_only: bool = False
-    """Only for delegates who were sent the invitation (a cancellation, a postponement)."""
+    only: Set[str] | None = None
+    """Only these delegates (those told of a session that is cancelled, postponed or changed)."""
+    others: tuple[str, ...] = ()
+    """Delegates who are not invited (any more) but must hear this (a cancellation after uninviting)."""
 
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%MZ")
 
 
-def plan(deployment: Deployment, now: datetime, settled: Collection[str] = frozenset()) -> list[Notice]:
+def plan(deployment: Deployment, now: datetime, ledger: Ledger | None = None) -> list[Notice]:
     """Return every notice still to be sent or recorded, ordered by due time, with stable keys.
 
-    ``settled`` holds the keys of notices already delivered (or recorded as failed or skipped): they are
-    not planned again. A notice whose time has passed is ``due`` (send now) while still useful and
-    ``stale`` (record, do not send) when not — see docs/planning.md for the rule.
+    The ledger holds the keys of notices already settled (delivered, failed for good, recorded as stale),
+    which are not planned again, who was sent each session's invitation, and what was last announced
+    about each session (a change since then is told by an update). A notice whose time has passed is
+    ``due`` (send now) while still useful and ``stale`` (record, do not send) when not — see
+    docs/planning.md for the rule.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     with paused_gc():
-        return _plan(deployment, now, settled)
+        return _plan(deployment, now, ledger or Ledger())
 
 
-def _plan(deployment: Deployment, now: datetime, settled: Collection[str]) -> list[Notice]:
+def session_digest(deployment: Deployment, session_id: str) -> tuple[str, dict[str, object]]:
+    """The fingerprint and snapshot of what a session's notices announce (in the working language)."""
+    snap = snapshot(deployment.sessions[session_id], deployment.commission.language)
+    return digest(snap), snap
+
+
+def _plan(deployment: Deployment, now: datetime, ledger: Ledger) -> list[Notice]:
+    settled = ledger.settled
     order = {d: i for i, d in enumerate(deployment.delegates)}
     channels = {d.id: d.channels for d in deployment.delegates.values()}
     notices: list[tuple[tuple[datetime, int, int, str, int], Notice]] = []
     for s_index, session in enumerate(deployment.sessions.values()):
         invitees = [deployment.delegates[d] for d in deployment.invitations[session.id]]
-        for slot in _slots(session, now):
+        for slot in _slots(deployment, session, now, ledger):
             recipients: Iterable[Delegate] = invitees
             if slot.heads_only:
                 recipients = (d for d in invitees if d.role is Role.HEAD)
             elif slot.roles is not None:
                 recipients = (d for d in invitees if d.role in slot.roles)
-            elif slot.told_only:
-                recipients = (d for d in invitees if notice_key(session.id, NoticeKind.INVITATION, d.id) in settled)
+            elif slot.only is not None:
+                only = slot.only
+                recipients = (d for d in invitees if d.id in only)
+            if slot.others:
+                known = deployment.delegates
+                recipients = [*recipients, *(known[d] for d in slot.others if d in known)]
             rank = KIND_ORDER[slot.kind]
             prefix = notice_key(session.id, slot.kind, "", slot.detail)
             for delegate in recipients:
@@ -82,17 +99,27 @@ def _plan(deployment: Deployment, now: datetime, settled: Collection[str]) -> li
     return [notice for _, notice in notices]
 
 
-def _slots(session: Session, now: datetime) -> list[_Slot]:
+def _slots(deployment: Deployment, session: Session, now: datetime, ledger: Ledger) -> list[_Slot]:
     """The notices of one session, with their due time and catch-up status."""
     start, end = session.starts_at, session.ends_at
-    if session.status is not SessionStatus.SCHEDULED:
-        status = NoticeStatus.DUE if now < end else NoticeStatus.STALE
-        if session.status is SessionStatus.CANCELLED:
-            return [_Slot(NoticeKind.CANCELLATION, "", now, status, told_only=True)]
-        return [_Slot(NoticeKind.UPDATE, "postponed", now, status, told_only=True)]
+    told = ledger.told.get(session.id, frozenset())
+    record = ledger.sessions.get(session.id)
+    now_status = NoticeStatus.DUE if now < end else NoticeStatus.STALE
+    if session.status is SessionStatus.CANCELLED:
+        return [_Slot(NoticeKind.CANCELLATION, "", now, now_status, only=told)] if told else []
+
+    slots: list[_Slot] = []
+    if told:
+        current, _ = session_digest(deployment, session.id)
+        if record is not None and record.digest != current:
+            slots.append(_Slot(NoticeKind.UPDATE, current, now, now_status, only=told))
+        uninvited = tuple(sorted(told - set(deployment.invitations[session.id])))
+        if uninvited:
+            slots.append(_Slot(NoticeKind.CANCELLATION, "", now, now_status, only=frozenset(), others=uninvited))
+    if session.status is SessionStatus.POSTPONED:
+        return slots
 
     policy = session.policy
-    slots: list[_Slot] = []
 
     def until(due: datetime, useful_until: datetime) -> NoticeStatus:
         if due >= now:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, reject, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from config.loader import load
 from domain.deployment import Deployment, Draft, build_deployment
+from domain.ledger import Ledger, SessionRecord
 from domain.model import (
     AgendaItem,
     Commission,
@@ -30,7 +33,7 @@ from domain.model import (
     Video,
 )
 from domain.notices import NoticeKind, NoticeStatus, notice_key
-from scheduler.plan import plan
+from scheduler.plan import plan, session_digest
 from tests.conftest import EXAMPLES
 
 ZONES = [
@@ -174,11 +177,13 @@ def test_a_cancelled_session_plans_only_its_cancellation(
     deployment: Deployment, now: datetime, data: st.DataObject
 ) -> None:
     told: set[str] = set()
+    told_by_session: dict[str, set[str]] = {}
     for session_id, invitees in deployment.invitations.items():
         for delegate in invitees:
             if data.draw(st.booleans()):
                 told.add(notice_key(session_id, NoticeKind.INVITATION, delegate))
-    notices = plan(deployment, now, told)
+                told_by_session.setdefault(session_id, set()).add(delegate)
+    notices = plan(deployment, now, Ledger(settled=frozenset(told), told=told_by_session))
     for notice in notices:
         session = deployment.sessions[notice.session_id]
         if session.status is SessionStatus.CANCELLED:
@@ -197,7 +202,7 @@ def test_a_cancelled_session_plans_only_its_cancellation(
 def test_settled_notices_are_never_planned_again(deployment: Deployment, now: datetime) -> None:
     first = plan(deployment, now)
     settled = {n.key for n in first}
-    again = plan(deployment, now, settled)
+    again = plan(deployment, now, Ledger(settled=frozenset(settled)))
     assert not {n.key for n in again} & settled
     assert all(n.kind in (NoticeKind.CANCELLATION, NoticeKind.UPDATE) for n in again)
 
@@ -289,3 +294,67 @@ def test_times_are_read_in_each_zone_with_its_rules_of_the_day(example: Deployme
     from domain.values import zone
 
     assert xx.starts_at.astimezone(zone("Asia/Almaty")).hour == 17
+
+
+# Edits after delegates were told
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Deployment:
+    target = tmp_path / "config"
+    shutil.copytree(EXAMPLES, target)
+    path = target / "sessions" / "2022-10-19-xx.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    result = load([str(target)], os.environ)
+    assert result.deployment is not None, [str(p) for p in result.problems]
+    return result.deployment
+
+
+def _told_ledger(deployment: Deployment, told: set[str]) -> Ledger:
+    digest, snap = session_digest(deployment, "icmec-xx")
+    return Ledger(
+        settled=frozenset(notice_key("icmec-xx", NoticeKind.INVITATION, d) for d in told),
+        told={"icmec-xx": told},
+        sessions={"icmec-xx": SessionRecord(digest, snap, 0, datetime(2022, 9, 28, tzinfo=UTC))},
+    )
+
+
+NOW = datetime(2022, 10, 5, tzinfo=UTC)
+
+
+def test_a_moved_session_sends_one_update_to_each_delegate_told(example: Deployment, tmp_path: Path) -> None:
+    told = set(example.invitations["icmec-xx"][:7])
+    ledger = _told_ledger(example, told)
+    assert [n for n in plan(example, NOW, ledger) if n.kind is NoticeKind.UPDATE] == []
+    moved = _edited(tmp_path, "  start: 2022-10-19T14:00", "  start: 2022-10-19T15:00")
+    notices = plan(moved, NOW, ledger)
+    updates = [n for n in notices if n.kind is NoticeKind.UPDATE]
+    assert sorted(n.delegate_id for n in updates) == sorted(told)
+    assert all(n.status is NoticeStatus.DUE for n in updates)
+    # Reminders follow the new time; the invitation is not sent again to those who had it.
+    reminders = {n.due_at for n in notices if n.kind is NoticeKind.REMINDER and n.session_id == "icmec-xx"}
+    assert datetime(2022, 10, 19, 11, 0, tzinfo=UTC) in reminders  # one hour before 15:00 Moscow
+    invited_again = {n.delegate_id for n in notices if n.kind is NoticeKind.INVITATION and n.session_id == "icmec-xx"}
+    assert not invited_again & told
+
+
+def test_an_uninvited_delegate_gets_a_cancellation_and_a_new_one_the_invitation(
+    example: Deployment, tmp_path: Path
+) -> None:
+    told = set(example.invitations["icmec-xx"])
+    narrowed = _edited(tmp_path, "    delegates: [kgz-alymbekov]\n", "    delegates: [kgz-osmonov]\n")
+    notices = [n for n in plan(narrowed, NOW, _told_ledger(narrowed, told)) if n.session_id == "icmec-xx"]
+    assert [(n.kind, n.delegate_id) for n in notices if n.kind is NoticeKind.CANCELLATION] == [
+        (NoticeKind.CANCELLATION, "kgz-alymbekov")
+    ]
+    assert [n.delegate_id for n in notices if n.kind is NoticeKind.INVITATION] == ["kgz-osmonov"]
+    assert not [n for n in notices if n.kind is NoticeKind.UPDATE]
+
+
+def test_cancelling_a_told_session_tells_exactly_those_who_knew(example: Deployment, tmp_path: Path) -> None:
+    told = set(example.invitations["icmec-xx"][:3])
+    cancelled = _edited(tmp_path, "  format: hybrid\n", "  format: hybrid\n  status: cancelled\n")
+    notices = [n for n in plan(cancelled, NOW, _told_ledger(example, told)) if n.session_id == "icmec-xx"]
+    assert {n.kind for n in notices} == {NoticeKind.CANCELLATION}
+    assert {n.delegate_id for n in notices} == told
