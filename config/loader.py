@@ -204,10 +204,8 @@ class _Assembler:
     def _emit_error(self, doc: YamlDocument, path: Path, message: str) -> None:
         key_node = key_node_at(doc.root, path) if message.startswith("unknown key") else None
         node, found = (key_node, True) if key_node is not None else node_at(doc.root, path)
-        secret = doc.from_env.get(path)
-        if secret is not None and found and isinstance(node, ScalarNode):
-            # A value from the environment may be a secret: show the reference, never the value.
-            message = message.replace(repr(secret), node.value).replace(secret, node.value) if secret else message
+        if path in doc.from_env and found and isinstance(node, ScalarNode) and not message.startswith("unknown key"):
+            message = _scrub(message, doc.from_env[path], node.value)
         elif found and isinstance(node, ScalarNode) and _shows_value(message):
             raw = node.value if len(node.value) <= 40 else node.value[:37] + "..."
             message = f"{message} (got {raw!r})"
@@ -233,6 +231,9 @@ class _Assembler:
         message = problem.message
         if problem.first is not None:
             message += f" (first at {self._where(problem.first)})"
+        if path in origin.doc.from_env:
+            node, _ = node_at(origin.doc.root, path)
+            message = _scrub(message, origin.doc.from_env[path], node.value if isinstance(node, ScalarNode) else "${…}")
         self.at(origin.doc, path, message, problem.severity)
 
     def _where(self, path: Path) -> str:
@@ -249,6 +250,15 @@ _VALUE_SHOWN = ("Input should be", "should be a valid", "not a valid", "Input sh
 
 def _shows_value(message: str) -> bool:
     return message.startswith(_VALUE_SHOWN)
+
+
+def _scrub(message: str, secret: str, reference: str) -> str:
+    """Keep a value that came from the environment (it may be a secret) out of a message."""
+    message = message.replace(repr(secret), reference)
+    message = re.sub(r" \(did you mean [^)]*\)", "", message)
+    if secret and secret in message:
+        return f"the value of {reference} is not valid here (it is not shown, as it may be secret)"
+    return message
 
 
 def _drop_noise(grouped: dict[Path, list[str]], shape_errors: set[Path]) -> None:

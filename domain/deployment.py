@@ -86,7 +86,7 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
     """Check references, ids and times across the draft; return the deployment when nothing is wrong."""
     problems: list[Problem] = []
     commission = draft.commission
-    if commission is None:
+    if commission is None and not draft.incomplete:
         problems.append(Problem(("commission",), "no `commission:` section was found in any file"))
 
     states: dict[str, State] = {}

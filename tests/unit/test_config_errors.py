@@ -898,3 +898,32 @@ def test_validate_accepts_the_examples_with_a_one_line_summary(tmp_path: Path) -
         lines[0],
     ), lines[0]
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "secret"),
+    [
+        ("    url: https://meet.example.org/wg-2022-10", "    url: ${WG_URL}", "e"),
+        ("    delegates: [rus-morozova]", '    delegates: ["${WHO}"]', "rus-morozova-secret"),
+        (
+            "  timezone: Europe/Moscow\n  video:\n    url: https://meet.example.org/wg",
+            "  timezone: ${ZONE}\n  video:\n    url: https://meet.example.org/wg",
+            "Europe/Moskow",
+        ),
+    ],
+    ids=["short-value", "reference", "suggestion"],
+)
+def test_values_from_the_environment_never_appear(old: str, new: str, secret: str) -> None:
+    texts = dict(BASE)
+    assert texts[WG].count(old) == 1
+    texts[WG] = texts[WG].replace(old, new)
+    environ = ENV | {"WG_URL": secret, "WHO": secret, "ZONE": secret}
+    result = load_texts(texts, environ)
+    assert result.deployment is None
+    shown = listing(result.problems)
+    assert "${" in shown
+    for problem in result.problems:
+        assert repr(secret) not in problem.message
+        if len(secret) > 3:
+            assert secret not in problem.message
+        assert "did you mean 'Europe/Moscow'" not in problem.message
