@@ -18,6 +18,10 @@ class Clock(Protocol):
         """Return the current instant, UTC-aware."""
         ...
 
+    def real_seconds_until(self, moment: datetime) -> float:
+        """How many real seconds until this clock shows ``moment`` (0 when it has passed)."""
+        ...
+
 
 class Channel(Protocol):
     """A way to reach delegates (Telegram, e-mail); raises ``DeliveryError`` when it cannot deliver."""
@@ -72,4 +76,12 @@ class Outbox(Protocol):
 
     async def save_session_records(self, records: Mapping[str, SessionRecord]) -> None:
         """Remember what was announced about these sessions."""
+        ...
+
+
+class Composer(Protocol):
+    """Turns an outbox row into a delivery for one channel, with the current configuration."""
+
+    async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
+        """Render the notice for this channel; None when the delegate cannot be reached there."""
         ...

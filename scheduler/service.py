@@ -1,0 +1,139 @@
+"""Keeping the plan: on start, on reload and when notices fall due, put what is due in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from domain.changes import changes
+from domain.deployment import Deployment
+from domain.ledger import Ledger, SessionRecord
+from domain.notices import Notice, NoticeKind, NoticeStatus
+from domain.outbox import OutboxItem
+from domain.ports import Clock, Outbox
+from scheduler.plan import plan, session_digest
+
+log = logging.getLogger(__name__)
+
+WAKE_JOB = "plenary-wake"
+
+
+@dataclass
+class SyncReport:
+    """What one synchronisation did."""
+
+    enqueued: int = 0
+    skipped: int = 0
+    next_due: datetime | None = None
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+class Timeline:
+    """Turns the plan into outbox rows at the right moments; the database, not the timer, is the record.
+
+    APScheduler only wakes us: at each wake the plan is made again from the configuration and the ledger,
+    so a lost or early timer can neither lose nor duplicate a notice.
+    """
+
+    def __init__(self, outbox: Outbox, clock: Clock, on_enqueued: Callable[[], None]) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self.on_enqueued = on_enqueued
+        self.deployment: Deployment | None = None
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        )
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        """Start the timer (in the running event loop)."""
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop the timer; nothing is lost, the next start plans again."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def apply(self, deployment: Deployment) -> SyncReport:
+        """Take a (new) configuration and synchronise at once."""
+        self.deployment = deployment
+        return await self.sync()
+
+    async def sync(self) -> SyncReport:
+        """Enqueue every notice due now, record stale ones, remember what was announced, set the next wake."""
+        async with self._lock:
+            deployment = self.deployment
+            if deployment is None:
+                return SyncReport()
+            now = self.clock.now()
+            ledger = await self.outbox.ledger()
+            notices = plan(deployment, now, ledger)
+            report = SyncReport()
+            items: list[OutboxItem] = []
+            payloads = self._update_payloads(deployment, ledger, notices)
+            for notice in notices:
+                if notice.status is NoticeStatus.SCHEDULED and notice.due_at > now:
+                    if report.next_due is None or notice.due_at < report.next_due:
+                        report.next_due = notice.due_at
+                    continue
+                items.append(
+                    OutboxItem(notice, payloads.get(notice.session_id, {}) if notice.kind is NoticeKind.UPDATE else {})
+                )
+                if notice.status is NoticeStatus.STALE:
+                    report.skipped += 1
+                else:
+                    report.by_kind[notice.kind.value] += 1
+            report.enqueued = await self.outbox.enqueue(items, now)
+            # Only after the updates are safely queued is the new state of each session recorded.
+            await self.outbox.save_session_records(self._records(deployment, ledger, now))
+            self._schedule(report.next_due)
+        if report.enqueued:
+            log.info("queued %d notices (%s), %d stale", report.enqueued, dict(report.by_kind), report.skipped)
+            self.on_enqueued()
+        return report
+
+    def _update_payloads(
+        self, deployment: Deployment, ledger: Ledger, notices: list[Notice]
+    ) -> dict[str, dict[str, object]]:
+        wanted = {n.session_id for n in notices if n.kind is NoticeKind.UPDATE}
+        payloads: dict[str, dict[str, object]] = {}
+        for session_id in wanted:
+            record = ledger.sessions.get(session_id)
+            if record is None:
+                continue
+            _, snap = session_digest(deployment, session_id)
+            payloads[session_id] = {
+                "changes": [[c.field, c.old, c.new] for c in changes(dict(record.snapshot), snap)],
+                "sequence": record.sequence + 1,
+            }
+        return payloads
+
+    @staticmethod
+    def _records(deployment: Deployment, ledger: Ledger, now: datetime) -> dict[str, SessionRecord]:
+        records: dict[str, SessionRecord] = {}
+        for session_id in deployment.sessions:
+            digest, snap = session_digest(deployment, session_id)
+            old = ledger.sessions.get(session_id)
+            if old is not None and old.digest == digest:
+                continue
+            sequence = 0 if old is None else old.sequence + 1
+            records[session_id] = SessionRecord(digest=digest, snapshot=snap, sequence=sequence, updated_at=now)
+        return records
+
+    def _schedule(self, next_due: datetime | None) -> None:
+        if not self.scheduler.running:
+            return
+        if next_due is None:
+            if self.scheduler.get_job(WAKE_JOB):
+                self.scheduler.remove_job(WAKE_JOB)
+            return
+        delay = self.clock.real_seconds_until(next_due)
+        run_at = datetime.now(UTC) + timedelta(seconds=delay)
+        self.scheduler.add_job(self.sync, DateTrigger(run_date=run_at), id=WAKE_JOB, replace_existing=True)
