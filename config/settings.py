@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Where Plenary keeps its data and how it reaches its database; secrets stay secret."""
 
-    model_config = SettingsConfigDict(env_prefix="PLENARY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PLENARY_", frozen=True, extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path(".plenary")
     database_url: SecretStr | None = None
     """``postgresql+asyncpg://…`` selects PostgreSQL; unset means a SQLite file in the data directory."""
+
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
+    """Unset: Telegram messages are printed to the console."""
+    telegram_api_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_API_URL"))
+    """The Bot API base URL, e.g. ``http://127.0.0.1:8081/bot`` for a self-hosted Bot API server."""
+
+    smtp_host: str | None = Field(None, validation_alias=AliasChoices("SMTP_HOST"))
+    """Unset: e-mail is written to a Maildir folder under the data directory."""
+    smtp_port: int = Field(587, validation_alias=AliasChoices("SMTP_PORT"))
+    smtp_username: str | None = Field(None, validation_alias=AliasChoices("SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=AliasChoices("SMTP_PASSWORD"))
+    smtp_tls: Literal["starttls", "tls", "none"] = Field("starttls", validation_alias=AliasChoices("SMTP_TLS"))
+    mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM"))
+    """The sender address; default: the secretariat's e-mail from the configuration."""
+
+    worker_id: str | None = None
+    """This process's name in outbox leases (default: host and process id)."""
 
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one, or the SQLite file under the data directory."""

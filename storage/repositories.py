@@ -202,6 +202,14 @@ class Store:
             },
         )
 
+    async def ledger_session(self, session_id: str) -> SessionRecord | None:
+        """Return what was last announced about one session."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(session_records).where(session_records.c.session_id == session_id))).first()
+        if row is None:
+            return None
+        return SessionRecord(digest=row.digest, snapshot=row.snapshot, sequence=row.sequence, updated_at=row.updated_at)
+
     async def save_session_records(self, records: Mapping[str, SessionRecord]) -> None:
         """Remember what was announced about these sessions (replacing what was there)."""
         if not records:

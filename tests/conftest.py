@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "config" / "examples"
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 23 semantics: retry_after is a timedelta
 POSTGRES_ADMIN_URL = os.environ.get("PLENARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

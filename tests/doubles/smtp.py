@@ -1,0 +1,122 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives and can be told to fail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    at: float
+
+    @property
+    def message(self) -> EmailMessage:
+        """The message parsed back with the standard library."""
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+class RecordingHandler:
+    """An aiosmtpd handler: accepts, or answers with the reply it was told to give."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.fail_until = 0.0
+        self.fail_reply = "451 4.3.0 Try again later"
+        self.refuse: dict[str, str] = {}
+        self.connections = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if time.monotonic() < self.fail_until:
+            return self.fail_reply
+        with self.lock:
+            self.received.append(
+                Received(
+                    envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content), time.monotonic()
+                )
+            )
+        return "250 Message accepted"
+
+
+class SmtpServer:
+    """The server and its handler, for tests."""
+
+    def __init__(self, controller: Controller, handler: RecordingHandler) -> None:
+        self.controller = controller
+        self.handler = handler
+        self.host = "127.0.0.1"
+        self.port = int(controller.port)
+
+    @property
+    def received(self) -> list[Received]:
+        """Every accepted message, in order."""
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def fail_for(self, seconds: float, reply: str = "451 4.3.0 Try again later") -> None:
+        """Answer every DATA with ``reply`` for the next ``seconds``."""
+        self.handler.fail_reply = reply
+        self.handler.fail_until = time.monotonic() + seconds
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        """Refuse one recipient."""
+        self.handler.refuse[address] = reply
+
+    def by_recipient(self) -> dict[str, list[Received]]:
+        """Accepted messages grouped by recipient."""
+        out: dict[str, list[Received]] = {}
+        for item in self.received:
+            for rcpt in item.recipients:
+                out.setdefault(rcpt, []).append(item)
+        return out
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def smtp_server() -> Iterator[SmtpServer]:
+    """Run an SMTP server on a free loopback port for the duration of the block."""
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SmtpServer(controller, handler)
+    finally:
+        controller.stop()

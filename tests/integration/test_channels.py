@@ -1,0 +1,222 @@
+"""The e-mail and Telegram channels against real protocol peers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import icalendar
+import pytest
+
+from domain.delivery import CalendarPart, Delivery, DeliveryError, Message, Outcome
+from integrations.email.channel import MaildirChannel, SmtpChannel
+from integrations.telegram.channel import TelegramChannel
+from integrations.telegram.limiter import PacingRateLimiter
+from tests.doubles.smtp import SmtpServer, smtp_server
+from tests.doubles.telegram_api import DEFAULT_TOKEN, FakeTelegramApi, Fault
+
+CALENDAR = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Plenary//Plenary//EN\r\nMETHOD:REQUEST\r\n"
+    "BEGIN:VEVENT\r\nUID:icmec-xx@icmec.plenary\r\nDTSTAMP:20221001T000000Z\r\n"
+    "DTSTART:20221019T110000Z\r\nDTEND:20221019T140000Z\r\nSEQUENCE:0\r\n"
+    "SUMMARY:XX заседание МКВЭС ОДКБ\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def delivery(address: str, key: str = "icmec-xx:invitation:kgz-asanov", calendar: bool = True) -> Delivery:
+    return Delivery(
+        key=key,
+        kind="invitation",
+        address=address,
+        name="Талант Асанов",
+        message=Message(
+            subject="Приглашение: XX заседание МКВЭС ОДКБ, 19 октября 2022 г.",
+            text="Уважаемый участник,\nприглашаем на XX заседание.",
+            html="<html><body><p>Приглашаем на <b>XX заседание</b>.</p></body></html>",
+            telegram_html="<b>XX заседание</b> &lt;МКВЭС&gt;",
+            language="ru",
+        ),
+        calendar=CalendarPart("REQUEST", CALENDAR.encode()) if calendar else None,
+    )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+def channel_for(server: SmtpServer) -> SmtpChannel:
+    return SmtpChannel(server.host, server.port, "secretariat@icmec.example.org", "Секретариат МКВЭС", tls="none")
+
+
+async def test_email_layout_and_calendar_part_as_outlook_expects(smtp: SmtpServer) -> None:
+    channel = channel_for(smtp)
+    await channel.send(delivery("t.asanov@kgz.example.org"))
+    await channel.close()
+    [received] = smtp.received
+    msg = received.message
+    assert received.recipients == ("t.asanov@kgz.example.org",)
+    assert msg["Subject"] == "Приглашение: XX заседание МКВЭС ОДКБ, 19 октября 2022 г."
+    assert "Талант Асанов" in str(msg["To"])
+    assert msg.get_content_type() == "multipart/mixed"
+    [alternative] = msg.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    parts = list(alternative.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html", "text/calendar"]
+    assert isinstance(parts[0], EmailMessage)
+    assert "приглашаем" in parts[0].get_content()
+    calendar_part = parts[2]
+    assert calendar_part.get_param("method") == "REQUEST"
+    body = calendar_part.get_content()
+    parsed = icalendar.Calendar.from_ical(body)
+    assert parsed["METHOD"] == calendar_part.get_param("method")
+    assert str(parsed.walk("VEVENT")[0]["SUMMARY"]) == "XX заседание МКВЭС ОДКБ"
+    # Every line of the raw message is 7-bit: no relay can mangle it.
+    assert all(byte < 128 for byte in received.raw)
+
+
+async def test_one_connection_serves_a_batch(smtp: SmtpServer) -> None:
+    channel = channel_for(smtp)
+    for i in range(20):
+        await channel.send(delivery(f"d{i}@example.org", key=f"k{i}", calendar=False))
+    await channel.close()
+    assert len(smtp.received) == 20
+    assert smtp.handler.connections == 1
+
+
+async def test_smtp_4xx_is_transient_and_5xx_permanent(smtp: SmtpServer) -> None:
+    channel = channel_for(smtp)
+    smtp.fail_for(60, "451 4.3.0 Mail server temporarily unavailable")
+    with pytest.raises(DeliveryError) as transient:
+        await channel.send(delivery("a@example.org"))
+    assert transient.value.outcome is Outcome.TRANSIENT
+    assert "451" in transient.value.reason
+    smtp.fail_for(0)
+    smtp.refuse("gone@example.org")
+    with pytest.raises(DeliveryError) as permanent:
+        await channel.send(delivery("gone@example.org"))
+    assert permanent.value.outcome is Outcome.PERMANENT
+    await channel.send(delivery("a@example.org"))
+    await channel.close()
+    assert [r.recipients for r in smtp.received] == [("a@example.org",)]
+
+
+async def test_no_server_is_transient() -> None:
+    from tests.doubles.smtp import free_port
+
+    channel = SmtpChannel("127.0.0.1", free_port(), "s@example.org", "S", tls="none", timeout=2)
+    with pytest.raises(DeliveryError) as error:
+        await channel.send(delivery("a@example.org"))
+    assert error.value.outcome is Outcome.TRANSIENT
+
+
+async def test_header_injection_never_reaches_a_header(smtp: SmtpServer) -> None:
+    channel = channel_for(smtp)
+    bad = delivery("a@example.org")
+    bad = Delivery(
+        key=bad.key,
+        kind=bad.kind,
+        address=bad.address,
+        name="Evil\r\nBcc: victim@example.org",
+        message=Message("Subject\r\nBcc: victim@example.org", "t", "<p>t</p>", "t", "en"),
+    )
+    await channel.send(bad)
+    await channel.close()
+    [received] = smtp.received
+    assert received.recipients == ("a@example.org",)
+    assert received.message["Bcc"] is None
+    assert "\n" not in str(received.message["Subject"])
+
+
+async def test_maildir_keeps_full_messages(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "maildir"
+    channel = MaildirChannel(folder, "secretariat@icmec.example.org", "Секретариат")
+    await channel.start()
+    await channel.send(delivery("t.asanov@kgz.example.org"))
+    files = list((folder / "new").iterdir())
+    assert len(files) == 1
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "t.asanov@kgz.example.org"
+    assert any(p.get_content_type() == "text/calendar" for p in msg.walk())
+
+
+async def test_telegram_message_reaches_the_bot_api() -> None:
+    async with FakeTelegramApi() as api:
+        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url)
+        await channel.start()
+        try:
+            await channel.send(delivery("5000001"))
+        finally:
+            await channel.close()
+        [sent] = api.messages
+        assert sent.chat_id == 5000001
+        assert sent.parse_mode == "HTML"
+        assert sent.text == "<b>XX заседание</b> &lt;МКВЭС&gt;"
+
+
+async def test_telegram_blocked_and_unknown_chats_are_permanent() -> None:
+    async with FakeTelegramApi() as api:
+        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url)
+        await channel.start()
+        api.block_chat(1)
+        api.unknown_chat(2)
+        try:
+            for chat in ("1", "2"):
+                with pytest.raises(DeliveryError) as error:
+                    await channel.send(delivery(chat))
+                assert error.value.outcome is Outcome.PERMANENT
+            api.fail_next(1, Fault.BAD_GATEWAY)
+            with pytest.raises(DeliveryError) as gateway:
+                await channel.send(delivery("3"))
+            assert gateway.value.outcome is Outcome.TRANSIENT
+        finally:
+            await channel.close()
+
+
+async def test_a_429_holds_every_request_until_retry_after_then_resends() -> None:
+    async with FakeTelegramApi() as api:
+        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url, limiter=PacingRateLimiter())
+        await channel.start()
+        api.fail_next(1, Fault.RETRY_AFTER, retry_after=1)
+        started = time.monotonic()
+        try:
+            await asyncio.gather(*(channel.send(delivery(str(100 + i), key=f"k{i}")) for i in range(5)))
+        finally:
+            await channel.close()
+        assert len(api.messages) == 5
+        assert api.sent_during_penalty == 0
+        assert time.monotonic() - started >= 1.0
+
+
+async def test_a_read_timeout_after_sending_is_an_unknown_outcome() -> None:
+    async with FakeTelegramApi() as api:
+        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url, read_timeout=0.3)
+        await channel.start()
+        api.stall(2, deliver=True)
+        try:
+            with pytest.raises(DeliveryError) as error:
+                await channel.send(delivery("7"))
+            assert error.value.outcome is Outcome.UNKNOWN
+        finally:
+            api.release()
+            await channel.close()
+
+
+def test_dates_in_headers_are_utc_aware() -> None:
+    from integrations.email.mime import build_email
+
+    msg = build_email(delivery("a@example.org"), "s@example.org", "S", datetime(2022, 10, 1, tzinfo=UTC))
+    assert msg["Date"].endswith("+0000")
+    assert (
+        msg["Message-ID"]
+        == build_email(delivery("a@example.org"), "s@example.org", "S", datetime.now(UTC))["Message-ID"]
+    )
