@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -118,6 +119,42 @@ def plan(
         color = out.isatty() and "NO_COLOR" not in os.environ
         for line in plan_text(deployment, notices, moment, color=color):
             out.write(line + "\n")
+
+
+@cli.command()
+def run(
+    paths: PathsArg,
+    clock_start: Annotated[
+        str | None,
+        typer.Option(help="Run on a simulated clock starting at this instant (ISO 8601 with offset)."),
+    ] = None,
+    clock_speed: Annotated[
+        float, typer.Option(help="How many times faster the simulated clock runs.", min=0.001)
+    ] = 1.0,
+    until: Annotated[
+        str | None, typer.Option(help="Stop when the service's clock passes this instant (ISO 8601 with offset).")
+    ] = None,
+    watch: Annotated[bool, typer.Option(help="Reload when a configuration file changes (SIGHUP always does).")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the service: send every notice on time through Telegram and e-mail until stopped."""
+    from app.clock import SimulatedClock, SystemClock
+    from app.service import Service, serve
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("apscheduler", "httpx", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    start = _parse_now(clock_start) if clock_start else None
+    if clock_speed != 1.0 and start is None:
+        raise typer.BadParameter("--clock-speed needs --clock-start", param_hint="--clock-speed")
+    clock = SimulatedClock(start, clock_speed) if start else SystemClock()
+    stop_at = _parse_now(until) if until else None
+    service = Service(settings=Settings(), paths=paths, clock=clock, environ=dict(os.environ))
+    raise typer.Exit(asyncio.run(serve(service, watch=watch, until=stop_at)))
 
 
 @cli.command()

@@ -34,6 +34,10 @@ class SimulatedClock:
         """Return the simulated instant."""
         return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
 
+    def at_monotonic(self, monotonic: float) -> datetime:
+        """The simulated instant at a reading of ``time.monotonic()``."""
+        return self.start + timedelta(seconds=(monotonic - self._origin) * self.speed)
+
     def real_seconds_until(self, moment: datetime) -> float:
         """Real seconds until the simulated clock shows ``moment``."""
         return max((moment - self.now()).total_seconds() / self.speed, 0.0)

@@ -51,15 +51,20 @@ class Timeline:
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         )
         self._lock = asyncio.Lock()
+        self._stopped = False
 
     def start(self) -> None:
         """Start the timer (in the running event loop)."""
+        self._stopped = False
         self.scheduler.start()
 
-    def stop(self) -> None:
-        """Stop the timer; nothing is lost, the next start plans again."""
+    async def stop(self) -> None:
+        """Stop the timer and wait for a synchronisation in progress; the next start plans again."""
+        self._stopped = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        async with self._lock:
+            pass
 
     async def apply(self, deployment: Deployment) -> SyncReport:
         """Take a (new) configuration and synchronise at once."""
@@ -70,7 +75,7 @@ class Timeline:
         """Enqueue every notice due now, record stale ones, remember what was announced, set the next wake."""
         async with self._lock:
             deployment = self.deployment
-            if deployment is None:
+            if deployment is None or self._stopped:
                 return SyncReport()
             now = self.clock.now()
             ledger = await self.outbox.ledger()

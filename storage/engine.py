@@ -10,6 +10,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
+READONLY = "plenary_readonly"
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine for read-only work: on SQLite its transactions take no write lock."""
+    return engine.execution_options(**{READONLY: True})
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Create the engine for a database URL; for SQLite, create the file's directory and set it up safely."""
     parsed = make_url(url)
@@ -33,7 +41,9 @@ def create_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see ``reader``) need no write lock: in WAL mode they never wait for writers.
+        readonly = connection.get_execution_options().get(READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 

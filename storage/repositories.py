@@ -21,6 +21,7 @@ from domain.records import (
     Rsvp,
     TelegramBinding,
 )
+from storage.engine import reader
 from storage.tables import attendance_events, audit_log, outbox, rsvps, session_records, telegram_bindings
 
 _CLAIM_COLUMNS = (
@@ -52,6 +53,7 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reader = reader(engine)
 
     # Telegram bindings
 
@@ -68,7 +70,7 @@ class Store:
 
     async def telegram_binding(self, delegate_id: str) -> TelegramBinding | None:
         """Return a delegate's binding, if any."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (
                 await conn.execute(select(telegram_bindings).where(telegram_bindings.c.delegate_id == delegate_id))
             ).first()
@@ -76,7 +78,7 @@ class Store:
 
     async def delegate_for_telegram_user(self, telegram_user_id: int) -> str | None:
         """Return the delegate a Telegram account is bound to, if any."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return await conn.scalar(
                 select(telegram_bindings.c.delegate_id).where(telegram_bindings.c.telegram_user_id == telegram_user_id)
             )
@@ -104,7 +106,7 @@ class Store:
 
     async def rsvps(self, session_id: str) -> list[Rsvp]:
         """Return the answers recorded for a session, by delegate id."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = await conn.execute(
                 select(rsvps).where(rsvps.c.session_id == session_id).order_by(rsvps.c.delegate_id)
             )
@@ -123,7 +125,7 @@ class Store:
 
     async def attendance(self, session_id: str) -> list[AttendanceEvent]:
         """Return a session's attendance events in the order they happened."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = await conn.execute(
                 select(attendance_events)
                 .where(attendance_events.c.session_id == session_id)
@@ -180,7 +182,7 @@ class Store:
     async def ledger(self) -> Ledger:
         """Return the settled keys, who was sent each session's invitation, and what was announced."""
         settled_statuses = [s.value for s in SETTLED_STATUSES]
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             keys = await conn.execute(select(outbox.c.key).where(outbox.c.status.in_(settled_statuses)))
             told_rows = await conn.execute(
                 select(outbox.c.session_id, outbox.c.delegate_id).where(
@@ -204,7 +206,7 @@ class Store:
 
     async def ledger_session(self, session_id: str) -> SessionRecord | None:
         """Return what was last announced about one session."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(select(session_records).where(session_records.c.session_id == session_id))).first()
         if row is None:
             return None
@@ -335,7 +337,7 @@ class Store:
 
     async def outbox_entry(self, key: str) -> OutboxEntry | None:
         """Return one outbox entry by its idempotency key."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(select(outbox).where(outbox.c.key == key))).first()
         if row is None:
             return None
@@ -346,7 +348,7 @@ class Store:
 
     async def outbox_counts(self) -> dict[str, int]:
         """Return the number of outbox entries by status."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
         return {status: count for status, count in rows}
 
@@ -362,6 +364,6 @@ class Store:
         query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
         if subject is not None:
             query = query.where(audit_log.c.subject == subject)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = await conn.execute(query)
         return [AuditEntry.model_validate({k: v for k, v in row._asdict().items() if k != "id"}) for row in rows]

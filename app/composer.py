@@ -1,0 +1,101 @@
+"""Turning an outbox row into a delivery: the current configuration, the delegate's address, the message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from messages.render import Renderer
+
+from domain.delivery import CalendarPart, Change, Delivery, Message
+from domain.deployment import Deployment
+from domain.notices import NoticeKind
+from domain.outbox import ClaimedItem
+from domain.ports import Clock
+from domain.values import localize
+from integrations.calendar.events import invitation_part
+from storage.repositories import Store
+
+CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}
+
+
+class DeliveryComposer:
+    """Renders each notice with the configuration in force at the moment it is sent."""
+
+    def __init__(
+        self, store: Store, clock: Clock, deployment: Callable[[], Deployment], console_telegram: bool
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.deployment = deployment
+        self.console_telegram = console_telegram
+        self._renderer: tuple[Deployment, Renderer] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+
+    def close(self) -> None:
+        """Stop the rendering thread."""
+        self._pool.shutdown(wait=True)
+
+    def _render_with(self, deployment: Deployment) -> Renderer:
+        if self._renderer is None or self._renderer[0] is not deployment:
+            self._renderer = (deployment, Renderer(deployment))
+        return self._renderer[1]
+
+    async def _address(self, channel: str, delegate_id: str, deployment: Deployment) -> str | None:
+        delegate = deployment.delegates[delegate_id]
+        if channel == "email":
+            return delegate.email
+        if channel == "telegram":
+            binding = await self.store.telegram_binding(delegate_id)
+            if binding is not None:
+                return str(binding.chat_id)
+            if self.console_telegram and delegate.telegram:
+                return f"@{delegate.telegram}"
+        return None
+
+    async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
+        """Render the notice for one channel; None when the delegate has no address there."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(item.session_id)
+        delegate = deployment.delegates.get(item.delegate_id)
+        if session is None or delegate is None:
+            return None
+        address = await self._address(channel, delegate.id, deployment)
+        if address is None:
+            return None
+        kind = NoticeKind(item.kind)
+        changes = [Change(*c) for c in item.payload.get("changes", [])]
+        detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
+        sequence: int | None = None
+        if channel == "email" and kind in CALENDAR_KINDS:
+            record = await self.store.ledger_session(session.id)
+            sequence = record.sequence if record else 0
+            if kind is NoticeKind.CANCELLATION and delegate.id not in deployment.invitations[session.id]:
+                sequence += 1  # a CANCEL for one attendee must outrank the REQUEST they hold
+        renderer = self._render_with(deployment)
+        now = self.clock.now()
+
+        def build() -> tuple[Message, CalendarPart | None]:
+            message = renderer.render(kind, session.id, delegate.id, detail=detail, changes=changes, now=now)
+            calendar = None
+            if sequence is not None:
+                calendar = invitation_part(
+                    deployment, session, delegate, sequence=sequence, stamp=now, cancel=kind is NoticeKind.CANCELLATION
+                )
+            return message, calendar
+
+        # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one
+        # thread (so concurrent sends do not all compile the same templates at once).
+        message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
+        name = localize(delegate.name, delegate.language, deployment.commission.language)
+        headers = {"X-Plenary-Kind": kind.value, "X-Plenary-Session": session.id, "X-Plenary-Notice": item.key}
+        return Delivery(
+            key=item.key,
+            kind=kind.value,
+            address=address,
+            name=name,
+            message=message,
+            calendar=calendar,
+            headers=headers,
+        )
