@@ -152,3 +152,96 @@ async def test_on_time_delivery_on_a_compressed_clock_with_catch_up(
     asanov_telegram = [m for m in telegram.messages if m.chat_id == BOUND["kgz-asanov"]]
     assert len(asanov_telegram) == 2  # the XX invitation and its agenda
     assert ("t.asanov@kgz.example.org", "invitation") not in by
+
+
+def _edit(config_dir: Path, old: str, new: str) -> None:
+    path = config_dir / "sessions" / "2022-10-19-xx.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _calendar(received: Received) -> icalendar.Calendar:
+    part = next(p for p in received.message.walk() if p.get_content_type() == "text/calendar")
+    assert part.get_param("method") in ("REQUEST", "CANCEL")
+    cal = icalendar.Calendar.from_ical(part.get_content())
+    assert cal["METHOD"] == part.get_param("method")
+    return cal
+
+
+async def test_an_edit_sends_one_update_per_delegate_told_and_a_cancellation_cancels(
+    database_url: str, config_dir: Path, smtp: SmtpServer, telegram: FakeTelegramApi, tmp_path: Path
+) -> None:
+    h = await start(database_url, config_dir, smtp, telegram, tmp_path, datetime(2022, 10, 5, tzinfo=UTC))
+    try:
+        await h.settle()
+        invitations = [r for r in h.emails("invitation") if r.message["X-Plenary-Session"] == "icmec-xx"]
+        told = {r.recipients[0] for r in invitations}
+        assert len(told) == 18  # 20 invited, two of them on Telegram
+        first = _calendar(invitations[0]).walk("VEVENT")[0]
+        assert int(first["SEQUENCE"]) == 0
+
+        _edit(config_dir, "  start: 2022-10-19T14:00", "  start: 2022-10-19T15:00")
+        assert await h.service.reload()
+        await h.settle()
+        updates = [r for r in h.emails("update") if r.message["X-Plenary-Session"] == "icmec-xx"]
+        assert sorted(r.recipients[0] for r in updates) == sorted(told)
+        event = _calendar(updates[0]).walk("VEVENT")[0]
+        assert event["UID"] == first["UID"]
+        assert int(event["SEQUENCE"]) == 1
+        assert event.decoded("DTSTART").astimezone(UTC) == datetime(2022, 10, 19, 12, 0, tzinfo=UTC)
+        text = updates[0].message.get_body(("plain",)).get_content()
+        assert "15:00" in text
+        assert "14:00" in text
+        telegram_updates = [m for m in telegram.messages if "15:00" in (m.text or "")]
+        assert {m.chat_id for m in telegram_updates} == set(BOUND.values())
+
+        # A reload that changes nothing sends nothing.
+        before = len(smtp.received) + len(telegram.messages)
+        assert await h.service.reload()
+        await h.settle()
+        assert len(smtp.received) + len(telegram.messages) == before
+
+        # An invalid edit is refused and the service keeps the last good configuration.
+        _edit(config_dir, "  format: hybrid", "  format: hybird")
+        assert not await h.service.reload()
+        _edit(config_dir, "  format: hybird", "  format: hybrid\n  status: cancelled")
+        assert await h.service.reload()
+        await h.settle()
+        cancellations = [r for r in h.emails("cancellation") if r.message["X-Plenary-Session"] == "icmec-xx"]
+        assert sorted(r.recipients[0] for r in cancellations) == sorted(told)
+        cancel = _calendar(cancellations[0])
+        assert cancel["METHOD"] == "CANCEL"
+        vevent = cancel.walk("VEVENT")[0]
+        assert vevent["STATUS"] == "CANCELLED"
+        assert vevent["UID"] == first["UID"]
+        assert int(vevent["SEQUENCE"]) == 2
+    finally:
+        await h.service.stop()
+
+
+async def test_an_smtp_outage_of_a_minute_loses_nothing(
+    database_url: str, config_dir: Path, smtp: SmtpServer, telegram: FakeTelegramApi, tmp_path: Path
+) -> None:
+    smtp.fail_for(2.0, "421 4.3.2 Service not available, closing transmission channel")
+    # 30 times faster: two real seconds of outage are one simulated minute.
+    h = await start(database_url, config_dir, smtp, telegram, tmp_path, datetime(2022, 10, 5, tzinfo=UTC), 30)
+    try:
+        await asyncio.sleep(2.5)
+        await h.settle(idle=1.5, limit=30)
+    finally:
+        await h.service.stop()
+    deployment = h.service.deployment
+    assert deployment is not None
+    expected = {
+        (deployment.delegates[d].email, s)
+        for s in ("icmec-xx", "icmec-wg-2022-10", "icmec-council-2022-10")
+        for d in deployment.invitations[s]
+        if d not in BOUND
+    }
+    got = Counter((r.recipients[0], r.message["X-Plenary-Session"]) for r in h.emails("invitation"))
+    assert set(got) == expected
+    assert all(count == 1 for count in got.values())
+    counts = await h.store.outbox_counts()
+    assert "failed" not in counts
+    assert "pending" not in counts
