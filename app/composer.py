@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from messages.render import Renderer
-
 from domain.delivery import CalendarPart, Change, Delivery, Message
 from domain.deployment import Deployment
 from domain.notices import NoticeKind
@@ -15,6 +13,7 @@ from domain.outbox import ClaimedItem
 from domain.ports import Clock
 from domain.values import localize
 from integrations.calendar.events import invitation_part
+from messages.render import Renderer
 from storage.repositories import Store
 
 CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}

@@ -207,7 +207,9 @@ class Store:
     async def ledger_session(self, session_id: str) -> SessionRecord | None:
         """Return what was last announced about one session."""
         async with self.reader.connect() as conn:
-            row = (await conn.execute(select(session_records).where(session_records.c.session_id == session_id))).first()
+            row = (
+                await conn.execute(select(session_records).where(session_records.c.session_id == session_id))
+            ).first()
         if row is None:
             return None
         return SessionRecord(digest=row.digest, snapshot=row.snapshot, sequence=row.sequence, updated_at=row.updated_at)
