@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     """The sender address; default: the secretariat's e-mail from the configuration."""
 
     worker_id: str | None = None
-    """This process's name in outbox leases (default: host and process id)."""
+    """This process's name in outbox leases (default: the host name; give each process on a host its own)."""
 
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one, or the SQLite file under the data directory."""

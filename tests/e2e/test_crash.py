@@ -36,7 +36,8 @@ states:
         encoding="utf-8",
     )
     people = "\n".join(
-        f"    - {{id: d{i:03d}, name: Delegate {i}, role: {'head' if i == 0 else 'member'}, email: d{i:03d}@example.org}}"
+        f"    - {{id: d{i:03d}, name: Delegate {i}, role: {'head' if i == 0 else 'member'}, "
+        f"email: d{i:03d}@example.org}}"
         for i in range(DELEGATES)
     )
     (folder / "kgz.yaml").write_text(f"delegation:\n  state: KGZ\n  delegates:\n{people}\n", encoding="utf-8")
