@@ -15,6 +15,7 @@ COPY bot ./bot
 COPY integrations ./integrations
 COPY storage ./storage
 COPY web ./web
+COPY messages ./messages
 COPY app ./app
 RUN pip install . \
     && useradd --system --home-dir /data --create-home plenary
@@ -22,4 +23,4 @@ RUN pip install . \
 USER plenary
 VOLUME ["/data"]
 ENTRYPOINT ["plenary"]
-CMD ["plan", "/app/config/examples/"]
+CMD ["run", "/app/config/examples/", "--clock-start", "2022-10-05T00:00:00Z", "--clock-speed", "20000", "--until", "2022-10-20T00:00:00Z"]
