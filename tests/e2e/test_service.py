@@ -244,3 +244,51 @@ async def test_an_smtp_outage_of_a_minute_loses_nothing(
     counts = await h.store.outbox_counts()
     assert "failed" not in counts
     assert "pending" not in counts
+
+
+async def test_after_downtime_useful_notices_go_out_and_stale_ones_are_recorded(
+    database_url: str, config_dir: Path, smtp: SmtpServer, telegram: FakeTelegramApi, tmp_path: Path
+) -> None:
+    # The service was down until half an hour before the XX meeting.
+    h = await start(database_url, config_dir, smtp, telegram, tmp_path, XX_START - timedelta(minutes=30))
+    try:
+        await h.settle()
+    finally:
+        await h.service.stop()
+    by = kinds_by_recipient(h.emails())
+    deployment = h.service.deployment
+    assert deployment is not None
+    for delegate_id in deployment.invitations["icmec-xx"]:
+        if delegate_id in BOUND:
+            continue
+        email = deployment.delegates[delegate_id].email
+        assert by[(email, "invitation")] == 1
+        assert by[(email, "agenda")] == 1
+        assert by[(email, "reminder")] == 1  # the one-hour reminder; the one-day reminder is stale
+        assert by[(email, "deadline")] == 0  # accreditation closed the day before
+    reminders = [r for r in h.emails("reminder") if r.message["X-Plenary-Session"] == "icmec-xx"]
+    assert all("PT1H" in r.message["X-Plenary-Notice"] for r in reminders)
+    counts = await h.store.outbox_counts()
+    assert counts["skipped"] > 0
+    skipped = await h.store.outbox_entry("icmec-xx:reminder:P1D@20221019T1100Z:kgz-tokoev")
+    assert skipped is not None
+    assert skipped.status.value == "skipped"
+
+
+async def test_a_blocked_bot_falls_back_to_email(
+    database_url: str, config_dir: Path, smtp: SmtpServer, telegram: FakeTelegramApi, tmp_path: Path
+) -> None:
+    telegram.block_chat(BOUND["kgz-asanov"])
+    h = await start(database_url, config_dir, smtp, telegram, tmp_path, datetime(2022, 10, 5, tzinfo=UTC))
+    try:
+        await h.settle()
+    finally:
+        await h.service.stop()
+    assert kinds_by_recipient(h.emails())[("t.asanov@kgz.example.org", "invitation")] == 1
+    assert not [m for m in telegram.messages if m.chat_id == BOUND["kgz-asanov"]]
+    entry = await h.store.outbox_entry("icmec-xx:invitation:kgz-asanov")
+    assert entry is not None
+    assert entry.channel_used == "email"
+    assert entry.attempts == 1
+    # The other bound delegate still gets Telegram.
+    assert [m for m in telegram.messages if m.chat_id == BOUND["rus-head"]]
