@@ -1,0 +1,96 @@
+"""`plenary run` as an operator runs it: console and Maildir with no accounts, SIGHUP and --watch reloads."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+XX = Path("sessions") / "2022-10-19-xx.yaml"
+
+
+def kinds(maildir: Path, session: str = "icmec-xx") -> Counter[str]:
+    out: Counter[str] = Counter()
+    folder = maildir / "new"
+    for path in folder.iterdir() if folder.exists() else ():
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if msg["X-Plenary-Session"] == session:
+            out[str(msg["X-Plenary-Kind"])] += 1
+    return out
+
+
+def wait(predicate: Callable[[], bool], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def launch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Path]:
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLES, config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "TELEGRAM_", "PLENARY_"))}
+    env["PLENARY_DATA_DIR"] = str(tmp_path / "data")
+    command = [sys.executable, "-c", "from app.cli import main; main()", "run", str(config), *extra]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process, config, tmp_path / "data" / "maildir"
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("how", ["sighup", "watch"])
+def test_run_without_accounts_then_reload(tmp_path: Path, how: str) -> None:
+    extra = ("--clock-start", "2022-10-05T00:00:00Z", *(("--watch",) if how == "watch" else ()))
+    process, config, maildir = launch(tmp_path, *extra)
+    try:
+        wait(lambda: kinds(maildir)["invitation"] == 12)  # 20 invited; 8 with Telegram get it in the console
+        path = config / XX
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("  start: 2022-10-19T14:00", "  start: 2022-10-19T15:00"),
+            encoding="utf-8",
+        )
+        if how == "sighup":
+            process.send_signal(signal.SIGHUP)
+        wait(lambda: kinds(maildir)["update"] == 12)
+    finally:
+        out = stop(process)
+    assert out.count("[telegram → ") >= 10  # the Telegram users' invitations and updates, in the console
+    assert "Приглашение" in out
+    assert kinds(maildir)["invitation"] == 12
+
+
+def test_run_refuses_an_invalid_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLES, config)
+    path = config / XX
+    path.write_text(path.read_text(encoding="utf-8").replace("  format: hybrid", "  format: hybird"), encoding="utf-8")
+    env = {**os.environ, "PLENARY_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "run", str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "2022-10-19-xx.yaml:9:11: session.format:" in result.stderr
+    assert "not started" in result.stderr
