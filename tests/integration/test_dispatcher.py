@@ -1,0 +1,159 @@
+"""The dispatcher's rules (retry, backoff, fallback, unknown outcomes) over a real outbox and fake channels."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.delivery import DeliveryError, Outcome
+from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
+from domain.outbox import OutboxItem
+from domain.records import OutboxStatus
+from scheduler.dispatcher import Dispatcher, RetryPolicy
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repositories import Store
+from tests.doubles.channels import FakeChannel, FakeClock, FakeComposer
+
+RETRY = RetryPolicy(first_delay=30, factor=2, max_delay=3600, jitter=0.2, max_attempts=3)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'd.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    yield Store(engine)
+    await engine.dispose()
+
+
+async def enqueue(store: Store, clock: FakeClock, kind: NoticeKind = NoticeKind.INVITATION) -> str:
+    key = notice_key("s1", kind, "d1")
+    notice = Notice(key, kind, "s1", "d1", clock.now(), ("telegram", "email"), NoticeStatus.DUE)
+    await store.enqueue([OutboxItem(notice)], clock.now())
+    return key
+
+
+def make(store: Store, clock: FakeClock, telegram: FakeChannel, email: FakeChannel, **composer: set[str]) -> Dispatcher:
+    channels = {"telegram": telegram, "email": email}
+    return Dispatcher(store, channels, FakeComposer(**composer), clock, "w", retry=RETRY)
+
+
+def error(outcome: Outcome, reason: str = "x", retry_after: float | None = None) -> DeliveryError:
+    return DeliveryError(outcome, reason, retry_after)
+
+
+async def test_a_transient_failure_is_retried_later_on_the_same_channel(store: Store) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.TRANSIENT, "502 Bad Gateway")]))
+    email = FakeChannel("email")
+    dispatcher = make(store, clock, telegram, email)
+    key = await enqueue(store, clock)
+    assert await dispatcher.drain_once() == 1
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.PENDING
+    assert entry.attempts == 1
+    assert entry.next_attempt_at is not None
+    assert timedelta(seconds=24) <= entry.next_attempt_at - clock.now() <= timedelta(seconds=36)
+    assert "502" in (entry.last_error or "")
+    assert await dispatcher.drain_once() == 0  # not before its time
+    clock.advance(40)
+    assert await dispatcher.drain_once() == 1
+    assert [d.key for d in telegram.sent] == [key]
+    assert email.sent == []
+
+
+async def test_retry_after_is_honoured(store: Store) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.TRANSIENT, "429", retry_after=600)]))
+    dispatcher = make(store, clock, telegram, FakeChannel("email"))
+    key = await enqueue(store, clock)
+    await dispatcher.drain_once()
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    assert entry.next_attempt_at is not None
+    assert entry.next_attempt_at - clock.now() >= timedelta(seconds=600)
+
+
+async def test_a_permanent_failure_falls_back_to_the_next_channel_at_once(store: Store) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.PERMANENT, "Forbidden: bot was blocked by the user")]))
+    email = FakeChannel("email")
+    key = await enqueue(store, clock)
+    await make(store, clock, telegram, email).drain_once()
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.SENT
+    assert entry.channel_used == "email"
+    assert [d.key for d in email.sent] == [key]
+
+
+async def test_every_channel_failing_for_good_fails_the_notice_with_the_reasons(store: Store) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.PERMANENT, "chat not found")]))
+    email = FakeChannel("email", deque([error(Outcome.PERMANENT, "550 no such user")]))
+    key = await enqueue(store, clock)
+    await make(store, clock, telegram, email).drain_once()
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.FAILED
+    assert "chat not found" in (entry.last_error or "")
+    assert "550" in (entry.last_error or "")
+
+
+async def test_an_unreachable_channel_is_skipped(store: Store) -> None:
+    clock = FakeClock()
+    telegram, email = FakeChannel("telegram"), FakeChannel("email")
+    key = await enqueue(store, clock)
+    await make(store, clock, telegram, email, unreachable={"telegram"}).drain_once()
+    assert telegram.sent == []
+    assert [d.key for d in email.sent] == [key]
+
+
+@pytest.mark.parametrize(
+    ("kind", "resent"),
+    [(NoticeKind.INVITATION, True), (NoticeKind.START, True), (NoticeKind.REMINDER, False)],
+)
+async def test_an_unknown_outcome_is_resent_only_where_a_loss_is_worse(
+    store: Store, kind: NoticeKind, resent: bool
+) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.UNKNOWN, "read timeout")]))
+    key = await enqueue(store, clock, kind)
+    await make(store, clock, telegram, FakeChannel("email")).drain_once()
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    if resent:
+        assert entry.status is OutboxStatus.PENDING
+    else:
+        assert entry.status is OutboxStatus.SENT
+        assert "outcome unknown" in (entry.last_error or "")
+
+
+async def test_retries_run_out_then_the_next_channel_is_tried(store: Store) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel("telegram", deque([error(Outcome.TRANSIENT, "502")] * 3))
+    email = FakeChannel("email")
+    dispatcher = make(store, clock, telegram, email)
+    key = await enqueue(store, clock)
+    for _ in range(3):
+        await dispatcher.drain_once()
+        clock.advance(4000)
+    entry = await store.outbox_entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.SENT
+    assert entry.channel_used == "email"
+    assert entry.attempts == 3
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
+    policy = RetryPolicy(first_delay=30, factor=2, max_delay=3600, jitter=0.2)
+    for attempts, base in ((1, 30), (2, 60), (3, 120), (10, 3600)):
+        for _ in range(20):
+            assert base * 0.8 <= policy.delay(attempts) <= base * 1.2
+    assert policy.delay(1, retry_after=500) >= 500
