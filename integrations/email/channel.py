@@ -7,14 +7,13 @@ import logging
 import mailbox
 import ssl
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal
 
 import aiosmtplib
 
 from domain.delivery import Delivery, DeliveryError, Outcome
-from integrations.email.mime import build_email
+from integrations.email.mime import build_email, email_bytes
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class SmtpChannel:
 
     async def send(self, delivery: Delivery) -> None:
         """Send one message on the shared connection; SMTP 4xx and drops are transient, 5xx permanent."""
-        message = build_email(delivery, self.sender, self.sender_name, datetime.now(UTC), self.reply_to)
+        data = email_bytes(delivery, self.sender, self.sender_name, datetime.now(UTC), self.reply_to)
         async with self._lock:
             try:
                 smtp = await self._connect()
@@ -96,7 +95,7 @@ class SmtpChannel:
                 await self._disconnect()
                 raise DeliveryError(Outcome.TRANSIENT, f"cannot connect to the SMTP server: {_describe(exc)}") from None
             try:
-                refused, _ = await smtp.send_message(message, sender=self.sender, recipients=[delivery.address])
+                refused, _ = await smtp.sendmail(self.sender, [delivery.address], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
                 outcome = Outcome.PERMANENT if all(c >= 500 for c in codes) else Outcome.TRANSIENT
@@ -147,5 +146,5 @@ class MaildirChannel:
         if self._box is None:
             await self.start()
         assert self._box is not None
-        message: EmailMessage = build_email(delivery, self.sender, self.sender_name, datetime.now(UTC))
+        message = build_email(delivery, self.sender, self.sender_name, datetime.now(UTC))
         await asyncio.to_thread(self._box.add, message)

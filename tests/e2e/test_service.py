@@ -65,16 +65,14 @@ class Harness:
         """Wait until the service's clock shows ``moment``."""
         await asyncio.sleep(self.clock.real_seconds_until(moment))
 
-    async def settle(self, idle: float = 0.5, limit: float = 20.0) -> None:
-        """Wait until nothing has been delivered for ``idle`` seconds."""
-        last = -1
+    async def settle(self, idle: float = 0.3, limit: float = 30.0) -> None:
+        """Wait until the outbox holds nothing pending or in flight (twice in a row, ``idle`` apart)."""
+        calm = 0
         async with asyncio.timeout(limit):
-            while True:
-                count = len(self.smtp.received) + len(self.telegram.messages)
-                if count == last:
-                    return
-                last = count
+            while calm < 2:
                 await asyncio.sleep(idle)
+                counts = await self.store.outbox_counts()
+                calm = calm + 1 if not counts.get("pending") and not counts.get("claimed") else 0
 
 
 async def start(
@@ -227,7 +225,7 @@ async def test_an_smtp_outage_of_a_minute_loses_nothing(
     h = await start(database_url, config_dir, smtp, telegram, tmp_path, datetime(2022, 10, 5, tzinfo=UTC), 30)
     try:
         await asyncio.sleep(2.5)
-        await h.settle(idle=1.5, limit=30)
+        await h.settle(limit=30)
     finally:
         await h.service.stop()
     deployment = h.service.deployment
