@@ -13,7 +13,7 @@ from typing import Literal
 import aiosmtplib
 
 from domain.delivery import Delivery, DeliveryError, Outcome
-from integrations.email.mime import build_email, email_bytes
+from integrations.email.mime import email_bytes
 
 log = logging.getLogger(__name__)
 
@@ -146,5 +146,5 @@ class MaildirChannel:
         if self._box is None:
             await self.start()
         assert self._box is not None
-        message = build_email(delivery, self.sender, self.sender_name, datetime.now(UTC))
-        await asyncio.to_thread(self._box.add, message)
+        data = email_bytes(delivery, self.sender, self.sender_name, datetime.now(UTC))
+        await asyncio.to_thread(self._box.add, data)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -120,3 +124,73 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer(controller, handler)
     finally:
         controller.stop()
+
+
+class _FileHandler(RecordingHandler):
+    """Records each accepted message as a line ``monotonic-time TAB recipients`` in a file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.out = path.open("a", encoding="utf-8")
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.out.write(f"{time.monotonic()}\t{','.join(envelope.rcpt_tos)}\n")
+        self.out.flush()
+        return "250 Message accepted"
+
+
+class ProcessSmtpServer:
+    """An SMTP server in a process of its own (as a real one would be): it records to a file."""
+
+    def __init__(self, port: int, record: Path) -> None:
+        self.host = "127.0.0.1"
+        self.port = port
+        self.record = record
+
+    @property
+    def received(self) -> list[Received]:
+        """Every accepted message, in order (recipients and times only)."""
+        if not self.record.exists():
+            return []
+        out = []
+        for line in self.record.read_text(encoding="utf-8").splitlines():
+            at, rcpts = line.split("\t")
+            out.append(Received("", tuple(rcpts.split(",")), b"", float(at)))
+        return out
+
+
+@contextmanager
+def smtp_server_process(folder: Path) -> Iterator[ProcessSmtpServer]:
+    """Run an SMTP server in a separate process on a free loopback port for the duration of the block."""
+    port = free_port()
+    record = folder / f"smtp-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.doubles.smtp", str(port), str(record)], cwd=Path(__file__).parents[2]
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the SMTP server process did not start") from None
+                time.sleep(0.05)
+        yield ProcessSmtpServer(port, record)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+def _serve(port: int, record: Path) -> None:
+    controller = Controller(_FileHandler(record), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), Path(sys.argv[2]))

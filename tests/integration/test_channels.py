@@ -211,12 +211,33 @@ async def test_a_read_timeout_after_sending_is_an_unknown_outcome() -> None:
             await channel.close()
 
 
-def test_dates_in_headers_are_utc_aware() -> None:
-    from integrations.email.mime import build_email
+def test_dates_in_headers_are_utc_aware_and_resends_keep_the_message_id() -> None:
+    import email
+    import email.policy
 
-    msg = build_email(delivery("a@example.org"), "s@example.org", "S", datetime(2022, 10, 1, tzinfo=UTC))
-    assert msg["Date"].endswith("+0000")
-    assert (
-        msg["Message-ID"]
-        == build_email(delivery("a@example.org"), "s@example.org", "S", datetime.now(UTC))["Message-ID"]
+    from integrations.email.mime import email_bytes
+
+    def parse(now: datetime) -> email.message.EmailMessage:
+        raw = email_bytes(delivery("a@example.org"), "s@example.org", "S", now)
+        return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+    first = parse(datetime(2022, 10, 1, tzinfo=UTC))
+    assert first["Date"].endswith("+0000")
+    assert first["Message-ID"] == parse(datetime.now(UTC))["Message-ID"]
+
+
+def test_long_cyrillic_subjects_are_folded_and_every_line_is_short() -> None:
+    from integrations.email.mime import email_bytes
+
+    long = delivery("a@example.org")
+    long = Delivery(
+        long.key,
+        long.kind,
+        long.address,
+        long.name,
+        Message("Изменение: " + "очень длинная тема письма " * 12, "т", "<p>т</p>", "т", "ru"),
+        long.calendar,
     )
+    raw = email_bytes(long, "s@example.org", "Секретариат", datetime.now(UTC))
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
