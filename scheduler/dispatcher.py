@@ -40,6 +40,44 @@ class RetryPolicy:
         return max(base, retry_after or 0.0)
 
 
+class _SentRecorder:
+    """Records deliveries in groups: one write for the sends that finish within a few milliseconds.
+
+    Each sender waits until its own delivery is recorded, so the crash window stays what is in flight.
+    """
+
+    def __init__(self, outbox: Outbox, clock: Clock, linger: float = 0.02, limit: int = 200) -> None:
+        self.outbox, self.clock, self.linger, self.limit = outbox, clock, linger, limit
+        self._pending: dict[str, list[tuple[ClaimedItem, asyncio.Future[None]]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, item: ClaimedItem, channel: str) -> None:
+        """Record one delivery; returns once it is written."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(channel, []).append((item, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+        await future
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.linger)
+        # Records that arrive while this group is written start a group of their own.
+        pending, self._pending, self._flusher = self._pending, {}, None
+        for channel, entries in pending.items():
+            for start in range(0, len(entries), self.limit):
+                chunk = entries[start : start + self.limit]
+                try:
+                    await self.outbox.mark_sent_many([item for item, _ in chunk], channel, self.clock.now())
+                except Exception as exc:  # the senders will see it
+                    for _, future in chunk:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, future in chunk:
+                    if not future.done():
+                        future.set_result(None)
+
+
 class Dispatcher:
     """Claims due outbox rows under a lease and delivers them; state changes are conditional on the lease."""
 
@@ -70,6 +108,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._recorder = _SentRecorder(outbox, clock)
 
     def wake(self) -> None:
         """Look at the outbox now (new notices were enqueued)."""
@@ -156,7 +195,7 @@ class Dispatcher:
                 log.info("%s: %s: retrying in %.0f s", item.key, reason, delay)
                 await self.outbox.mark_retry(item, reason, now + timedelta(seconds=delay), index, now)
                 return
-            await self.outbox.mark_sent(item, name, self.clock.now())
+            await self._recorder.record(item, name)
             return
         reason = "; ".join(errors) or "no channel can reach this delegate"
         log.warning("%s: not delivered: %s", item.key, reason)
