@@ -52,6 +52,7 @@ from html import escape
 from pathlib import Path
 
 import aiosmtplib
+from telegram.ext import AIORateLimiter
 
 from app.clock import SystemClock
 from domain.delivery import CalendarPart, Delivery, Message
@@ -60,6 +61,7 @@ from domain.outbox import ClaimedItem, OutboxItem
 from integrations.email.channel import SmtpChannel
 from integrations.email.mime import email_bytes
 from integrations.telegram.channel import TelegramChannel
+from integrations.telegram.limiter import PacingRateLimiter
 from scheduler.dispatcher import Dispatcher
 from storage.engine import create_engine
 from storage.migrate import upgrade
@@ -282,13 +284,14 @@ class TelegramResult:
     aborted: bool
 
 
-async def telegram_phase(folder: Path, count: int) -> TelegramResult:
+async def telegram_phase(folder: Path, count: int, limiter: str = "plenary") -> TelegramResult:
     """Fan ``count`` invitations out to as many chats through the dispatcher and the Bot API double."""
     people = recipients(count, "telegram")
-    store = await fresh_store(folder, "telegram")
+    store = await fresh_store(folder, f"telegram-{limiter}")
     try:
         async with FakeTelegramApi(limit_per_second=TELEGRAM_OVERALL, per_chat_per_second=TELEGRAM_PER_CHAT) as api:
-            channel = TelegramChannel(DEFAULT_TOKEN, api.base_url)
+            chosen = AIORateLimiter() if limiter == "ptb" else None
+            channel = TelegramChannel(DEFAULT_TOKEN, api.base_url, limiter=chosen)
             await channel.start()
             try:
                 dispatcher = Dispatcher(
@@ -302,7 +305,7 @@ async def telegram_phase(folder: Path, count: int) -> TelegramResult:
             accepted = list(api.messages)
             answered_429 = sum(1 for request in api.requests if request.status == 429)
             over_limit, during_penalty = api.rate_limited, api.sent_during_penalty
-            limiter_429s = channel.limiter.retries_after_429
+            limiter_429s = channel.limiter.retries_after_429 if isinstance(channel.limiter, PacingRateLimiter) else 0
     finally:
         await store.engine.dispose()
     per_chat = Counter(str(m.chat_id) for m in accepted)
@@ -475,7 +478,8 @@ def report_telegram(t: TelegramResult) -> None:
 
 def report_email(e: EmailResult) -> None:
     print(
-        f"E-mail: {e.count:,} invitations with a text/calendar REQUEST part; aiosmtpd in its own process on 127.0.0.1, no TLS"
+        f"E-mail: {e.count:,} invitations with a text/calendar REQUEST part; "
+        "aiosmtpd in its own process on 127.0.0.1, no TLS"
     )
     print(f"  built beforehand for the bare loop in {e.build_seconds:.3f} s; enqueued in {e.enqueue_seconds:.3f} s")
     print(f"  {'':<22}{'accepted':>9}{'seconds':>10}{'msg/s':>9}{'lost':>7}{'duplicated':>12}")
@@ -510,7 +514,7 @@ def report_targets(t: TelegramResult | None, e: EmailResult | None) -> None:
         print(f"  {label:<34}{figure:>10}  {verdict}")
 
 
-async def run(telegram: int | None, email: int | None) -> int:
+async def run(telegram: int | None, email: int | None, compare_ptb: int) -> int:
     """Run the phases asked for and print the report; return the exit code (always 0)."""
     print(f"Plenary fan-out benchmark (Python {sys.version.split()[0]}; SQLite, 127.0.0.1)")
     print()
@@ -519,6 +523,14 @@ async def run(telegram: int | None, email: int | None) -> int:
         t = await telegram_phase(folder, telegram) if telegram else None
         if t is not None:
             report_telegram(t)
+        if compare_ptb:
+            print(f"For comparison: python-telegram-bot's AIORateLimiter (defaults) on {compare_ptb:,} notices")
+            p = await telegram_phase(folder, compare_ptb, limiter="ptb")
+            print(
+                f"  messages per second {p.rate:8.1f}   429s received {p.answered_429:,} "
+                f"(during a penalty {p.during_penalty:,})   lost {p.lost:,}   duplicated {p.duplicated:,}"
+            )
+            print()
         e = await email_phase(folder, email) if email else None
         if e is not None:
             report_email(e)
@@ -542,11 +554,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--email", type=_positive, default=1000, metavar="N", help="e-mails (default: %(default)s)")
     parser.add_argument("--skip-telegram", action="store_true", help="leave out the Telegram phase")
     parser.add_argument("--skip-email", action="store_true", help="leave out the e-mail phase")
+    parser.add_argument(
+        "--compare-ptb",
+        type=int,
+        default=300,
+        metavar="N",
+        help="also fan N notices out through python-telegram-bot's AIORateLimiter (0: skip; default %(default)s)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # AIORateLimiter logs every 429 it lets through
     telegram: int | None = None if args.skip_telegram else args.telegram
     email: int | None = None if args.skip_email else args.email
-    return asyncio.run(run(telegram, email))
+    return asyncio.run(run(telegram, email, 0 if args.skip_telegram else args.compare_ptb))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import ExtBot
+from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from domain.delivery import Delivery, DeliveryError, Outcome
@@ -29,13 +29,13 @@ class TelegramChannel:
         token: str,
         base_url: str | None = None,
         *,
-        limiter: PacingRateLimiter | None = None,
+        limiter: BaseRateLimiter[Any] | None = None,
         read_timeout: float = 15.0,
         connections: int = 64,
     ) -> None:
         self.limiter = limiter or PacingRateLimiter()
         request = HTTPXRequest(connection_pool_size=connections, read_timeout=read_timeout, connect_timeout=10.0)
-        self.bot: ExtBot[int] = ExtBot(
+        self.bot: ExtBot[Any] = ExtBot(
             token, base_url=base_url or "https://api.telegram.org/bot", request=request, rate_limiter=self.limiter
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -22,20 +23,29 @@ log = logging.getLogger(__name__)
 
 
 class _Pacer:
-    """Spaces events at least ``interval`` seconds apart (a smooth rate, no bursts)."""
+    """Spaces events ``interval`` apart (a smooth rate, no bursts), and at most ``per_window`` in any
+    ``window`` seconds counted from the actual send times."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, per_window: int | None = None, window: float = 1.0) -> None:
         self.interval = interval
+        self.per_window = per_window
+        self.window = window
         self.next_at = 0.0
+        self.sent: deque[float] = deque(maxlen=per_window or 1)
         self.lock = asyncio.Lock()
 
     async def wait(self) -> None:
         async with self.lock:
+            target = self.next_at
+            if self.per_window and len(self.sent) == self.per_window:
+                target = max(target, self.sent[0] + self.window)
             now = time.monotonic()
-            if self.next_at > now:
-                await asyncio.sleep(self.next_at - now)
+            if target > now:
+                await asyncio.sleep(target - now)
                 now = time.monotonic()
-            self.next_at = max(now, self.next_at) + self.interval
+            # A wake-up that is a little late keeps the schedule, so that lateness does not add up.
+            self.next_at = (target if now - target < self.interval else now) + self.interval
+            self.sent.append(now)
 
 
 class PacingRateLimiter(BaseRateLimiter[int]):
@@ -48,7 +58,9 @@ class PacingRateLimiter(BaseRateLimiter[int]):
         group_per_minute: float = 20.0,
         max_retries: int = 3,
     ) -> None:
-        self.overall = _Pacer(1.0 / overall_per_second)
+        # Smoothly paced a little above the overall rate, capped at that rate in any window a little over a
+        # second: the cap holds even when wake-ups bunch, and the margin absorbs network jitter.
+        self.overall = _Pacer(1.0 / (overall_per_second + 1), per_window=int(overall_per_second), window=1.02)
         self.chat_interval = 1.0 / chat_per_second
         self.group_interval = 60.0 / group_per_minute
         self.max_retries = max_retries
