@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -58,6 +58,10 @@ class Outbox(Protocol):
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
         """Record a delivery; False when the row is no longer this worker's."""
+        ...
+
+    async def mark_sent_many(self, items: Sequence[ClaimedItem], channel: str, now: datetime) -> int:
+        """Record many deliveries through one channel at once; return how many were still this worker's."""
         ...
 
     async def mark_retry(

@@ -30,9 +30,12 @@ class SyncReport:
     """What one synchronisation did."""
 
     enqueued: int = 0
+    """Rows new in the outbox (stale ones included, recorded as skipped)."""
     skipped: int = 0
+    """Stale notices among those planned."""
     next_due: datetime | None = None
     by_kind: Counter[str] = field(default_factory=Counter)
+    """Notices due now (or overdue and still useful), by kind, whether or not already queued."""
 
 
 class Timeline:
@@ -100,7 +103,7 @@ class Timeline:
             await self.outbox.save_session_records(self._records(deployment, ledger, now))
             self._schedule(report.next_due)
         if report.enqueued:
-            log.info("queued %d notices (%s), %d stale", report.enqueued, dict(report.by_kind), report.skipped)
+            log.info("%d new notices in the outbox (due now: %s)", report.enqueued, dict(report.by_kind) or "none")
             self.on_enqueued()
         return report
 

@@ -306,6 +306,32 @@ class Store:
             last_error=note,
         )
 
+    async def mark_sent_many(self, items: Sequence[ClaimedItem], channel: str, now: datetime) -> int:
+        """Record many deliveries through one channel in one statement; return how many were still ours."""
+        if not items:
+            return 0
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.id.in_([item.id for item in items])
+                & (outbox.c.status == OutboxStatus.CLAIMED.value)
+                & (outbox.c.claimed_by == items[0].worker)
+            )
+            .values(
+                status=OutboxStatus.SENT.value,
+                channel_used=channel,
+                sent_at=now,
+                attempts=outbox.c.attempts + 1,
+                last_error=None,
+                claimed_by=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return int(result.rowcount)
+
     async def mark_retry(
         self, item: ClaimedItem, error: str, next_attempt_at: datetime, channel_index: int, now: datetime
     ) -> bool:
