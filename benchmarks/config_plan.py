@@ -46,6 +46,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks._common import positive, verdict
 from config.loader import LoadResult, load
 from domain.deployment import Deployment
 from scheduler.plan import plan
@@ -542,10 +543,6 @@ def peak_rss_bytes() -> int:
 # --- the report --------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def _mb(size: int) -> str:
     return f"{size / MB:,.1f} MB"
 
@@ -596,27 +593,20 @@ def run(root: Path, shape: Shape) -> int:
         (f"within {TARGET_RATIO:g}× the bare parse", f"{ratio:.2f}×", ratio <= TARGET_RATIO),
     )
     for label, figure, ok in checks:
-        print(f"  {label:<32}{figure:>12}  {_verdict(ok)}")
+        print(f"  {label:<32}{figure:>12}  {verdict(ok)}")
     print()
     print(f"peak RSS of the process: {_mb(peak_rss_bytes())}")
     return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, run the benchmark in a temporary (or kept) directory, return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.config_plan", description=DESCRIPTION)
     parser.add_argument("--seed", type=int, default=20270101, help="random seed (default: %(default)s)")
-    parser.add_argument("--states", type=_positive, default=6, help="member states (default: %(default)s)")
-    parser.add_argument("--agencies", type=_positive, default=20, help="agencies per state (default: %(default)s)")
-    parser.add_argument("--delegates", type=_positive, default=50, help="delegates per agency (default: %(default)s)")
-    parser.add_argument("--sessions", type=_positive, default=200, help="sessions in the year (default: %(default)s)")
+    parser.add_argument("--states", type=positive, default=6, help="member states (default: %(default)s)")
+    parser.add_argument("--agencies", type=positive, default=20, help="agencies per state (default: %(default)s)")
+    parser.add_argument("--delegates", type=positive, default=50, help="delegates per agency (default: %(default)s)")
+    parser.add_argument("--sessions", type=positive, default=200, help="sessions in the year (default: %(default)s)")
     parser.add_argument("--keep", metavar="DIR", type=Path, help="generate into DIR (new or empty) and keep it")
     args = parser.parse_args(argv)
     shape = Shape(args.seed, args.states, args.agencies, args.delegates, args.sessions)

@@ -55,6 +55,7 @@ import aiosmtplib
 from telegram.ext import AIORateLimiter
 
 from app.clock import SystemClock
+from benchmarks._common import positive, verdict
 from domain.delivery import CalendarPart, Delivery, Message
 from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
 from domain.outbox import ClaimedItem, OutboxItem
@@ -449,10 +450,6 @@ async def email_phase(folder: Path, count: int) -> EmailResult:
 # --- the report ----------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{status} {n:,}" for status, n in sorted(counts.items())) or "empty"
 
@@ -500,18 +497,18 @@ def report_targets(t: TelegramResult | None, e: EmailResult | None) -> None:
             (
                 f"Telegram ≥ {TARGET_TELEGRAM_RATE:g} messages/s",
                 f"{t.rate:.1f}/s",
-                _verdict(t.rate >= TARGET_TELEGRAM_RATE),
+                verdict(t.rate >= TARGET_TELEGRAM_RATE),
             ),
-            ("Telegram: no 429", f"{t.answered_429:,}", _verdict(t.answered_429 == 0 and t.limiter_429s == 0)),
-            ("Telegram: nothing lost", f"{t.lost:,}", _verdict(t.lost == 0 and not t.aborted)),
+            ("Telegram: no 429", f"{t.answered_429:,}", verdict(t.answered_429 == 0 and t.limiter_429s == 0)),
+            ("Telegram: nothing lost", f"{t.lost:,}", verdict(t.lost == 0 and not t.aborted)),
         ]
     if e is None:
         rows.append(("e-mail", "", "skipped"))
     else:
         ok = e.ratio >= TARGET_EMAIL_RATIO and not e.dispatcher.aborted and not e.bare.aborted
-        rows.append((f"e-mail ≥ {TARGET_EMAIL_RATIO:g} of the bare loop", f"{e.ratio:.2f}", _verdict(ok)))
-    for label, figure, verdict in rows:
-        print(f"  {label:<34}{figure:>10}  {verdict}")
+        rows.append((f"e-mail ≥ {TARGET_EMAIL_RATIO:g} of the bare loop", f"{e.ratio:.2f}", verdict(ok)))
+    for label, figure, outcome in rows:
+        print(f"  {label:<34}{figure:>10}  {outcome}")
 
 
 async def run(telegram: int | None, email: int | None, compare_ptb: int) -> int:
@@ -538,20 +535,13 @@ async def run(telegram: int | None, email: int | None, compare_ptb: int) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options and run the benchmark."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fanout", description=DESCRIPTION)
     parser.add_argument(
-        "--telegram", type=_positive, default=1000, metavar="N", help="Telegram notices (default: %(default)s)"
+        "--telegram", type=positive, default=1000, metavar="N", help="Telegram notices (default: %(default)s)"
     )
-    parser.add_argument("--email", type=_positive, default=1000, metavar="N", help="e-mails (default: %(default)s)")
+    parser.add_argument("--email", type=positive, default=1000, metavar="N", help="e-mails (default: %(default)s)")
     parser.add_argument("--skip-telegram", action="store_true", help="leave out the Telegram phase")
     parser.add_argument("--skip-email", action="store_true", help="leave out the e-mail phase")
     parser.add_argument(
