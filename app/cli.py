@@ -16,6 +16,7 @@ from app.plan_view import plan_json, plan_text
 from config.loader import LoadResult, load
 from config.settings import Settings
 from config.starter import StarterExistsError, write_starter
+from domain.ledger import Ledger
 from domain.notices import NoticeKind
 from scheduler.plan import plan as plan_notices
 
@@ -63,6 +64,24 @@ def _parse_now(value: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
+async def _read_ledger(settings: Settings) -> Ledger | None:
+    """The delivery record of the service's database, if there is one; never creates a database."""
+    from storage.engine import create_engine
+    from storage.migrate import current_revision
+    from storage.repositories import Store
+
+    url = settings.resolved_database_url()
+    if settings.database_url is None and not (settings.data_dir / "plenary.db").exists():
+        return None
+    if await current_revision(url) is None:
+        return None
+    engine = create_engine(url)
+    try:
+        return await Store(engine).ledger()
+    finally:
+        await engine.dispose()
+
+
 @cli.command()
 def validate(paths: PathsArg) -> None:
     """Check the configuration; print every problem as FILE:LINE:COL: path: message."""
@@ -90,12 +109,17 @@ def plan(
     delegate: Annotated[list[str] | None, typer.Option(help="Only this delegate (repeatable).")] = None,
     kind: Annotated[list[NoticeKind] | None, typer.Option(help="Only this kind of notice (repeatable).")] = None,
     hide_stale: Annotated[bool, typer.Option(help="Leave out notices too late to be worth sending.")] = False,
+    ledger: Annotated[
+        bool,
+        typer.Option(help="Leave out what the service's database says was already delivered (when it has one)."),
+    ] = True,
 ) -> None:
     """Print every notice the configuration implies: when, to whom, about what, through which channels."""
     moment = _parse_now(now)
     result = _load_or_exit(paths)
     deployment = result.deployment
     assert deployment is not None
+    record = asyncio.run(_read_ledger(Settings())) if ledger else None
     for name, wanted, known in (
         ("session", session, deployment.sessions),
         ("delegate", delegate, deployment.delegates),
@@ -103,7 +127,7 @@ def plan(
         for value in wanted or ():
             if value not in known:
                 raise typer.BadParameter(f"unknown {name} {value!r}", param_hint=f"--{name}")
-    notices = plan_notices(deployment, moment)
+    notices = plan_notices(deployment, moment, record)
     if session:
         notices = [n for n in notices if n.session_id in session]
     if delegate:

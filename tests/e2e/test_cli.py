@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +16,10 @@ PLENARY = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 def plenary(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, **(env or {})}
+    # By default a data folder with no database, whatever the developer's own ./.plenary holds.
+    empty = Path(tempfile.gettempdir()) / "plenary-cli-tests-no-database"
+    environ = {**os.environ, "PLENARY_DATA_DIR": str(empty), **(env or {})}
+    environ.pop("PLENARY_DATABASE_URL", None)
     return subprocess.run([*PLENARY, *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=120)
 
 
@@ -118,3 +122,41 @@ def test_validate_the_example() -> None:
     assert result.returncode == 0, result.stdout
     assert result.stdout.count("\n") == 1
     assert result.stdout.startswith("OK: icmec: 6 states")
+
+
+def test_plan_leaves_out_what_the_service_already_delivered(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from domain.notices import Notice, NoticeKind, NoticeStatus
+    from domain.outbox import OutboxItem
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+    from storage.repositories import Store
+
+    key = "icmec-xx:invitation:kgz-asanov"
+    data = tmp_path / "data"
+
+    async def deliver() -> None:
+        url = f"sqlite+aiosqlite:///{data / 'plenary.db'}"
+        await upgrade(url)
+        engine = create_engine(url)
+        store = Store(engine)
+        now = datetime(2022, 10, 1, tzinfo=UTC)
+        notice = Notice(key, NoticeKind.INVITATION, "icmec-xx", "kgz-asanov", now, ("email",), NoticeStatus.DUE)
+        await store.enqueue([OutboxItem(notice)], now)
+        [item] = await store.claim_due(now, "w", 60, 10)
+        await store.mark_sent(item, "email", now)
+        await engine.dispose()
+
+    env = {"PLENARY_DATA_DIR": str(data)}
+    args = ("plan", "config/examples/", "--now", "2022-10-01T00:00:00Z", "--json")
+    before = json.loads(plenary(*args, env=env).stdout)
+    assert key in {n["key"] for n in before["notices"]}
+    assert not (data / "plenary.db").exists()  # planning never creates a database
+    asyncio.run(deliver())
+    after = json.loads(plenary(*args, env=env).stdout)
+    assert key not in {n["key"] for n in after["notices"]}
+    assert after["counts"]["notices"] == before["counts"]["notices"] - 1
+    everything = json.loads(plenary(*args, "--no-ledger", env=env).stdout)
+    assert key in {n["key"] for n in everything["notices"]}
