@@ -14,7 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from app.composer import DeliveryComposer
+from app.health import ServiceHealth
 from config.loader import LoadResult, load
 from config.settings import Settings
 from domain.deployment import Deployment
@@ -27,6 +30,7 @@ from scheduler.service import Timeline
 from storage.engine import create_engine, describe
 from storage.migrate import upgrade
 from storage.repositories import Store
+from web.app import Metrics, create_app
 
 log = logging.getLogger("plenary")
 
@@ -82,6 +86,7 @@ class Service:
         self.timeline = Timeline(self.store, self.clock, self.dispatcher.wake)
         self._spawn(self.dispatcher.run(), "dispatcher")
         self.timeline.start()
+        await self._start_http()
         report = await self.timeline.apply(result.deployment)
         log.info(
             "running %s: %d sessions, %d delegates; next notice due %s",
@@ -90,6 +95,18 @@ class Service:
             len(result.deployment.delegates),
             report.next_due.isoformat() if report.next_due else "never",
         )
+
+    async def _start_http(self) -> None:
+        health = ServiceHealth(self.store, self.timeline, self.clock, lambda: self.deployment)
+        self.metrics = Metrics()
+        self.runner = web.AppRunner(create_app(health, self.metrics), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = site._server  # the bound port, when 0 asked for any free one
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        log.info("HTTP server on http://%s:%d (healthz, readyz, metrics)", self.settings.http_host, self.http_port)
 
     def _current(self) -> Deployment:
         assert self.deployment is not None
@@ -148,7 +165,8 @@ class Service:
         return True
 
     async def stop(self) -> None:
-        """Stop timers, let in-flight sends finish, give back claimed rows, close channels and the database."""
+        """Stop HTTP and timers, let in-flight sends finish, give back claimed rows, close channels and the database."""
+        await self.runner.cleanup()
         await self.timeline.stop()
         await self.dispatcher.stop()
         for task in list(self._tasks):

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM"))
     """The sender address; default: the secretariat's e-mail from the configuration."""
 
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    """The HTTP server (feeds, webhooks, /healthz, /readyz, /metrics); 0 picks a free port."""
+    public_url: str | None = Field(None, validation_alias=AliasChoices("PUBLIC_URL"))
+    """The external base URL for links (default: http://HOST:PORT)."""
+
     worker_id: str | None = None
     """This process's name in outbox leases (default: the host name; give each process on a host its own)."""
 

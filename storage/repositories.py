@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.ledger import Ledger, SessionRecord
@@ -373,6 +375,35 @@ class Store:
         values["channels"] = tuple(c for c in values["channels"].split(",") if c)
         fields = OutboxEntry.model_fields
         return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})
+
+    async def ping(self, within: float = 2.0) -> bool:
+        """Whether the database answers a trivial query within ``within`` seconds."""
+        try:
+            async with asyncio.timeout(within), self.reader.connect() as conn:
+                await conn.execute(select(1))
+        except (TimeoutError, OSError, SQLAlchemyError):
+            return False
+        return True
+
+    async def outbox_breakdown(self, now: datetime) -> tuple[dict[tuple[str, str, str], int], int, float]:
+        """Counts by (kind, channel, status); notices pending or in flight; age in seconds of the oldest due."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.kind, outbox.c.channel_used, outbox.c.status, func.count()).group_by(
+                    outbox.c.kind, outbox.c.channel_used, outbox.c.status
+                )
+            )
+            oldest = await conn.scalar(
+                select(func.min(outbox.c.next_attempt_at)).where(
+                    (outbox.c.status == OutboxStatus.PENDING.value) & (outbox.c.next_attempt_at <= now)
+                )
+            )
+        counts = {(kind, channel or "none", status): n for kind, channel, status, n in rows}
+        depth = sum(n for (_, _, status), n in counts.items() if status in ("pending", "claimed"))
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return counts, depth, max(age, 0.0)
 
     async def outbox_counts(self) -> dict[str, int]:
         """Return the number of outbox entries by status."""

@@ -88,6 +88,7 @@ async def test_sigkill_mid_fanout_then_restart(database_url: str, tmp_path: Path
             "PLENARY_DATA_DIR": str(tmp_path / "data"),
             "PLENARY_DATABASE_URL": database_url,
             "PLENARY_WORKER_ID": "crash-worker",
+            "PLENARY_HTTP_PORT": "0",
             "SMTP_HOST": smtp.host,
             "SMTP_PORT": str(smtp.port),
             "SMTP_TLS": "none",

@@ -44,6 +44,7 @@ def launch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Pa
     shutil.copytree(EXAMPLES, config)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "TELEGRAM_", "PLENARY_"))}
     env["PLENARY_DATA_DIR"] = str(tmp_path / "data")
+    env["PLENARY_HTTP_PORT"] = "0"
     command = [sys.executable, "-c", "from app.cli import main; main()", "run", str(config), *extra]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, config, tmp_path / "data" / "maildir"
@@ -82,7 +83,7 @@ def test_run_refuses_an_invalid_configuration(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, config)
     path = config / XX
     path.write_text(path.read_text(encoding="utf-8").replace("  format: hybrid", "  format: hybird"), encoding="utf-8")
-    env = {**os.environ, "PLENARY_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "PLENARY_DATA_DIR": str(tmp_path / "data"), "PLENARY_HTTP_PORT": "0"}
     result = subprocess.run(
         [sys.executable, "-c", "from app.cli import main; main()", "run", str(config)],
         cwd=ROOT,

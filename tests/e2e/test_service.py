@@ -100,6 +100,7 @@ async def start(
         telegram_bot_token=DEFAULT_TOKEN,
         telegram_api_url=telegram.base_url,
         worker_id="test-worker",
+        http_port=0,
     )
     clock = SimulatedClock(at, speed)
     service = Service(

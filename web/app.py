@@ -1,0 +1,143 @@
+"""The one aiohttp application: health, readiness and metrics now; calendar feeds and webhooks join it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Health(Protocol):
+    """What readiness and metrics need to know about the running service."""
+
+    async def database_ok(self) -> bool:
+        """Whether the database answers (within a short timeout)."""
+        ...
+
+    def configuration_loaded(self) -> bool:
+        """Whether a valid configuration is in force."""
+        ...
+
+    def scheduler_running(self) -> bool:
+        """Whether the timeline's timer is running."""
+        ...
+
+    def scheduled_jobs(self) -> int:
+        """How many timer jobs are set."""
+        ...
+
+    async def outbox_stats(self) -> OutboxStats:
+        """Notices by kind, channel and status; the outbox depth and its oldest due notice's age."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """A snapshot of the outbox for metrics."""
+
+    notices: dict[tuple[str, str, str], int]
+    """(kind, channel, status) → count; channel is ``none`` until a notice was sent."""
+    depth: int
+    oldest_due_seconds: float
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.notices = Gauge(
+            "plenary_notices",
+            "Notices in the outbox by kind, channel and status",
+            ["kind", "channel", "status"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge("plenary_outbox_depth", "Notices pending or being sent", registry=self.registry)
+        self.outbox_oldest = Gauge(
+            "plenary_outbox_oldest_due_seconds", "Age of the oldest due notice not yet sent", registry=self.registry
+        )
+        self.scheduler_jobs = Gauge("plenary_scheduler_jobs", "Timer jobs set", registry=self.registry)
+        self.bot_updates = Counter("plenary_bot_updates", "Telegram updates received", ["kind"], registry=self.registry)
+        self.http_requests = Counter(
+            "plenary_http_requests", "HTTP requests by route and status", ["route", "status"], registry=self.registry
+        )
+        self.http_seconds = Gauge(
+            "plenary_http_last_request_seconds",
+            "Duration of the last request by route",
+            ["route"],
+            registry=self.registry,
+        )
+
+
+HEALTH = web.AppKey("health", Health)
+METRICS = web.AppKey("metrics", Metrics)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _count(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every request by its route (the pattern, never the raw path: tokens stay out of metrics)."""
+    metrics = request.app[METRICS]
+    info = request.match_info.route.resource
+    route = info.canonical if info is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.http_requests.labels(route, str(status)).inc()
+        metrics.http_seconds.labels(route).set(time.perf_counter() - started)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers, a configuration is loaded and the scheduler runs; 503 otherwise."""
+    health = request.app[HEALTH]
+    checks = {
+        "database": await health.database_ok(),
+        "configuration": health.configuration_loaded(),
+        "scheduler": health.scheduler_running(),
+    }
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "unready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    health, metrics = request.app[HEALTH], request.app[METRICS]
+    stats = await health.outbox_stats()
+    metrics.notices.clear()
+    for (kind, channel, status), count in stats.notices.items():
+        metrics.notices.labels(kind, channel, status).set(count)
+    metrics.outbox_depth.set(stats.depth)
+    metrics.outbox_oldest.set(stats.oldest_due_seconds)
+    metrics.scheduler_jobs.set(health.scheduled_jobs())
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(health: Health, metrics: Metrics) -> web.Application:
+    """The application with its routes; unknown routes answer 404, wrong methods 405."""
+    app = web.Application(middlewares=[_count], client_max_size=1024**2)
+    app[HEALTH] = health
+    app[METRICS] = metrics
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+    return app
