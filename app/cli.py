@@ -182,6 +182,80 @@ def run(
 
 
 @cli.command()
+def links(
+    paths: PathsArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    rotate: Annotated[
+        list[str] | None, typer.Option(help="Revoke this delegate's (or delegation's STATE) link and issue a new one.")
+    ] = None,
+) -> None:
+    """List every delegate's calendar-feed links (https and webcal); --rotate revokes and reissues one."""
+    import csv
+    import json
+
+    from app.clock import SystemClock
+    from app.feeds import FeedService, load_secret
+    from domain.links import LinkScope
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+    from storage.repositories import Store
+
+    result = _load_or_exit(paths)
+    deployment = result.deployment
+    assert deployment is not None
+    settings = Settings()
+    for subject in rotate or ():
+        if subject not in deployment.delegates and subject not in deployment.states:
+            raise typer.BadParameter(f"unknown delegate or state {subject!r}", param_hint="--rotate")
+
+    async def gather() -> list[dict[str, str]]:
+        url = settings.resolved_database_url()
+        await upgrade(url)
+        engine = create_engine(url)
+        try:
+            store = Store(engine)
+            for subject in rotate or ():
+                scope = LinkScope.DELEGATE if subject in deployment.delegates else LinkScope.DELEGATION
+                await store.rotate_link(scope.value, subject, datetime.now(UTC))
+            generations = await store.link_generations()
+        finally:
+            await engine.dispose()
+        service = FeedService(store, SystemClock(), load_secret(settings), lambda: deployment)
+        base = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
+        rows = []
+        for link in service.links(deployment, generations):
+            path = ("/calendar/" if link.scope is LinkScope.DELEGATE else "/calendar/delegation/") + f"{link.token}.ics"
+            delegate = deployment.delegates.get(link.subject)
+            rows.append(
+                {
+                    "scope": link.scope.value,
+                    "id": link.subject,
+                    "state": delegate.state if delegate else link.subject,
+                    "agency": (delegate.agency or "") if delegate else "",
+                    "role": delegate.role.value if delegate else "",
+                    "https": base + path,
+                    "webcal": "webcal://" + (base + path).split("://", 1)[1],
+                }
+            )
+        return rows
+
+    rows = asyncio.run(gather())
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            label = f"{row['id']} ({row['state']}{', ' + row['role'] if row['role'] else ''})"
+            typer.echo(f"{label:<36} {row['https']}")
+    if rotate:
+        typer.echo(f"rotated: {', '.join(rotate)} (their old links now answer 404)", err=True)
+
+
+@cli.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to write the starter configuration.")],
     force: Annotated[bool, typer.Option(help="Overwrite files that already exist.")] = False,

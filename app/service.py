@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from app.composer import DeliveryComposer
+from app.feeds import FeedService, load_secret
 from app.health import ServiceHealth
 from config.loader import LoadResult, load
 from config.settings import Settings
@@ -99,7 +100,8 @@ class Service:
     async def _start_http(self) -> None:
         health = ServiceHealth(self.store, self.timeline, self.clock, lambda: self.deployment)
         self.metrics = Metrics()
-        self.runner = web.AppRunner(create_app(health, self.metrics), access_log=None)
+        self.feeds = FeedService(self.store, self.clock, load_secret(self.settings), lambda: self.deployment)
+        self.runner = web.AppRunner(create_app(health, self.metrics, self.feeds), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
         await site.start()
@@ -161,6 +163,7 @@ class Service:
             return False
         self.deployment = result.deployment
         report = await self.timeline.apply(result.deployment)
+        await self.feeds.refresh()
         log.info("configuration reloaded; %d notices queued", report.enqueued)
         return True
 

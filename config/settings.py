@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias=AliasChoices("PUBLIC_URL"))
     """The external base URL for links (default: http://HOST:PORT)."""
 
+    secret_key: SecretStr | None = None
+    """Derives the calendar-feed links (PLENARY_SECRET_KEY); unset: a random key kept in the data directory."""
+
     worker_id: str | None = None
     """This process's name in outbox leases (default: the host name; give each process on a host its own)."""
 

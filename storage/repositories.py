@@ -24,7 +24,7 @@ from domain.records import (
     TelegramBinding,
 )
 from storage.engine import reader
-from storage.tables import attendance_events, audit_log, outbox, rsvps, session_records, telegram_bindings
+from storage.tables import attendance_events, audit_log, feed_links, outbox, rsvps, session_records, telegram_bindings
 
 _CLAIM_COLUMNS = (
     outbox.c.id,
@@ -206,6 +206,12 @@ class Store:
             },
         )
 
+    async def session_records(self) -> dict[str, SessionRecord]:
+        """What was last announced about every session."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(select(session_records))
+        return {row.session_id: SessionRecord(row.digest, row.snapshot, row.sequence, row.updated_at) for row in rows}
+
     async def ledger_session(self, session_id: str) -> SessionRecord | None:
         """Return what was last announced about one session."""
         async with self.reader.connect() as conn:
@@ -375,6 +381,54 @@ class Store:
         values["channels"] = tuple(c for c in values["channels"].split(",") if c)
         fields = OutboxEntry.model_fields
         return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})
+
+    async def link_generations(self) -> dict[tuple[str, str], int]:
+        """The generation of every feed link that was ever rotated (others are at 0)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(select(feed_links.c.scope, feed_links.c.subject, feed_links.c.generation))
+        return {(scope, subject): generation for scope, subject, generation in rows}
+
+    async def rotate_link(self, scope: str, subject: str, now: datetime) -> int:
+        """Revoke a feed link by raising its generation; return the new generation."""
+        async with self.engine.begin() as conn:
+            current = await conn.scalar(
+                select(feed_links.c.generation).where((feed_links.c.scope == scope) & (feed_links.c.subject == subject))
+            )
+            generation = (current or 0) + 1
+            if current is None:
+                await conn.execute(
+                    feed_links.insert().values(scope=scope, subject=subject, generation=generation, rotated_at=now)
+                )
+            else:
+                await conn.execute(
+                    update(feed_links)
+                    .where((feed_links.c.scope == scope) & (feed_links.c.subject == subject))
+                    .values(generation=generation, rotated_at=now, etag=None, changed_at=None)
+                )
+        return generation
+
+    async def feed_changed_at(self, scope: str, subject: str, etag: str, now: datetime) -> datetime:
+        """When this feed last changed: ``now`` if its ETag differs from the one recorded, else the recorded time."""
+        where = (feed_links.c.scope == scope) & (feed_links.c.subject == subject)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(feed_links.c.etag, feed_links.c.changed_at).where(where))).first()
+        if row is not None and row.etag == etag and row.changed_at is not None:
+            changed: datetime = row.changed_at
+            return changed
+        stamp = now.replace(microsecond=0)
+        async with self.engine.begin() as conn:
+            if row is None:
+                statement = _insert(self.engine, feed_links).values(
+                    scope=scope, subject=subject, generation=0, etag=etag, changed_at=stamp
+                )
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["scope", "subject"], set_={"etag": etag, "changed_at": stamp}
+                    )
+                )
+            else:
+                await conn.execute(update(feed_links).where(where).values(etag=etag, changed_at=stamp))
+        return stamp
 
     async def ping(self, within: float = 2.0) -> bool:
         """Whether the database answers a trivial query within ``within`` seconds."""

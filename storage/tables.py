@@ -127,6 +127,17 @@ session_records = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+feed_links = Table(
+    "feed_links",
+    metadata,
+    Column("scope", String(20), primary_key=True),
+    Column("subject", ID, primary_key=True),
+    Column("generation", Integer, nullable=False, default=0, server_default="0"),
+    Column("rotated_at", UtcDateTime),
+    Column("etag", String(80)),
+    Column("changed_at", UtcDateTime),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Protocol
 
 from aiohttp import web
@@ -45,6 +48,23 @@ class OutboxStats:
     oldest_due_seconds: float
 
 
+@dataclass(frozen=True)
+class Feed:
+    """A calendar feed ready to serve: its bytes, strong ETag and the true time of its last change."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+class Feeds(Protocol):
+    """Finds the feed a token opens."""
+
+    async def feed(self, token: str, scope: str) -> Feed | None:
+        """The feed, or None for an unknown or revoked token (or one of another scope)."""
+        ...
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of their own."""
 
@@ -74,6 +94,7 @@ class Metrics:
 
 
 HEALTH = web.AppKey("health", Health)
+FEEDS = web.AppKey("feeds", Feeds)
 METRICS = web.AppKey("metrics", Metrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -132,11 +153,48 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(health: Health, metrics: Metrics) -> web.Application:
+_TOKEN = re.compile(r"[a-z2-7]{26}")
+
+
+def _not_modified(request: web.Request, feed: Feed) -> bool:
+    """RFC 9110: If-None-Match decides when present; else If-Modified-Since (what Apple Calendar sends)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or feed.etag in tags
+    since = request.if_modified_since
+    return since is not None and feed.last_modified <= since
+
+
+def _feed_view(scope: str) -> Handler:
+    async def view(request: web.Request) -> web.StreamResponse:
+        """A calendar feed; 404 with no hint for an unknown or revoked token."""
+        token = request.match_info["token"]
+        feed = await request.app[FEEDS].feed(token, scope) if _TOKEN.fullmatch(token) else None
+        if feed is None:
+            raise web.HTTPNotFound()
+        headers = {
+            "ETag": feed.etag,
+            "Last-Modified": format_datetime(feed.last_modified.astimezone(UTC), usegmt=True),
+            "Cache-Control": "private, max-age=300",
+        }
+        if _not_modified(request, feed):
+            return web.Response(status=304, headers=headers)
+        response = web.Response(body=feed.body, headers=headers, content_type="text/calendar", charset="utf-8")
+        response.enable_compression()
+        return response
+
+    return view
+
+
+def create_app(health: Health, metrics: Metrics, feeds: Feeds) -> web.Application:
     """The application with its routes; unknown routes answer 404, wrong methods 405."""
     app = web.Application(middlewares=[_count], client_max_size=1024**2)
     app[HEALTH] = health
     app[METRICS] = metrics
+    app[FEEDS] = feeds
+    app.router.add_get("/calendar/{token}.ics", _feed_view("delegate"))
+    app.router.add_get("/calendar/delegation/{token}.ics", _feed_view("delegation"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)

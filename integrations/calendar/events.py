@@ -154,6 +154,9 @@ def calendar(
     )
     del cal["UID"]  # Calendar.new adds a random one: a feed's bytes must not change unless its events do
     if refresh_interval is not None:
+        # RFC 7986 requires the VALUE=DURATION parameter, which icalendar leaves out.
+        del cal["REFRESH-INTERVAL"]
+        cal.add("REFRESH-INTERVAL", vDuration(refresh_interval), parameters={"VALUE": "DURATION"})
         # Outlook reads this instead of RFC 7986's REFRESH-INTERVAL.
         cal.add("X-PUBLISHED-TTL", vDuration(refresh_interval))
     years = _years_by_tzid(events)

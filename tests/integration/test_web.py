@@ -17,12 +17,17 @@ from scheduler.service import Timeline
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
-from web.app import Metrics, create_app
+from web.app import Feed, Metrics, create_app
+
+
+class NoFeeds:
+    async def feed(self, token: str, scope: str) -> Feed | None:
+        return None
 
 
 async def serve(store: Store, timeline: Timeline, loaded: bool = True) -> TestServer:
     health = ServiceHealth(store, timeline, SystemClock(), lambda: object() if loaded else None)  # type: ignore[arg-type,return-value]
-    server = TestServer(create_app(health, Metrics()))
+    server = TestServer(create_app(health, Metrics(), NoFeeds()))
     await server.start_server()
     return server
 

@@ -1,0 +1,140 @@
+"""Serving calendar feeds: links derived from the server's secret, bodies cached by what they show."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from config.settings import Settings
+from domain.deployment import Deployment
+from domain.links import LinkScope, feed_token
+from domain.model import Role
+from domain.ports import Clock
+from integrations.calendar.feeds import feed_sessions, personal_feed
+from storage.repositories import Store
+from web.app import Feed
+
+
+def load_secret(settings: Settings) -> bytes:
+    """The server's secret: PLENARY_SECRET_KEY, else a random key kept in the data directory (mode 600)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = Path(settings.data_dir) / "secret.key"
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A feed link of a delegate or a delegation."""
+
+    scope: LinkScope
+    subject: str
+    token: str
+
+
+class FeedService:
+    """Finds the feed a token opens and builds it; bodies are cached by the state of what they show."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        secret: bytes,
+        deployment: Callable[[], Deployment | None],
+        keep_cancelled: timedelta = timedelta(days=30),
+        cache_size: int = 4096,
+    ) -> None:
+        self.store, self.clock, self.secret, self.deployment = store, clock, secret, deployment
+        self.keep_cancelled = keep_cancelled
+        self.cache_size = cache_size
+        self._index: dict[str, tuple[LinkScope, str]] = {}
+        self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
+        self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
+        self._changed: dict[tuple[str, str, str], datetime] = {}
+
+    def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
+        """Every live link: one per delegate and one per delegation."""
+        out = [
+            FeedLink(LinkScope.DELEGATE, d, self._token(LinkScope.DELEGATE, d, generations))
+            for d in deployment.delegates
+        ]
+        out += [
+            FeedLink(LinkScope.DELEGATION, s, self._token(LinkScope.DELEGATION, s, generations))
+            for s in sorted({d.state for d in deployment.delegates.values()})
+        ]
+        return out
+
+    def _token(self, scope: LinkScope, subject: str, generations: dict[tuple[str, str], int]) -> str:
+        return feed_token(self.secret, scope, subject, generations.get((scope.value, subject), 0))
+
+    async def refresh(self) -> None:
+        """Rebuild the token index (after a reload or a rotation)."""
+        deployment = self.deployment()
+        if deployment is None:
+            return
+        generations = await self.store.link_generations()
+        self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
+        self._indexed = (id(deployment), generations)
+
+    async def feed(self, token: str, scope: str = LinkScope.DELEGATE.value) -> Feed | None:
+        """The feed a token opens, or None (unknown, revoked, or a link of the other scope)."""
+        deployment = self.deployment()
+        if deployment is None:
+            return None
+        if self._indexed is None or self._indexed[0] != id(deployment):
+            await self.refresh()
+        found = self._index.get(token)
+        if found is None or found[0].value != scope:
+            return None
+        link_scope, subject = found
+        if link_scope is LinkScope.DELEGATE:
+            delegate = deployment.delegates[subject]
+            members, language, heads = {subject}, delegate.language, delegate.role is Role.HEAD
+        else:
+            members = {d.id for d in deployment.delegates.values() if d.state == subject}
+            language = (
+                deployment.states[subject].language if subject in deployment.states else deployment.commission.language
+            )
+            heads = True
+        now = self.clock.now()
+        records = await self.store.session_records()
+        sessions = feed_sessions(deployment, members, now, self.keep_cancelled)
+        key = (
+            id(deployment),
+            scope,
+            subject,
+            language,
+            heads,
+            tuple((s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions),
+        )
+        cached = self._bodies.get(key)
+        if cached is None:
+            body = personal_feed(
+                deployment, sessions, records, language=language, stamp=now, heads_only_deadlines=heads
+            )
+            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            self._bodies[key] = cached
+            if len(self._bodies) > self.cache_size:
+                self._bodies.popitem(last=False)
+        else:
+            self._bodies.move_to_end(key)
+        body, etag = cached
+        changed_key = (scope, subject, etag)
+        changed = self._changed.get(changed_key)
+        if changed is None:
+            changed = await self.store.feed_changed_at(scope, subject, etag, now)
+            self._changed[changed_key] = changed
+        return Feed(body=body, etag=etag, last_modified=changed)

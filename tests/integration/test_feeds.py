@@ -1,0 +1,188 @@
+"""Calendar feeds over real HTTP: correct ICS for two parsers, caching, rotation, moves and cancellations."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import icalendar
+import pytest
+from aiohttp.test_utils import TestServer
+from ical.calendar_stream import IcsCalendarStream
+
+from app.clock import SimulatedClock
+from app.feeds import FeedService
+from app.health import ServiceHealth
+from config.loader import load
+from domain.deployment import Deployment
+from domain.links import LinkScope
+from scheduler.service import Timeline
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repositories import Store
+from tests.conftest import EXAMPLES
+from web.app import Metrics, create_app
+
+SECRET = b"test-secret-key-0123456789abcdef"
+
+
+@dataclass
+class Site:
+    store: Store
+    feeds: FeedService
+    timeline: Timeline
+    config: Path
+    http: aiohttp.ClientSession
+    deployment: Deployment
+
+    def link(self, subject: str, scope: LinkScope = LinkScope.DELEGATE, generations: dict | None = None) -> str:  # type: ignore[type-arg]
+        token = next(
+            link.token for link in self.feeds.links(self.deployment, generations or {}) if link.subject == subject
+        )
+        return ("/calendar/" if scope is LinkScope.DELEGATE else "/calendar/delegation/") + f"{token}.ics"
+
+    async def reload(self, old: str, new: str) -> None:
+        path = self.config / "sessions" / "2022-10-19-xx.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        result = load([str(self.config)], os.environ)
+        assert result.deployment is not None
+        self.deployment = result.deployment
+        await self.timeline.apply(self.deployment)
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLES, config)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    store = Store(engine)
+    result = load([str(config)], os.environ)
+    assert result.deployment is not None
+    clock = SimulatedClock(datetime(2022, 10, 10, tzinfo=UTC))  # a week before the October meetings
+    timeline = Timeline(store, clock, lambda: None)
+    holder: dict[str, Deployment] = {}
+    s = Site(store, None, timeline, config, None, result.deployment)  # type: ignore[arg-type]
+    holder["d"] = result.deployment
+    feeds = FeedService(store, clock, SECRET, lambda: s.deployment)
+    s.feeds = feeds
+    await timeline.apply(result.deployment)  # records what is announced: SEQUENCE and last change
+    server = TestServer(create_app(ServiceHealth(store, timeline, clock, lambda: s.deployment), Metrics(), feeds))
+    await server.start_server()
+    async with aiohttp.ClientSession(str(server.make_url(""))) as http:
+        s.http = http
+        yield s
+    await server.close()
+    await engine.dispose()
+
+
+def events(body: bytes) -> dict[str, icalendar.Event]:
+    cal = icalendar.Calendar.from_ical(body)
+    return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+
+
+async def test_a_personal_feed_is_correct_ics_for_two_parsers(site: Site) -> None:
+    async with site.http.get(site.link("kgz-asanov")) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/calendar; charset=utf-8"
+        body = await r.read()
+    assert b"\r\n" in body
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    assert b"METHOD" not in body
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H" in body
+    cal = icalendar.Calendar.from_ical(body)
+    tzids = {str(e["DTSTART"].params["TZID"]) for e in cal.walk("VEVENT") if "TZID" in e["DTSTART"].params}
+    assert tzids <= {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")}
+    by_uid = events(body)
+    xx = by_uid["icmec-xx@icmec.plenary"]
+    assert xx.decoded("DTSTART").astimezone(UTC) == datetime(2022, 10, 19, 11, 0, tzinfo=UTC)
+    assert "icmec-xx.media-accreditation@icmec.plenary" in by_uid  # a head sees the accreditation deadline
+    strict = IcsCalendarStream.calendar_from_ics(body.decode("utf-8"))
+    starts = {e.uid: e.start for e in strict.events}
+    assert starts["icmec-xx@icmec.plenary"].astimezone(UTC) == datetime(2022, 10, 19, 11, 0, tzinfo=UTC)
+
+
+async def test_every_delegates_times_match_the_yaml_in_utc(site: Site) -> None:
+    deployment = site.deployment
+    for delegate_id in ("arm-head", "blr-deputy", "kaz-expert", "kgz-tokoev", "rus-head", "tjk-mfa"):
+        async with site.http.get(site.link(delegate_id)) as r:
+            body = await r.read()
+        for uid, event in events(body).items():
+            session_id = uid.split("@")[0]
+            if session_id in deployment.sessions:
+                session = deployment.sessions[session_id]
+                assert event.decoded("DTSTART").astimezone(UTC) == session.starts_at
+                assert event.decoded("DTEND").astimezone(UTC) == session.ends_at
+
+
+async def test_conditional_requests_head_and_gzip(site: Site) -> None:
+    link = site.link("kgz-asanov")
+    async with site.http.get(link) as r:
+        etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+        body = await r.read()
+    async with site.http.get(link, headers={"If-None-Match": etag}) as r:
+        assert r.status == 304
+        assert await r.read() == b""
+    async with site.http.get(link, headers={"If-Modified-Since": modified}) as r:
+        assert r.status == 304
+    async with site.http.head(link) as r:
+        assert r.status == 200
+        assert r.headers["ETag"] == etag
+    async with site.http.get(link, headers={"Accept-Encoding": "gzip"}, auto_decompress=False) as r:
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(await r.read()) == body
+
+
+async def test_a_move_raises_sequence_keeps_uid_and_changes_validators(site: Site) -> None:
+    link = site.link("kgz-asanov")
+    async with site.http.get(link) as r:
+        before, etag = events(await r.read())["icmec-xx@icmec.plenary"], r.headers["ETag"]
+    await site.reload("  start: 2022-10-19T14:00", "  start: 2022-10-19T15:00")
+    async with site.http.get(link, headers={"If-None-Match": etag}) as r:
+        assert r.status == 200
+        after = events(await r.read())["icmec-xx@icmec.plenary"]
+    assert int(after["SEQUENCE"]) > int(before["SEQUENCE"])
+    assert after.decoded("DTSTART").astimezone(UTC) == datetime(2022, 10, 19, 12, 0, tzinfo=UTC)
+
+
+async def test_a_cancelled_session_stays_struck_through(site: Site) -> None:
+    await site.reload("  format: hybrid", "  format: hybrid\n  status: cancelled")
+    async with site.http.get(site.link("kgz-asanov")) as r:
+        xx = events(await r.read())["icmec-xx@icmec.plenary"]
+    assert xx["STATUS"] == "CANCELLED"
+
+
+async def test_unknown_and_revoked_tokens_get_404(site: Site) -> None:
+    link = site.link("kgz-asanov")
+    async with site.http.get("/calendar/aaaaaaaaaaaaaaaaaaaaaaaaaa.ics") as r:
+        assert r.status == 404
+    async with site.http.get("/calendar/short.ics") as r:
+        assert r.status == 404
+    await site.store.rotate_link("delegate", "kgz-asanov", datetime(2022, 10, 10, tzinfo=UTC))
+    await site.feeds.refresh()
+    async with site.http.get(link) as r:
+        assert r.status == 404
+    fresh = site.link("kgz-asanov", generations={("delegate", "kgz-asanov"): 1})
+    assert fresh != link
+    async with site.http.get(fresh) as r:
+        assert r.status == 200
+
+
+async def test_a_delegation_feed_and_scopes_do_not_mix(site: Site) -> None:
+    delegation = site.link("KGZ", LinkScope.DELEGATION)
+    async with site.http.get(delegation) as r:
+        assert r.status == 200
+        uids = set(events(await r.read()))
+    assert {"icmec-xx@icmec.plenary", "icmec-xviii@icmec.plenary", "icmec-council-2022-10@icmec.plenary"} <= uids
+    token = delegation.rsplit("/", 1)[1]
+    async with site.http.get(f"/calendar/{token}") as r:  # a delegation token on the personal route
+        assert r.status == 404
