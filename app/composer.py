@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from domain.delivery import CalendarPart, Change, Delivery, Message
@@ -23,8 +23,14 @@ class DeliveryComposer:
     """Renders each notice with the configuration in force at the moment it is sent."""
 
     def __init__(
-        self, store: Store, clock: Clock, deployment: Callable[[], Deployment], console_telegram: bool
+        self,
+        store: Store,
+        clock: Clock,
+        deployment: Callable[[], Deployment],
+        console_telegram: bool,
+        links: Callable[[str], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
+        self.links = links
         self.store = store
         self.clock = clock
         self.deployment = deployment
@@ -74,9 +80,12 @@ class DeliveryComposer:
                 sequence += 1  # a CANCEL for one attendee must outrank the REQUEST they hold
         renderer = self._render_with(deployment)
         now = self.clock.now()
+        links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}
 
         def build() -> tuple[Message, CalendarPart | None]:
-            message = renderer.render(kind, session.id, delegate.id, detail=detail, changes=changes, now=now)
+            message = renderer.render(
+                kind, session.id, delegate.id, detail=detail, changes=changes, links=links, now=now
+            )
             calendar = None
             if sequence is not None:
                 calendar = invitation_part(

@@ -56,11 +56,14 @@ class FeedService:
         deployment: Callable[[], Deployment | None],
         keep_cancelled: timedelta = timedelta(days=30),
         cache_size: int = 4096,
+        base_url: str = "",
     ) -> None:
         self.store, self.clock, self.secret, self.deployment = store, clock, secret, deployment
         self.keep_cancelled = keep_cancelled
         self.cache_size = cache_size
+        self.base_url = base_url.rstrip("/")
         self._index: dict[str, tuple[LinkScope, str]] = {}
+        self._tokens: dict[tuple[LinkScope, str], str] = {}
         self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
         self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
         self._changed: dict[tuple[str, str, str], datetime] = {}
@@ -87,7 +90,18 @@ class FeedService:
             return
         generations = await self.store.link_generations()
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
+        self._tokens = {scope_subject: token for token, scope_subject in self._index.items()}
         self._indexed = (id(deployment), generations)
+
+    async def personal_links(self, delegate_id: str) -> dict[str, str]:
+        """The links to put in a delegate's invitation: their calendar feed."""
+        deployment = self.deployment()
+        if deployment is None or not self.base_url:
+            return {}
+        if self._indexed is None or self._indexed[0] != id(deployment):
+            await self.refresh()
+        token = self._tokens.get((LinkScope.DELEGATE, delegate_id))
+        return {"calendar": f"{self.base_url}/calendar/{token}.ics"} if token else {}
 
     async def feed(self, token: str, scope: str = LinkScope.DELEGATE.value) -> Feed | None:
         """The feed a token opens, or None (unknown, revoked, or a link of the other scope)."""

@@ -76,7 +76,13 @@ class Service:
         for channel in self.channels.values():
             await channel.start()
         console = isinstance(self.channels.get("telegram"), ConsoleTelegram)
-        self.composer = composer = DeliveryComposer(self.store, self.clock, self._current, console_telegram=console)
+        base_url = self.settings.public_url or f"http://{self.settings.http_host}:{self.settings.http_port}"
+        self.feeds = FeedService(
+            self.store, self.clock, load_secret(self.settings), lambda: self.deployment, base_url=base_url
+        )
+        self.composer = composer = DeliveryComposer(
+            self.store, self.clock, self._current, console_telegram=console, links=self.feeds.personal_links
+        )
         # A restarted process takes the same name and takes back at once what it held when it died;
         # several processes on one host need distinct PLENARY_WORKER_ID values.
         worker = self.settings.worker_id or socket.gethostname()
@@ -100,7 +106,6 @@ class Service:
     async def _start_http(self) -> None:
         health = ServiceHealth(self.store, self.timeline, self.clock, lambda: self.deployment)
         self.metrics = Metrics()
-        self.feeds = FeedService(self.store, self.clock, load_secret(self.settings), lambda: self.deployment)
         self.runner = web.AppRunner(create_app(health, self.metrics, self.feeds), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
@@ -108,6 +113,8 @@ class Service:
         server = site._server  # the bound port, when 0 asked for any free one
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        if not self.settings.public_url:
+            self.feeds.base_url = f"http://{self.settings.http_host}:{self.http_port}"
         log.info("HTTP server on http://%s:%d (healthz, readyz, metrics)", self.settings.http_host, self.http_port)
 
     def _current(self) -> Deployment:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import icalendar
 import pytest
 
@@ -129,6 +131,14 @@ async def test_on_time_delivery_on_a_compressed_clock_with_catch_up(
     try:
         await h.until(datetime(2022, 10, 12, 11, 30, tzinfo=UTC))
         await h.settle()
+        # The invitation carries the delegate's personal calendar link, and the link opens their feed.
+        invitation = next(r for r in h.emails("invitation") if r.recipients == ("b.tokoev@kgz.example.org",))
+        text = invitation.message.get_body(("plain",)).get_content()
+        link = re.search(r"http://127\.0\.0\.1:\d+/calendar/[a-z2-7]{26}\.ics", text)
+        assert link is not None, text
+        async with aiohttp.ClientSession() as http, http.get(link.group(0)) as response:
+            assert response.status == 200
+            assert "UID:icmec-xx@icmec.plenary" in await response.text()
     finally:
         await h.service.stop()
     deployment = h.service.deployment
