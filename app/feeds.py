@@ -16,7 +16,7 @@ from domain.deployment import Deployment
 from domain.links import LinkScope, feed_token
 from domain.model import Role
 from domain.ports import Clock
-from integrations.calendar.feeds import feed_sessions, personal_feed
+from integrations.calendar.feeds import feed_sessions, personal_feed, public_feed
 from storage.repositories import Store
 from web.app import Feed
 
@@ -92,6 +92,25 @@ class FeedService:
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
         self._tokens = {scope_subject: token for token, scope_subject in self._index.items()}
         self._indexed = (id(deployment), generations)
+
+    async def public(self, commission_id: str) -> Feed | None:
+        """The public calendar of the commission, when its YAML makes it public."""
+        deployment = self.deployment()
+        if deployment is None or not deployment.commission.public_calendar or commission_id != deployment.commission.id:
+            return None
+        records = await self.store.session_records()
+        key = ("public", id(deployment), tuple(sorted((k, r.digest, r.sequence) for k, r in records.items())))
+        cached = self._bodies.get(key)
+        if cached is None:
+            body = public_feed(deployment, records, stamp=self.clock.now())
+            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            self._bodies[key] = cached
+        body, etag = cached
+        changed = self._changed.get(("public", commission_id, etag))
+        if changed is None:
+            changed = await self.store.feed_changed_at("public", commission_id, etag, self.clock.now())
+            self._changed[("public", commission_id, etag)] = changed
+        return Feed(body=body, etag=etag, last_modified=changed)
 
     async def personal_links(self, delegate_id: str) -> dict[str, str]:
         """The links to put in a delegate's invitation: their calendar feed."""

@@ -64,6 +64,10 @@ class Feeds(Protocol):
         """The feed, or None for an unknown or revoked token (or one of another scope)."""
         ...
 
+    async def public(self, commission_id: str) -> Feed | None:
+        """The public calendar, or None when the commission does not publish one."""
+        ...
+
 
 class Metrics:
     """The service's Prometheus metrics, in a registry of their own."""
@@ -166,25 +170,34 @@ def _not_modified(request: web.Request, feed: Feed) -> bool:
     return since is not None and feed.last_modified <= since
 
 
+def _serve(request: web.Request, feed: Feed | None) -> web.StreamResponse:
+    """Answer with a feed: 404 with no hint when there is none, 304 when the client's copy is current."""
+    if feed is None:
+        raise web.HTTPNotFound()
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": "private, max-age=300",
+    }
+    if _not_modified(request, feed):
+        return web.Response(status=304, headers=headers)
+    response = web.Response(body=feed.body, headers=headers, content_type="text/calendar", charset="utf-8")
+    response.enable_compression()
+    return response
+
+
 def _feed_view(scope: str) -> Handler:
     async def view(request: web.Request) -> web.StreamResponse:
-        """A calendar feed; 404 with no hint for an unknown or revoked token."""
+        """A delegate's or a delegation's calendar."""
         token = request.match_info["token"]
-        feed = await request.app[FEEDS].feed(token, scope) if _TOKEN.fullmatch(token) else None
-        if feed is None:
-            raise web.HTTPNotFound()
-        headers = {
-            "ETag": feed.etag,
-            "Last-Modified": format_datetime(feed.last_modified.astimezone(UTC), usegmt=True),
-            "Cache-Control": "private, max-age=300",
-        }
-        if _not_modified(request, feed):
-            return web.Response(status=304, headers=headers)
-        response = web.Response(body=feed.body, headers=headers, content_type="text/calendar", charset="utf-8")
-        response.enable_compression()
-        return response
+        return _serve(request, await request.app[FEEDS].feed(token, scope) if _TOKEN.fullmatch(token) else None)
 
     return view
+
+
+async def public_feed(request: web.Request) -> web.StreamResponse:
+    """The commission's public calendar, when it publishes one."""
+    return _serve(request, await request.app[FEEDS].public(request.match_info["commission"]))
 
 
 def create_app(health: Health, metrics: Metrics, feeds: Feeds) -> web.Application:
@@ -195,6 +208,7 @@ def create_app(health: Health, metrics: Metrics, feeds: Feeds) -> web.Applicatio
     app[FEEDS] = feeds
     app.router.add_get("/calendar/{token}.ics", _feed_view("delegate"))
     app.router.add_get("/calendar/delegation/{token}.ics", _feed_view("delegation"))
+    app.router.add_get("/calendar/public/{commission}.ics", public_feed)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)

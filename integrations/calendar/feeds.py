@@ -86,3 +86,45 @@ def personal_feed(
             )
     name = localize(commission.short_name or commission.name, language, commission.language)
     return to_bytes(calendar(events, method=None, name=name, refresh_interval=REFRESH, url=commission.website))
+
+
+PRIVATE = ("ORGANIZER", "ATTENDEE", "DESCRIPTION", "URL")
+"""What the public feed never carries: people, the agenda with its presenters, links."""
+
+
+def public_feed(deployment: Deployment, records: Mapping[str, SessionRecord], *, stamp: datetime) -> bytes:
+    """The public calendar: title, date, place and format of the sessions marked public, nothing more."""
+    commission = deployment.commission
+    language = commission.language
+    events = []
+    for session in deployment.sessions.values():
+        if not session.public:
+            continue
+        record = records.get(session.id)
+        event = session_event(
+            deployment,
+            session,
+            language=language,
+            sequence=record.sequence if record else 0,
+            stamp=record.updated_at if record else stamp,
+            last_modified=record.updated_at if record else None,
+        )
+        for name in PRIVATE:
+            event.pop(name, None)
+        event.add("CATEGORIES", [session.format.value])
+        events.append(event)
+        for deadline in session.deadlines:
+            if deadline.public:
+                item = deadline_event(
+                    deployment,
+                    session,
+                    deadline,
+                    language=language,
+                    sequence=record.sequence if record else 0,
+                    stamp=record.updated_at if record else stamp,
+                )
+                for name in PRIVATE:
+                    item.pop(name, None)
+                events.append(item)
+    name = localize(commission.short_name or commission.name, language)
+    return to_bytes(calendar(events, method=None, name=name, refresh_interval=REFRESH))

@@ -186,3 +186,22 @@ async def test_a_delegation_feed_and_scopes_do_not_mix(site: Site) -> None:
     token = delegation.rsplit("/", 1)[1]
     async with site.http.get(f"/calendar/{token}") as r:  # a delegation token on the personal route
         assert r.status == 404
+
+
+async def test_the_public_calendar_holds_public_facts_only(site: Site) -> None:
+    async with site.http.get("/calendar/public/icmec.ics") as r:
+        assert r.status == 200
+        body = await r.read()
+    uids = set(events(body))
+    assert uids == {
+        "icmec-xx@icmec.plenary",
+        "icmec-xviii@icmec.plenary",
+        "icmec-xx.media-accreditation@icmec.plenary",
+    }
+    text = body.decode("utf-8")
+    for private in ("ORGANIZER", "ATTENDEE", "DESCRIPTION", "meet.example.org", "Асанов", "example.org/docs"):
+        assert private not in text
+    assert "Крокус Экспо" in text  # the place is public
+    IcsCalendarStream.calendar_from_ics(text)
+    async with site.http.get("/calendar/public/other.ics") as r:
+        assert r.status == 404

@@ -24,6 +24,9 @@ class NoFeeds:
     async def feed(self, token: str, scope: str) -> Feed | None:
         return None
 
+    async def public(self, commission_id: str) -> Feed | None:
+        return None
+
 
 async def serve(store: Store, timeline: Timeline, loaded: bool = True) -> TestServer:
     health = ServiceHealth(store, timeline, SystemClock(), lambda: object() if loaded else None)  # type: ignore[arg-type,return-value]
