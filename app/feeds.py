@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import secrets
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from domain.deployment import Deployment
+from domain.ledger import SessionRecord
 from domain.links import LinkScope, feed_token
 from domain.model import Role
 from domain.ports import Clock
@@ -65,7 +67,8 @@ class FeedService:
         self._index: dict[str, tuple[LinkScope, str]] = {}
         self._tokens: dict[tuple[LinkScope, str], str] = {}
         self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
-        self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
+        self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str, bytes]] = OrderedDict()
+        self._records: dict[str, SessionRecord] | None = None
         self._changed: dict[tuple[str, str, str], datetime] = {}
 
     def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
@@ -84,11 +87,15 @@ class FeedService:
         return feed_token(self.secret, scope, subject, generations.get((scope.value, subject), 0))
 
     async def refresh(self) -> None:
-        """Rebuild the token index (after a reload or a rotation)."""
+        """Rebuild the token index and re-read what was announced (after a start, a reload or a rotation).
+
+        Both change only then, so serving a feed reads nothing from the database.
+        """
         deployment = self.deployment()
         if deployment is None:
             return
         generations = await self.store.link_generations()
+        self._records = await self.store.session_records()
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
         self._tokens = {scope_subject: token for token, scope_subject in self._index.items()}
         self._indexed = (id(deployment), generations)
@@ -98,19 +105,34 @@ class FeedService:
         deployment = self.deployment()
         if deployment is None or not deployment.commission.public_calendar or commission_id != deployment.commission.id:
             return None
-        records = await self.store.session_records()
+        records = await self._current_records()
         key = ("public", id(deployment), tuple(sorted((k, r.digest, r.sequence) for k, r in records.items())))
+        return await self._serve(
+            key, "public", commission_id, lambda: public_feed(deployment, records, stamp=self.clock.now())
+        )
+
+    async def _current_records(self) -> dict[str, SessionRecord]:
+        if self._records is None:
+            await self.refresh()
+        return self._records or {}
+
+    async def _serve(self, key: tuple[object, ...], scope: str, subject: str, build: Callable[[], bytes]) -> Feed:
+        """A feed from the cache, built (and compressed) once per state of what it shows."""
         cached = self._bodies.get(key)
         if cached is None:
-            body = public_feed(deployment, records, stamp=self.clock.now())
-            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            body = build()
+            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', gzip.compress(body, 6, mtime=0))
             self._bodies[key] = cached
-        body, etag = cached
-        changed = self._changed.get(("public", commission_id, etag))
+            if len(self._bodies) > self.cache_size:
+                self._bodies.popitem(last=False)
+        else:
+            self._bodies.move_to_end(key)
+        body, etag, gzipped = cached
+        changed = self._changed.get((scope, subject, etag))
         if changed is None:
-            changed = await self.store.feed_changed_at("public", commission_id, etag, self.clock.now())
-            self._changed[("public", commission_id, etag)] = changed
-        return Feed(body=body, etag=etag, last_modified=changed)
+            changed = await self.store.feed_changed_at(scope, subject, etag, self.clock.now())
+            self._changed[(scope, subject, etag)] = changed
+        return Feed(body=body, etag=etag, last_modified=changed, gzipped=gzipped)
 
     async def personal_links(self, delegate_id: str) -> dict[str, str]:
         """The links to put in a delegate's invitation: their calendar feed."""
@@ -143,7 +165,7 @@ class FeedService:
             )
             heads = True
         now = self.clock.now()
-        records = await self.store.session_records()
+        records = await self._current_records()
         sessions = feed_sessions(deployment, members, now, self.keep_cancelled)
         key = (
             id(deployment),
@@ -153,21 +175,11 @@ class FeedService:
             heads,
             tuple((s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions),
         )
-        cached = self._bodies.get(key)
-        if cached is None:
-            body = personal_feed(
+        return await self._serve(
+            key,
+            scope,
+            subject,
+            lambda: personal_feed(
                 deployment, sessions, records, language=language, stamp=now, heads_only_deadlines=heads
-            )
-            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-            self._bodies[key] = cached
-            if len(self._bodies) > self.cache_size:
-                self._bodies.popitem(last=False)
-        else:
-            self._bodies.move_to_end(key)
-        body, etag = cached
-        changed_key = (scope, subject, etag)
-        changed = self._changed.get(changed_key)
-        if changed is None:
-            changed = await self.store.feed_changed_at(scope, subject, etag, now)
-            self._changed[changed_key] = changed
-        return Feed(body=body, etag=etag, last_modified=changed)
+            ),
+        )

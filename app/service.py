@@ -94,6 +94,7 @@ class Service:
         self._spawn(self.dispatcher.run(), "dispatcher")
         self.timeline.start()
         await self._start_http()
+        await self.feeds.refresh()
         report = await self.timeline.apply(result.deployment)
         log.info(
             "running %s: %d sessions, %d delegates; next notice due %s",

@@ -55,6 +55,8 @@ class Feed:
     body: bytes
     etag: str
     last_modified: datetime
+    gzipped: bytes | None = None
+    """The body compressed once, for clients that accept gzip."""
 
 
 class Feeds(Protocol):
@@ -181,9 +183,11 @@ def _serve(request: web.Request, feed: Feed | None) -> web.StreamResponse:
     }
     if _not_modified(request, feed):
         return web.Response(status=304, headers=headers)
-    response = web.Response(body=feed.body, headers=headers, content_type="text/calendar", charset="utf-8")
-    response.enable_compression()
-    return response
+    headers["Vary"] = "Accept-Encoding"
+    body = feed.body
+    if feed.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        body, headers["Content-Encoding"] = feed.gzipped, "gzip"
+    return web.Response(body=body, headers=headers, content_type="text/calendar", charset="utf-8")
 
 
 def _feed_view(scope: str) -> Handler:
