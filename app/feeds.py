@@ -16,7 +16,7 @@ from config.settings import Settings
 from domain.deployment import Deployment
 from domain.ledger import SessionRecord
 from domain.links import LinkScope, feed_token
-from domain.model import Role
+from domain.model import Role, Session, SessionStatus
 from domain.ports import Clock
 from integrations.calendar.feeds import feed_sessions, personal_feed, public_feed
 from storage.repositories import Store
@@ -36,6 +36,15 @@ def load_secret(settings: Settings) -> bytes:
     with os.fdopen(fd, "wb") as out:
         out.write(key)
     return key
+
+
+@dataclass(frozen=True)
+class _View:
+    key: tuple[object, ...]
+    sessions: list[Session]
+    language: str
+    heads: bool
+    valid_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,10 @@ class FeedService:
         self._index: dict[str, tuple[LinkScope, str]] = {}
         self._tokens: dict[tuple[LinkScope, str], str] = {}
         self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
-        self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str, bytes]] = OrderedDict()
+        self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
-        self._changed: dict[tuple[str, str, str], datetime] = {}
+        self._views: dict[tuple[object, ...], _View] = {}
+        self._hits: dict[tuple[str, str], tuple[Deployment, dict[str, SessionRecord], datetime | None, Feed]] = {}
 
     def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
         """Every live link: one per delegate and one per delegation."""
@@ -96,6 +106,8 @@ class FeedService:
             return
         generations = await self.store.link_generations()
         self._records = await self.store.session_records()
+        self._views.clear()
+        self._hits.clear()
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
         self._tokens = {scope_subject: token for token, scope_subject in self._index.items()}
         self._indexed = (id(deployment), generations)
@@ -118,21 +130,18 @@ class FeedService:
 
     async def _serve(self, key: tuple[object, ...], scope: str, subject: str, build: Callable[[], bytes]) -> Feed:
         """A feed from the cache, built (and compressed) once per state of what it shows."""
-        cached = self._bodies.get(key)
-        if cached is None:
-            body = build()
-            cached = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', gzip.compress(body, 6, mtime=0))
-            self._bodies[key] = cached
-            if len(self._bodies) > self.cache_size:
-                self._bodies.popitem(last=False)
-        else:
+        feed = self._bodies.get(key)
+        if feed is not None:
             self._bodies.move_to_end(key)
-        body, etag, gzipped = cached
-        changed = self._changed.get((scope, subject, etag))
-        if changed is None:
-            changed = await self.store.feed_changed_at(scope, subject, etag, self.clock.now())
-            self._changed[(scope, subject, etag)] = changed
-        return Feed(body=body, etag=etag, last_modified=changed, gzipped=gzipped)
+            return feed
+        body = build()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        changed = await self.store.feed_changed_at(scope, subject, etag, self.clock.now())
+        feed = Feed(body=body, etag=etag, last_modified=changed, gzipped=gzip.compress(body, 6, mtime=0))
+        self._bodies[key] = feed
+        if len(self._bodies) > self.cache_size:
+            self._bodies.popitem(last=False)
+        return feed
 
     async def personal_links(self, delegate_id: str) -> dict[str, str]:
         """The links to put in a delegate's invitation: their calendar feed."""
@@ -149,37 +158,61 @@ class FeedService:
         deployment = self.deployment()
         if deployment is None:
             return None
+        # Calendar clients poll the same feed again and again: answer them without working anything out.
+        hit = self._hits.get((token, scope))
+        fresh = hit is not None and hit[0] is deployment and hit[1] is self._records
+        if hit is not None and fresh and (hit[2] is None or self.clock.now() < hit[2]):
+            return hit[3]
         if self._indexed is None or self._indexed[0] != id(deployment):
             await self.refresh()
         found = self._index.get(token)
         if found is None or found[0].value != scope:
             return None
         link_scope, subject = found
-        if link_scope is LinkScope.DELEGATE:
+        now = self.clock.now()
+        records = await self._current_records()
+        view_key = (id(deployment), id(records), link_scope, subject)
+        view = self._views.get(view_key)
+        if view is None or (view.valid_until is not None and now >= view.valid_until):
+            view = self._view(deployment, records, link_scope, subject, now)
+            self._views[view_key] = view
+        feed = await self._serve(
+            view.key,
+            scope,
+            subject,
+            lambda: personal_feed(
+                deployment, view.sessions, records, language=view.language, stamp=now, heads_only_deadlines=view.heads
+            ),
+        )
+        self._hits[(token, scope)] = (deployment, records, view.valid_until, feed)
+        return feed
+
+    def _view(
+        self,
+        deployment: Deployment,
+        records: dict[str, SessionRecord],
+        scope: LinkScope,
+        subject: str,
+        now: datetime,
+    ) -> _View:
+        """What a feed shows, worked out once per configuration, not on every poll."""
+        if scope is LinkScope.DELEGATE:
             delegate = deployment.delegates[subject]
             members, language, heads = {subject}, delegate.language, delegate.role is Role.HEAD
         else:
             members = {d.id for d in deployment.delegates.values() if d.state == subject}
-            language = (
-                deployment.states[subject].language if subject in deployment.states else deployment.commission.language
-            )
-            heads = True
-        now = self.clock.now()
-        records = await self._current_records()
+            state = deployment.states.get(subject)
+            language, heads = (state.language if state else deployment.commission.language), True
         sessions = feed_sessions(deployment, members, now, self.keep_cancelled)
-        key = (
-            id(deployment),
-            scope,
-            subject,
-            language,
-            heads,
-            tuple((s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions),
+        state_of_sessions = tuple(
+            (s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions
         )
-        return await self._serve(
-            key,
-            scope,
-            subject,
-            lambda: personal_feed(
-                deployment, sessions, records, language=language, stamp=now, heads_only_deadlines=heads
-            ),
+        # A cancelled session leaves the feed after a while: the view holds until the first one does.
+        expiries = [s.ends_at + self.keep_cancelled for s in sessions if s.status is SessionStatus.CANCELLED]
+        return _View(
+            key=(id(deployment), scope, subject, language, heads, state_of_sessions),
+            sessions=sessions,
+            language=language,
+            heads=heads,
+            valid_until=min(expiries, default=None),
         )

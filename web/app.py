@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
@@ -48,7 +48,7 @@ class OutboxStats:
     oldest_due_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Feed:
     """A calendar feed ready to serve: its bytes, strong ETag and the true time of its last change."""
 
@@ -57,6 +57,16 @@ class Feed:
     last_modified: datetime
     gzipped: bytes | None = None
     """The body compressed once, for clients that accept gzip."""
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """The response headers every answer about this feed carries (formatted once)."""
+        return {
+            "ETag": self.etag,
+            "Last-Modified": format_datetime(self.last_modified.astimezone(UTC), usegmt=True),
+            "Cache-Control": "private, max-age=300",
+            "Vary": "Accept-Encoding",
+        }
 
 
 class Feeds(Protocol):
@@ -91,12 +101,15 @@ class Metrics:
         self.http_requests = Counter(
             "plenary_http_requests", "HTTP requests by route and status", ["route", "status"], registry=self.registry
         )
-        self.http_seconds = Gauge(
-            "plenary_http_last_request_seconds",
-            "Duration of the last request by route",
-            ["route"],
-            registry=self.registry,
-        )
+        self._requests: dict[tuple[str, str], Any] = {}
+
+    def count_request(self, route: str, status: int) -> None:
+        """Count one HTTP request (the labelled child is looked up once)."""
+        key = (route, str(status))
+        child = self._requests.get(key)
+        if child is None:
+            child = self._requests[key] = self.http_requests.labels(*key)
+        child.inc()
 
 
 HEALTH = web.AppKey("health", Health)
@@ -112,7 +125,6 @@ async def _count(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
     info = request.match_info.route.resource
     route = info.canonical if info is not None else "unmatched"
-    started = time.perf_counter()
     status = 500
     try:
         response = await handler(request)
@@ -122,8 +134,7 @@ async def _count(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
-        metrics.http_requests.labels(route, str(status)).inc()
-        metrics.http_seconds.labels(route).set(time.perf_counter() - started)
+        metrics.count_request(route, status)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -165,6 +176,8 @@ _TOKEN = re.compile(r"[a-z2-7]{26}")
 def _not_modified(request: web.Request, feed: Feed) -> bool:
     """RFC 9110: If-None-Match decides when present; else If-Modified-Since (what Apple Calendar sends)."""
     if_none_match = request.headers.get("If-None-Match")
+    if if_none_match == feed.etag:
+        return True
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
         return "*" in tags or feed.etag in tags
@@ -176,17 +189,11 @@ def _serve(request: web.Request, feed: Feed | None) -> web.StreamResponse:
     """Answer with a feed: 404 with no hint when there is none, 304 when the client's copy is current."""
     if feed is None:
         raise web.HTTPNotFound()
-    headers = {
-        "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": "private, max-age=300",
-    }
     if _not_modified(request, feed):
-        return web.Response(status=304, headers=headers)
-    headers["Vary"] = "Accept-Encoding"
-    body = feed.body
+        return web.Response(status=304, headers=feed.headers)
+    body, headers = feed.body, feed.headers
     if feed.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body, headers["Content-Encoding"] = feed.gzipped, "gzip"
+        body, headers = feed.gzipped, {**headers, "Content-Encoding": "gzip"}
     return web.Response(body=body, headers=headers, content_type="text/calendar", charset="utf-8")
 
 
