@@ -10,7 +10,7 @@ import signal
 import socket
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,12 @@ class Service:
         console = isinstance(self.channels.get("telegram"), ConsoleTelegram)
         base_url = self.settings.public_url or f"http://{self.settings.http_host}:{self.settings.http_port}"
         self.feeds = FeedService(
-            self.store, self.clock, load_secret(self.settings), lambda: self.deployment, base_url=base_url
+            self.store,
+            self.clock,
+            load_secret(self.settings),
+            lambda: self.deployment,
+            keep_cancelled=timedelta(days=self.settings.feed_keep_cancelled_days),
+            base_url=base_url,
         )
         self.composer = composer = DeliveryComposer(
             self.store, self.clock, self._current, console_telegram=console, links=self.feeds.personal_links

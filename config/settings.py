@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias=AliasChoices("PUBLIC_URL"))
     """The external base URL for links (default: http://HOST:PORT)."""
 
+    feed_keep_cancelled_days: int = 30
+    """How long after its end a cancelled session stays (struck through) in the calendar feeds."""
+
     secret_key: SecretStr | None = None
     """Derives the calendar-feed links (PLENARY_SECRET_KEY); unset: a random key kept in the data directory."""
 

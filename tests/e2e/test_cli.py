@@ -114,7 +114,7 @@ def test_db_upgrade_creates_the_sqlite_database_in_the_data_dir(tmp_path: Path) 
     result = plenary("db", "upgrade", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "plenary.db").exists()
-    assert plenary("db", "current", env=env).stdout.strip() == "0002"
+    assert plenary("db", "current", env=env).stdout.strip() == "0003"
 
 
 def test_validate_the_example() -> None:
@@ -160,3 +160,30 @@ def test_plan_leaves_out_what_the_service_already_delivered(tmp_path: Path) -> N
     assert after["counts"]["notices"] == before["counts"]["notices"] - 1
     everything = json.loads(plenary(*args, "--no-ledger", env=env).stdout)
     assert key in {n["key"] for n in everything["notices"]}
+
+
+def test_links_lists_every_delegate_and_rotation_changes_one(tmp_path: Path) -> None:
+    env = {"PLENARY_DATA_DIR": str(tmp_path / "data"), "PUBLIC_URL": "https://plenary.example.org"}
+    first = json.loads(plenary("links", "config/examples/", "--json", env=env).stdout)
+    delegates = [row for row in first if row["scope"] == "delegate"]
+    assert len(delegates) == 26
+    asanov = next(row for row in delegates if row["id"] == "kgz-asanov")
+    assert asanov["state"] == "KGZ"
+    assert asanov["agency"] == "industry"
+    assert asanov["role"] == "head"
+    assert asanov["https"].startswith("https://plenary.example.org/calendar/")
+    assert asanov["webcal"] == "webcal://" + asanov["https"].removeprefix("https://")
+    assert {row["id"] for row in first if row["scope"] == "delegation"} == {"ARM", "BLR", "KAZ", "KGZ", "RUS", "TJK"}
+    assert len({row["https"] for row in first}) == len(first)
+    again = json.loads(plenary("links", "config/examples/", "--json", env=env).stdout)
+    assert again == first  # the same links every time, until rotated
+    rotated = plenary("links", "config/examples/", "--json", "--rotate", "kgz-asanov", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    after = {row["id"]: row["https"] for row in json.loads(rotated.stdout)}
+    before = {row["id"]: row["https"] for row in first}
+    assert [key for key in before if before[key] != after[key]] == ["kgz-asanov"]
+    csv_out = plenary("links", "config/examples/", "--csv", env=env).stdout.splitlines()
+    assert csv_out[0] == "scope,id,state,agency,role,https,webcal"
+    assert len(csv_out) == 1 + len(first)
+    unknown = plenary("links", "config/examples/", "--rotate", "nobody", env=env)
+    assert unknown.returncode == 2

@@ -205,3 +205,13 @@ async def test_the_public_calendar_holds_public_facts_only(site: Site) -> None:
     IcsCalendarStream.calendar_from_ics(text)
     async with site.http.get("/calendar/public/other.ics") as r:
         assert r.status == 404
+
+
+async def test_last_modified_is_stable_across_restarts(site: Site) -> None:
+    link = site.link("kgz-asanov")
+    async with site.http.get(link) as r:
+        first = (r.headers["ETag"], r.headers["Last-Modified"])
+    # A new process: a new feed service over the same database and secret.
+    site.feeds.__init__(site.store, SimulatedClock(datetime(2022, 10, 11, tzinfo=UTC)), SECRET, lambda: site.deployment)  # type: ignore[misc]
+    async with site.http.get(link) as r:
+        assert (r.headers["ETag"], r.headers["Last-Modified"]) == first

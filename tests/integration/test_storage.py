@@ -56,7 +56,7 @@ async def test_migrations_create_exactly_the_declared_schema(database_url: str) 
     assert await current_revision(database_url) is None
     await upgrade(database_url)
     await upgrade(database_url)  # a second run is harmless
-    assert await current_revision(database_url) == "0002"
+    assert await current_revision(database_url) == "0003"
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
