@@ -55,6 +55,7 @@ def run() -> int:
     """Play the XX meeting's whole cycle on the example, 20,000 times faster, from a fresh demo data folder."""
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
     os.environ["PLENARY_DATA_DIR"] = str(DEMO_DATA)
+    os.environ.setdefault("PLENARY_HTTP_PORT", "0")  # any free port: the log says which
     code = _run(
         BIN / "plenary",
         "run",
