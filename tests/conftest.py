@@ -6,8 +6,12 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from storage.repositories import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "config" / "examples"
@@ -58,3 +62,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await _drop_postgres_database(name)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store over a migrated SQLite database of its own."""
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+    from storage.repositories import Store
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'plenary-test.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        yield Store(engine)
+    finally:
+        await engine.dispose()

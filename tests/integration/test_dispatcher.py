@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +12,6 @@ from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
 from domain.outbox import OutboxItem
 from domain.records import OutboxStatus
 from scheduler.dispatcher import Dispatcher, RetryPolicy
-from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
 from tests.doubles.channels import FakeChannel, FakeClock, FakeComposer
 
@@ -23,12 +19,8 @@ RETRY = RetryPolicy(first_delay=30, factor=2, max_delay=3600, jitter=0.2, max_at
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'd.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    yield Store(engine)
-    await engine.dispose()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 async def enqueue(store: Store, clock: FakeClock, kind: NoticeKind = NoticeKind.INVITATION) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -15,7 +14,6 @@ from domain.notices import Notice, NoticeKind, NoticeStatus
 from domain.outbox import OutboxItem
 from scheduler.service import Timeline
 from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
 from web.app import Feed, Metrics, create_app
 
@@ -36,12 +34,8 @@ async def serve(store: Store, timeline: Timeline, loaded: bool = True) -> TestSe
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    yield Store(engine)
-    await engine.dispose()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest.fixture
