@@ -68,6 +68,11 @@ class Feed:
             "Vary": "Accept-Encoding",
         }
 
+    @cached_property
+    def not_modified_headers(self) -> dict[str, str]:
+        """What a 304 carries (RFC 9110 §15.4.5): the validator and the caching fields, nothing more."""
+        return {key: value for key, value in self.headers.items() if key != "Last-Modified"}
+
 
 class Feeds(Protocol):
     """Finds the feed a token opens."""
@@ -190,7 +195,7 @@ def _serve(request: web.Request, feed: Feed | None) -> web.StreamResponse:
     if feed is None:
         raise web.HTTPNotFound()
     if _not_modified(request, feed):
-        return web.Response(status=304, headers=feed.headers)
+        return web.Response(status=304, headers=feed.not_modified_headers)
     body, headers = feed.body, feed.headers
     if feed.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
         body, headers = feed.gzipped, {**headers, "Content-Encoding": "gzip"}
