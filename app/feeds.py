@@ -18,7 +18,10 @@ from domain.ledger import SessionRecord
 from domain.links import LinkScope, feed_token
 from domain.model import Role, Session, SessionStatus
 from domain.ports import Clock
+from domain.records import Rsvp
+from domain.values import localize
 from integrations.calendar.feeds import feed_sessions, personal_feed, public_feed
+from messages.render import Renderer
 from storage.repositories import Store
 from web.app import Feed
 
@@ -45,6 +48,7 @@ class _View:
     language: str
     heads: bool
     valid_until: datetime | None
+    notes: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class FeedService:
         self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
         self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
+        self._rsvps: dict[tuple[str, str], Rsvp] = {}
+        self._renderer: tuple[Deployment, Renderer] | None = None
         self._views: dict[tuple[object, ...], _View] = {}
         self._hits: dict[tuple[str, str], tuple[Deployment, dict[str, SessionRecord], datetime | None, Feed]] = {}
 
@@ -106,6 +112,7 @@ class FeedService:
             return
         generations = await self.store.link_generations()
         self._records = await self.store.session_records()
+        self._rsvps = await self.store.all_rsvps()
         self._views.clear()
         self._hits.clear()
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
@@ -181,7 +188,13 @@ class FeedService:
             scope,
             subject,
             lambda: personal_feed(
-                deployment, view.sessions, records, language=view.language, stamp=now, heads_only_deadlines=view.heads
+                deployment,
+                view.sessions,
+                records,
+                language=view.language,
+                stamp=now,
+                heads_only_deadlines=view.heads,
+                notes=view.notes,
             ),
         )
         self._hits[(token, scope)] = (deployment, records, view.valid_until, feed)
@@ -204,15 +217,34 @@ class FeedService:
             state = deployment.states.get(subject)
             language, heads = (state.language if state else deployment.commission.language), True
         sessions = feed_sessions(deployment, members, now, self.keep_cancelled)
+        notes = self._answers(deployment, sessions, subject, language) if scope is LinkScope.DELEGATE else {}
         state_of_sessions = tuple(
             (s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions
         )
         # A cancelled session leaves the feed after a while: the view holds until the first one does.
         expiries = [s.ends_at + self.keep_cancelled for s in sessions if s.status is SessionStatus.CANCELLED]
         return _View(
-            key=(id(deployment), scope, subject, language, heads, state_of_sessions),
+            key=(id(deployment), scope, subject, language, heads, state_of_sessions, tuple(sorted(notes.items()))),
             sessions=sessions,
             language=language,
             heads=heads,
             valid_until=min(expiries, default=None),
+            notes=notes,
         )
+
+    def _answers(
+        self, deployment: Deployment, sessions: list[Session], delegate_id: str, language: str
+    ) -> dict[str, str]:
+        """The delegate's answers to their invitations, as lines for the sessions' descriptions."""
+        if self._renderer is None or self._renderer[0] is not deployment:
+            self._renderer = (deployment, Renderer(deployment))
+        renderer = self._renderer[1]
+        notes: dict[str, str] = {}
+        for session in sessions:
+            rsvp = self._rsvps.get((session.id, delegate_id))
+            if rsvp is None:
+                continue
+            substitute = deployment.delegates.get(rsvp.substitute_id or "")
+            name = localize(substitute.name, language, deployment.commission.language) if substitute else None
+            notes[session.id] = renderer.rsvp_note(language, rsvp.answer.value, name)
+        return notes

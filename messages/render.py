@@ -272,6 +272,13 @@ class Renderer:
             language=catalogue.language,
         )
 
+    def rsvp_note(self, language: str, answer: str, substitute: str | None = None) -> str:
+        """One line saying what the delegate answered, for their calendar: ``Your answer: in person``."""
+        module = self._env.get_template(f"text/{self.language_for(language)}/{_CATALOGUE}").module
+        labels: Mapping[str, str] = getattr(module, "rsvp_answers")  # noqa: B009 (a template's exported variable)
+        line = f"{getattr(module, 'your_answer')}: {labels.get(answer, answer)}"  # noqa: B009
+        return f"{line} {substitute}" if substitute else line
+
     def _with(self, context: dict[str, Any], dialect: str) -> dict[str, Any]:
         markup = self._markup.get(dialect)
         if markup is None:

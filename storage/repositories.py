@@ -106,6 +106,12 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(statement)
 
+    async def all_rsvps(self) -> dict[tuple[str, str], Rsvp]:
+        """Every recorded answer, by (session, delegate)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(select(rsvps))
+        return {(row.session_id, row.delegate_id): Rsvp.model_validate(row._asdict()) for row in rows}
+
     async def rsvps(self, session_id: str) -> list[Rsvp]:
         """Return the answers recorded for a session, by delegate id."""
         async with self.reader.connect() as conn:

@@ -45,10 +45,12 @@ def personal_feed(
     language: str,
     stamp: datetime,
     heads_only_deadlines: bool,
+    notes: Mapping[str, str] | None = None,
 ) -> bytes:
     """The feed's bytes: one VEVENT per session and per deadline, one VTIMEZONE per zone, no METHOD.
 
-    ``stamp`` is the DTSTAMP of events whose session has no record yet.
+    ``stamp`` is the DTSTAMP of events whose session has no record yet; ``notes`` adds a line to a session's
+    description (the delegate's answer to its invitation).
     """
     commission = deployment.commission
     events = []
@@ -68,6 +70,7 @@ def personal_feed(
                 stamp=event_stamp,
                 last_modified=modified,
                 join_url=join,
+                description_extra=(notes or {}).get(session.id, ""),
             )
         )
         for deadline in session.deadlines:

@@ -217,3 +217,30 @@ async def test_last_modified_is_stable_across_restarts(site: Site) -> None:
     site.feeds.__init__(site.store, SimulatedClock(datetime(2022, 10, 11, tzinfo=UTC)), SECRET, lambda: site.deployment)  # type: ignore[misc]
     async with site.http.get(link) as r:
         assert (r.headers["ETag"], r.headers["Last-Modified"]) == first
+
+
+async def test_the_delegates_answer_shows_in_their_calendar(site: Site) -> None:
+    from domain.records import Rsvp, RsvpAnswer
+
+    at = datetime(2022, 10, 10, tzinfo=UTC)
+    await site.store.record_rsvp(
+        Rsvp(
+            session_id="icmec-xx",
+            delegate_id="kgz-asanov",
+            answer=RsvpAnswer.SUBSTITUTE,
+            substitute_id="kgz-mamytova",
+            answered_at=at,
+        )
+    )
+    await site.store.record_rsvp(
+        Rsvp(session_id="icmec-wg-2022-10", delegate_id="kaz-expert", answer=RsvpAnswer.REMOTE, answered_at=at)
+    )
+    await site.feeds.refresh()  # what the bot does when it records an answer
+    async with site.http.get(site.link("kgz-asanov")) as r:
+        xx = events(await r.read())["icmec-xx@icmec.plenary"]
+    assert "Ваш ответ: вместо меня будет Айгуль Мамытова" in str(xx["DESCRIPTION"])
+    async with site.http.get(site.link("kaz-expert")) as r:
+        wg = events(await r.read())["icmec-wg-2022-10@icmec.plenary"]
+    assert "Your answer: remotely" in str(wg["DESCRIPTION"])
+    async with site.http.get(site.link("rus-head")) as r:
+        assert "Ваш ответ" not in (await r.read()).decode("utf-8")
