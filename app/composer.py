@@ -13,7 +13,7 @@ from domain.outbox import ClaimedItem
 from domain.ports import Clock
 from domain.values import localize
 from integrations.calendar.events import invitation_part
-from messages.render import Renderer
+from messages.render import Renderers
 from storage.repositories import Store
 
 CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}
@@ -29,23 +29,19 @@ class DeliveryComposer:
         deployment: Callable[[], Deployment],
         console_telegram: bool,
         links: Callable[[str], Awaitable[dict[str, str]]] | None = None,
+        renderers: Renderers | None = None,
     ) -> None:
+        self.renderers = renderers or Renderers()
         self.links = links
         self.store = store
         self.clock = clock
         self.deployment = deployment
         self.console_telegram = console_telegram
-        self._renderer: tuple[Deployment, Renderer] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
 
     def close(self) -> None:
         """Stop the rendering thread."""
         self._pool.shutdown(wait=True)
-
-    def _render_with(self, deployment: Deployment) -> Renderer:
-        if self._renderer is None or self._renderer[0] is not deployment:
-            self._renderer = (deployment, Renderer(deployment))
-        return self._renderer[1]
 
     async def _address(self, channel: str, delegate_id: str, deployment: Deployment) -> str | None:
         delegate = deployment.delegates[delegate_id]
@@ -78,7 +74,7 @@ class DeliveryComposer:
             sequence = record.sequence if record else 0
             if kind is NoticeKind.CANCELLATION and delegate.id not in deployment.invitations[session.id]:
                 sequence += 1  # a CANCEL for one attendee must outrank the REQUEST they hold
-        renderer = self._render_with(deployment)
+        renderer = self.renderers(deployment)
         now = self.clock.now()
         links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}
 

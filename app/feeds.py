@@ -21,7 +21,7 @@ from domain.ports import Clock
 from domain.records import Rsvp
 from domain.values import localize
 from integrations.calendar.feeds import feed_sessions, personal_feed, public_feed
-from messages.render import Renderer
+from messages.render import Renderers
 from storage.repositories import Store
 from web.app import Feed
 
@@ -72,6 +72,7 @@ class FeedService:
         keep_cancelled: timedelta = timedelta(days=30),
         cache_size: int = 4096,
         base_url: str = "",
+        renderers: Renderers | None = None,
     ) -> None:
         self.store, self.clock, self.secret, self.deployment = store, clock, secret, deployment
         self.keep_cancelled = keep_cancelled
@@ -83,7 +84,7 @@ class FeedService:
         self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
         self._rsvps: dict[tuple[str, str], Rsvp] = {}
-        self._renderer: tuple[Deployment, Renderer] | None = None
+        self.renderers = renderers or Renderers()
         self._views: dict[tuple[object, ...], _View] = {}
         self._hits: dict[tuple[str, str], tuple[Deployment, dict[str, SessionRecord], datetime | None, Feed]] = {}
 
@@ -236,9 +237,7 @@ class FeedService:
         self, deployment: Deployment, sessions: list[Session], delegate_id: str, language: str
     ) -> dict[str, str]:
         """The delegate's answers to their invitations, as lines for the sessions' descriptions."""
-        if self._renderer is None or self._renderer[0] is not deployment:
-            self._renderer = (deployment, Renderer(deployment))
-        renderer = self._renderer[1]
+        renderer = self.renderers(deployment)
         notes: dict[str, str] = {}
         for session in sessions:
             rsvp = self._rsvps.get((session.id, delegate_id))

@@ -26,6 +26,7 @@ from domain.ports import Channel, Clock
 from domain.values import localize
 from integrations.email.channel import MaildirChannel, SmtpChannel
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
+from messages.render import Renderers
 from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
 from storage.engine import create_engine, describe
@@ -76,6 +77,7 @@ class Service:
         for channel in self.channels.values():
             await channel.start()
         console = isinstance(self.channels.get("telegram"), ConsoleTelegram)
+        renderers = Renderers()
         base_url = self.settings.public_url or f"http://{self.settings.http_host}:{self.settings.http_port}"
         self.feeds = FeedService(
             self.store,
@@ -84,9 +86,15 @@ class Service:
             lambda: self.deployment,
             keep_cancelled=timedelta(days=self.settings.feed_keep_cancelled_days),
             base_url=base_url,
+            renderers=renderers,
         )
         self.composer = composer = DeliveryComposer(
-            self.store, self.clock, self._current, console_telegram=console, links=self.feeds.personal_links
+            self.store,
+            self.clock,
+            self._current,
+            console_telegram=console,
+            links=self.feeds.personal_links,
+            renderers=renderers,
         )
         # A restarted process takes the same name and takes back at once what it held when it died;
         # several processes on one host need distinct PLENARY_WORKER_ID values.

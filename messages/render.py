@@ -342,3 +342,16 @@ def _deadline(views: Views, session: Session, detail: str, now: datetime | None)
     if reference is None and offset_text:
         reference = at - split_offset(offset_text)
     return views.deadline(session, deadline, reference)
+
+
+class Renderers:
+    """The renderer of the configuration in force, made once per configuration and shared."""
+
+    def __init__(self) -> None:
+        self._current: tuple[Deployment, Renderer] | None = None
+
+    def __call__(self, deployment: Deployment) -> Renderer:
+        """The renderer for this configuration."""
+        if self._current is None or self._current[0] is not deployment:
+            self._current = (deployment, Renderer(deployment))
+        return self._current[1]
