@@ -21,6 +21,7 @@ from app.feeds import FeedService, load_secret
 from app.health import ServiceHealth
 from config.loader import LoadResult, load
 from config.settings import Settings
+from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
 from domain.values import localize
@@ -74,8 +75,12 @@ class Service:
         self.deployment = result.deployment
         if self.channels is None:
             self.channels = self._default_channels(result.deployment)
-        for channel in self.channels.values():
-            await channel.start()
+        try:
+            for channel in self.channels.values():
+                await channel.start()
+        except ChannelUnavailable:
+            await self.engine.dispose()
+            raise
         console = isinstance(self.channels.get("telegram"), ConsoleTelegram)
         renderers = Renderers()
         base_url = self.settings.public_url or f"http://{self.settings.http_host}:{self.settings.http_port}"
@@ -229,6 +234,9 @@ async def serve(service: Service, *, watch: bool = False, until: datetime | None
         for problem in exc.result.problems:
             log.error("%s", problem)
         log.error("not started: fix the configuration and start again")
+        return 1
+    except ChannelUnavailable as exc:
+        log.error("not started: %s", exc)
         return 1
     seen = await asyncio.to_thread(_mtimes, service.paths) if watch else {}
     try:

@@ -73,3 +73,7 @@ class DeliveryError(Exception):
         self.outcome = outcome
         self.reason = reason
         self.retry_after = retry_after
+
+
+class ChannelUnavailable(Exception):
+    """A channel cannot start (a rejected token, an unreachable server); the message names no secret."""

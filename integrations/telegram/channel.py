@@ -9,11 +9,11 @@ from typing import Any, TextIO
 import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from domain.delivery import Delivery, DeliveryError, Outcome
+from domain.delivery import ChannelUnavailable, Delivery, DeliveryError, Outcome
 from integrations.telegram.limiter import PacingRateLimiter, retry_seconds
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,14 @@ class TelegramChannel:
         )
 
     async def start(self) -> None:
-        """Open the HTTP connection pool."""
-        await self.bot.initialize()
+        """Open the HTTP connection pool and check the token (PTB's own messages would repeat it: not ours)."""
+        try:
+            await self.bot.initialize()
+        except InvalidToken:
+            raise ChannelUnavailable("the Telegram Bot API rejected TELEGRAM_BOT_TOKEN: check the token") from None
+        except TelegramError as exc:
+            message = type(exc).__name__
+            raise ChannelUnavailable(f"cannot reach the Telegram Bot API ({message}): check TELEGRAM_API_URL") from None
 
     async def close(self) -> None:
         """Close the connection pool."""

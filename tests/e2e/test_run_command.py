@@ -95,3 +95,30 @@ def test_run_refuses_an_invalid_configuration(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "2022-10-19-xx.yaml:9:11: session.format:" in result.stderr
     assert "not started" in result.stderr
+
+
+async def test_run_refuses_a_rejected_telegram_token_without_printing_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.doubles.telegram_api import FakeTelegramApi
+
+    secret = "555:SECRET-TOKEN-VALUE"
+    async with FakeTelegramApi() as api:
+        env = {**os.environ, "PLENARY_DATA_DIR": str(tmp_path / "data"), "PLENARY_HTTP_PORT": "0"}
+        env |= {"TELEGRAM_BOT_TOKEN": secret, "TELEGRAM_API_URL": api.base_url}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "run",
+            str(EXAMPLES),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    assert process.returncode == 1, text
+    assert "rejected TELEGRAM_BOT_TOKEN" in text
+    assert "SECRET-TOKEN-VALUE" not in text

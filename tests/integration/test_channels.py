@@ -241,3 +241,17 @@ def test_long_cyrillic_subjects_are_folded_and_every_line_is_short() -> None:
     raw = email_bytes(long, "s@example.org", "Секретариат", datetime.now(UTC))
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+async def test_a_rejected_token_is_reported_without_the_token() -> None:
+    from domain.delivery import ChannelUnavailable
+
+    async with FakeTelegramApi() as api:
+        secret = "987654321:THIS-IS-A-SECRET-TOKEN"
+        channel = TelegramChannel(secret, api.base_url)
+        with pytest.raises(ChannelUnavailable) as error:
+            await channel.start()
+        assert "TELEGRAM_BOT_TOKEN" in str(error.value)
+        assert "SECRET" not in str(error.value)
+        assert error.value.__cause__ is None
+        assert error.value.__suppress_context__
