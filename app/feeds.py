@@ -80,13 +80,15 @@ class FeedService:
         self.base_url = base_url.rstrip("/")
         self._index: dict[str, tuple[LinkScope, str]] = {}
         self._tokens: dict[tuple[LinkScope, str], str] = {}
-        self._indexed: tuple[int, dict[tuple[str, str], int]] | None = None
+        self._current: Deployment | None = None
+        """The configuration the index and the caches below were made for."""
         self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
         self._rsvps: dict[tuple[str, str], Rsvp] = {}
         self.renderers = renderers or Renderers()
-        self._views: dict[tuple[object, ...], _View] = {}
-        self._hits: dict[tuple[str, str], tuple[Deployment, dict[str, SessionRecord], datetime | None, Feed]] = {}
+        self._views: dict[tuple[LinkScope, str], _View] = {}
+        self._hits: dict[tuple[str, str], tuple[datetime | None, Feed]] = {}
+        """The last answer to each link, good until the configuration changes (or the date given)."""
 
     def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
         """Every live link: one per delegate and one per delegation."""
@@ -116,25 +118,23 @@ class FeedService:
         self._rsvps = await self.store.all_rsvps()
         self._views.clear()
         self._hits.clear()
+        self._bodies.clear()
         self._index = {link.token: (link.scope, link.subject) for link in self.links(deployment, generations)}
         self._tokens = {scope_subject: token for token, scope_subject in self._index.items()}
-        self._indexed = (id(deployment), generations)
+        self._current = deployment
 
     async def public(self, commission_id: str) -> Feed | None:
         """The public calendar of the commission, when its YAML makes it public."""
         deployment = self.deployment()
         if deployment is None or not deployment.commission.public_calendar or commission_id != deployment.commission.id:
             return None
-        records = await self._current_records()
-        key = ("public", id(deployment), tuple(sorted((k, r.digest, r.sequence) for k, r in records.items())))
+        if self._current is not deployment:
+            await self.refresh()
+        records = self._records or {}
+        key = ("public", tuple(sorted((k, r.digest, r.sequence) for k, r in records.items())))
         return await self._serve(
             key, "public", commission_id, lambda: public_feed(deployment, records, stamp=self.clock.now())
         )
-
-    async def _current_records(self) -> dict[str, SessionRecord]:
-        if self._records is None:
-            await self.refresh()
-        return self._records or {}
 
     async def _serve(self, key: tuple[object, ...], scope: str, subject: str, build: Callable[[], bytes]) -> Feed:
         """A feed from the cache, built (and compressed) once per state of what it shows."""
@@ -156,7 +156,7 @@ class FeedService:
         deployment = self.deployment()
         if deployment is None or not self.base_url:
             return {}
-        if self._indexed is None or self._indexed[0] != id(deployment):
+        if self._current is not deployment:
             await self.refresh()
         token = self._tokens.get((LinkScope.DELEGATE, delegate_id))
         return {"calendar": f"{self.base_url}/calendar/{token}.ics"} if token else {}
@@ -168,18 +168,18 @@ class FeedService:
             return None
         # Calendar clients poll the same feed again and again: answer them without working anything out.
         hit = self._hits.get((token, scope))
-        fresh = hit is not None and hit[0] is deployment and hit[1] is self._records
-        if hit is not None and fresh and (hit[2] is None or self.clock.now() < hit[2]):
-            return hit[3]
-        if self._indexed is None or self._indexed[0] != id(deployment):
+        fresh = hit is not None and self._current is deployment
+        if hit is not None and fresh and (hit[0] is None or self.clock.now() < hit[0]):
+            return hit[1]
+        if self._current is not deployment:
             await self.refresh()
         found = self._index.get(token)
         if found is None or found[0].value != scope:
             return None
         link_scope, subject = found
         now = self.clock.now()
-        records = await self._current_records()
-        view_key = (id(deployment), id(records), link_scope, subject)
+        records = self._records or {}
+        view_key = (link_scope, subject)
         view = self._views.get(view_key)
         if view is None or (view.valid_until is not None and now >= view.valid_until):
             view = self._view(deployment, records, link_scope, subject, now)
@@ -198,7 +198,7 @@ class FeedService:
                 notes=view.notes,
             ),
         )
-        self._hits[(token, scope)] = (deployment, records, view.valid_until, feed)
+        self._hits[(token, scope)] = (view.valid_until, feed)
         return feed
 
     def _view(
@@ -225,7 +225,7 @@ class FeedService:
         # A cancelled session leaves the feed after a while: the view holds until the first one does.
         expiries = [s.ends_at + self.keep_cancelled for s in sessions if s.status is SessionStatus.CANCELLED]
         return _View(
-            key=(id(deployment), scope, subject, language, heads, state_of_sessions, tuple(sorted(notes.items()))),
+            key=(scope, subject, language, heads, state_of_sessions, tuple(sorted(notes.items()))),
             sessions=sessions,
             language=language,
             heads=heads,

@@ -85,7 +85,8 @@ class Timeline:
             notices = plan(deployment, now, ledger)
             report = SyncReport()
             items: list[OutboxItem] = []
-            payloads = self._update_payloads(deployment, ledger, notices)
+            snapshots = {session_id: session_digest(deployment, session_id) for session_id in deployment.sessions}
+            payloads = self._update_payloads(snapshots, ledger, notices)
             for notice in notices:
                 if notice.status is NoticeStatus.SCHEDULED and notice.due_at > now:
                     if report.next_due is None or notice.due_at < report.next_due:
@@ -100,15 +101,16 @@ class Timeline:
                     report.by_kind[notice.kind.value] += 1
             report.enqueued = await self.outbox.enqueue(items, now)
             # Only after the updates are safely queued is the new state of each session recorded.
-            await self.outbox.save_session_records(self._records(deployment, ledger, now))
+            await self.outbox.save_session_records(self._records(snapshots, ledger, now))
             self._schedule(report.next_due)
         if report.enqueued:
             log.info("%d new notices in the outbox (due now: %s)", report.enqueued, dict(report.by_kind) or "none")
             self.on_enqueued()
         return report
 
+    @staticmethod
     def _update_payloads(
-        self, deployment: Deployment, ledger: Ledger, notices: list[Notice]
+        snapshots: dict[str, tuple[str, dict[str, object]]], ledger: Ledger, notices: list[Notice]
     ) -> dict[str, dict[str, object]]:
         wanted = {n.session_id for n in notices if n.kind is NoticeKind.UPDATE}
         payloads: dict[str, dict[str, object]] = {}
@@ -116,7 +118,7 @@ class Timeline:
             record = ledger.sessions.get(session_id)
             if record is None:
                 continue
-            _, snap = session_digest(deployment, session_id)
+            _, snap = snapshots[session_id]
             payloads[session_id] = {
                 "changes": [[c.field, c.old, c.new] for c in changes(dict(record.snapshot), snap)],
                 "sequence": record.sequence + 1,
@@ -124,10 +126,11 @@ class Timeline:
         return payloads
 
     @staticmethod
-    def _records(deployment: Deployment, ledger: Ledger, now: datetime) -> dict[str, SessionRecord]:
+    def _records(
+        snapshots: dict[str, tuple[str, dict[str, object]]], ledger: Ledger, now: datetime
+    ) -> dict[str, SessionRecord]:
         records: dict[str, SessionRecord] = {}
-        for session_id in deployment.sessions:
-            digest, snap = session_digest(deployment, session_id)
+        for session_id, (digest, snap) in snapshots.items():
             old = ledger.sessions.get(session_id)
             if old is not None and old.digest == digest:
                 continue
