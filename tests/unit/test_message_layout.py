@@ -95,6 +95,36 @@ def check_telegram(markup: str) -> None:
     assert telegram_length(markup) <= TELEGRAM_LIMIT
 
 
+# Phone numbers stay on one line.
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+@pytest.mark.parametrize("phone", PHONES)
+def test_phone_numbers_do_not_break_in_text_or_telegram(
+    invitation: Callable[[str], Message], language: str, phone: str
+) -> None:
+    message = invitation(language)
+    check_telegram(message.telegram_html)
+    unbreakable = phone.replace(" ", "\u00a0").replace("-", "\u2011")
+    for output in (message.text, message.telegram_html):
+        assert unbreakable in output
+        numbers = re.findall(r"\+7[0-9 \u00a0\u2011-]*[0-9]", output)
+        assert numbers
+        assert all(" " not in n and "-" not in n for n in numbers), numbers
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+@pytest.mark.parametrize("phone", PHONES)
+def test_phone_numbers_do_not_break_in_html(invitation: Callable[[str], Message], language: str, phone: str) -> None:
+    pieces = [inside for data, inside in elements(invitation(language).html).pieces if phone in data]
+    assert pieces, f"{phone} not shown"
+    for inside in pieces:
+        styles = [attrs.get("style", "").replace(" ", "") for _, attrs in inside]
+        assert any("white-space:nowrap" in style for style in styles), inside
+        hrefs = [attrs["href"] for tag, attrs in inside if tag == "a"]
+        assert hrefs == ["tel:+7" + re.sub(r"\D", "", phone)[1:]]
+
+
 # The invitation's agenda is the agenda e-mail's.
 
 
