@@ -1,12 +1,20 @@
-"""Template filters for what must read well on a narrow screen: phone numbers."""
+"""Template filters for what must read well on a narrow screen: calendar subscriptions and phone numbers."""
 
 from __future__ import annotations
 
 import re
 
+_FEED_SCHEMES = ("https://", "http://")
 _DIALLABLE = re.compile(r"\+?[0-9][0-9 ()\u00a0.\-]*[0-9]")
 _BREAKS = str.maketrans({" ": "\u00a0", "-": "\u2011"})
 """A space becomes a no-break space, a hyphen a non-breaking hyphen."""
+
+
+def webcal(url: str) -> str:
+    """The ``webcal://`` address a calendar app subscribes to for an http(s) feed, else an empty string."""
+    if not url.startswith(_FEED_SCHEMES):
+        return ""
+    return "webcal://" + url.split("://", 1)[1]
 
 
 def unbreakable(text: str) -> str:

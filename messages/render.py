@@ -39,7 +39,7 @@ from domain.delivery import Change, Message
 from domain.deployment import Deployment
 from domain.model import Session
 from domain.notices import NoticeKind
-from messages.filters import tel, unbreakable
+from messages.filters import tel, unbreakable, webcal
 from messages.telegram import TELEGRAM_LIMIT, telegram_length, truncate_html
 from messages.views import Countdown, DeadlineView, Views, split_offset
 
@@ -158,7 +158,7 @@ def _environment() -> _Environment:
         auto_reload=False,
     )
     env.filters.update(until=_until, duration=_duration, plural=_plural, clip=_clip)
-    env.filters.update(unbreakable=unbreakable, tel=tel)
+    env.filters.update(unbreakable=unbreakable, tel=tel, webcal=webcal)
     return env
 
 

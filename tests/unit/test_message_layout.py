@@ -95,6 +95,41 @@ def check_telegram(markup: str) -> None:
     assert telegram_length(markup) <= TELEGRAM_LIMIT
 
 
+# The calendar: subscribe (webcal://) or fetch the file over https.
+
+WEBCAL = "webcal://plenary.example.org/calendar/Zq3xY7pLr2Vb9sKdT4mWnE8u.ics"
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_the_calendar_can_be_subscribed_to_or_fetched(invitation: Callable[[str], Message], language: str) -> None:
+    message = invitation(language)
+    assert WEBCAL in message.text
+    assert FEED in message.text
+    links = [attrs["href"] for _, inside in elements(message.html).pieces for tag, attrs in inside if tag == "a"]
+    assert WEBCAL in links
+    assert FEED in links
+    check_telegram(message.telegram_html)
+    assert f"<code>{WEBCAL}</code>" in message.telegram_html  # Telegram links no webcal://: tap to copy
+    assert f'<a href="{FEED}">' in message.telegram_html
+
+
+def test_the_calendar_labels_say_what_each_address_is_for(invitation: Callable[[str], Message]) -> None:
+    ru, en = invitation("ru").text, invitation("en").text
+    assert f"Подписаться в приложении календаря: {WEBCAL}" in ru
+    assert f"Скачать файл или добавить календарь по URL-адресу: {FEED}" in ru
+    assert f"Subscribe in your calendar app: {WEBCAL}" in en
+    assert f"Download the file or add the calendar by URL: {FEED}" in en
+    assert "Google" in en  # Google Calendar takes only the https address
+
+
+def test_a_plain_http_feed_is_subscribed_to_as_webcal(deployment: Deployment) -> None:
+    message = Renderer(deployment).render(
+        NoticeKind.INVITATION, XX, KGZ, links={"calendar": "http://localhost:8080/calendar/t.ics"}
+    )
+    assert "webcal://localhost:8080/calendar/t.ics" in message.text
+    assert "http://localhost:8080/calendar/t.ics" in message.text
+
+
 # Phone numbers stay on one line.
 
 

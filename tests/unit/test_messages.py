@@ -395,10 +395,9 @@ def test_email_html_is_self_contained(renderer: Renderer) -> None:
 def test_personal_links_are_included_when_given(renderer: Renderer) -> None:
     links = {"calendar": "https://plenary.example.org/ics/abc?t=1&x=2", "telegram": "https://t.me/plenary_bot?start=x"}
     message = render(renderer, NoticeKind.INVITATION, links=links)
-    assert "Добавить в календарь: https://plenary.example.org/ics/abc?t=1&x=2" in message.text
-    assert '<a href="https://plenary.example.org/ics/abc?t=1&amp;x=2">Добавить в календарь</a>' in (
-        message.telegram_html
-    )
+    assert "добавить календарь по URL-адресу: https://plenary.example.org/ics/abc?t=1&x=2" in message.text
+    assert '<a href="https://plenary.example.org/ics/abc?t=1&amp;x=2">' in message.telegram_html
+    assert "<code>webcal://plenary.example.org/ics/abc?t=1&amp;x=2</code>" in message.telegram_html
     assert "https://t.me/plenary_bot" in message.html
     assert "https://t.me/plenary_bot" not in message.telegram_html  # they are reading it in Telegram already
     plain = render(renderer, NoticeKind.INVITATION)
