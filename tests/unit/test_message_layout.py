@@ -160,6 +160,26 @@ def test_phone_numbers_do_not_break_in_html(invitation: Callable[[str], Message]
         assert hrefs == ["tel:+7" + re.sub(r"\D", "", phone)[1:]]
 
 
+# Read on a phone: nothing wider than the screen, nothing too small to read.
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_long_addresses_wrap_instead_of_widening_the_page(invitation: Callable[[str], Message], language: str) -> None:
+    pieces = elements(invitation(language).html).pieces
+    links = [(data, inside) for data, inside in pieces if inside and inside[-1][0] == "a"]
+    assert any(FEED in data for data, _ in links)
+    for data, inside in links:
+        styles = [attrs.get("style", "") for _, attrs in inside]
+        assert any("overflow-wrap:anywhere" in s or "word-break:break-all" in s for s in styles), data
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_no_text_is_set_smaller_than_14px(invitation: Callable[[str], Message], language: str) -> None:
+    sizes = {int(size) for size in re.findall(r"font-size:(\d+)px", invitation(language).html)}
+    assert sizes
+    assert min(sizes) >= 14, sorted(sizes)
+
+
 # The invitation's agenda is the agenda e-mail's.
 
 
