@@ -1,10 +1,9 @@
-"""Building the e-mail: text and HTML alternatives with the calendar invitation (RFC 6047 layout).
+"""Building the e-mail with the standard library: an ``EmailMessage`` generated with ``email.policy.SMTP``.
 
-The layout is fixed — multipart/mixed → multipart/alternative (text/plain, text/html, text/calendar) — so
-the message is assembled directly from parts the standard library encodes: header values with
-``email.header`` (RFC 2047), bodies with base64. That is about five times cheaper than building and
-flattening ``email.message`` objects, which is what decides the fan-out rate of one SMTP connection.
-Every line is 7-bit and at most 78 octets: no relay can mangle it.
+The layout is the one RFC 6047 and Outlook expect: multipart/mixed → multipart/alternative (text/plain,
+text/html, text/calendar with ``method=`` equal to the body's METHOD). The library folds every header at
+78 octets, encodes names and subjects in RFC 2047 and ends lines with CRLF; bodies are base64, so every line
+is 7-bit unless an address needs SMTPUTF8 (RFC 6531), when the headers are UTF-8 (``policy.SMTPUTF8``).
 """
 
 from __future__ import annotations
@@ -12,72 +11,214 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.errors import HeaderParseError, NonASCIILocalPartDefect
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from functools import lru_cache
+from typing import Any
 
 from domain.delivery import Delivery
 
-CRLF = "\r\n"
+
+class AddressError(ValueError):
+    """An address no message can be sent to or from; the text says what is wrong with it."""
 
 
-def _header(value: str) -> str:
+class _Registry(HeaderRegistry):
+    """The standard header registry, making each header class once instead of on every lookup."""
+
+    @lru_cache(maxsize=128)  # noqa: B019 - one registry per policy, alive as long as the module
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        cls: type[BaseHeader] = super().__getitem__(name)
+        return cls
+
+
+class _Policy(EmailPolicy):
+    """``policy.SMTP`` (or ``SMTPUTF8``) that remembers what it works out.
+
+    A fan-out sets and folds the same headers (subject, sender, part types) a thousand times; the library
+    folds each through its parse tree again every time. A folded header depends only on its name, its value
+    and these settings, so it is kept.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """As ``EmailPolicy.fold_binary``, remembered."""
+        key = (self.utf8, self.linesep, self.max_line_length, type(value), name, value)
+        folded = _FOLDED.get(key)
+        if folded is None:
+            folded = super().fold_binary(name, value)
+            if len(_FOLDED) >= _FOLDED_LIMIT:
+                _FOLDED.clear()
+            _FOLDED[key] = folded
+        return folded
+
+
+_FOLDED: dict[tuple[Any, ...], bytes] = {}
+_FOLDED_LIMIT = 4096
+
+SMTP = _Policy(linesep="\r\n", header_factory=_Registry())
+"""``email.policy.SMTP``'s settings: RFC 2047 headers folded at 78 octets, CRLF."""
+SMTPUTF8 = SMTP.clone(utf8=True)
+"""``email.policy.SMTPUTF8``'s settings: UTF-8 headers, for a server that offers SMTPUTF8."""
+
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
+"""The addresses nearly everyone has, valid without asking the parser (RFC 5322 dot-atom@dot-atom)."""
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
+_NOT_TOKEN = re.compile(r"[^!-9;-~]+")
+_METHOD = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
+
+
+def one_line(value: str) -> str:
     """A header value on one line: CR, LF and other controls can never reach a header."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+    return _CONTROLS.sub(" ", value).strip()
 
 
-def _field(name: str, value: str) -> str:
-    """One header field, RFC 2047-encoded and folded when the value is not plain ASCII."""
-    value = _header(value)
-    if not value.isascii():
-        value = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
-    return f"{name}: {value}{CRLF}"
+@lru_cache(maxsize=1024)
+def _header(name: str, value: str | datetime) -> BaseHeader:
+    """A header object, made once for each value that repeats across a fan-out."""
+    header: BaseHeader = SMTP.header_factory(name, value)
+    return header
 
 
-def _address(name: str, address: str) -> str:
-    return formataddr((_header(name), _header(address)), charset="utf-8")
+def needs_smtputf8(*addresses: str) -> bool:
+    """True when an address has a non-ASCII local part, which only a server offering SMTPUTF8 can take."""
+    return any(not address.rpartition("@")[0].isascii() for address in addresses)
+
+
+def mailbox(display_name: str, address: str, *, utf8: bool = False) -> Address:
+    """The address as a mailbox; without ``utf8`` a non-ASCII domain is IDNA-encoded. Raises ``AddressError``."""
+    local, at, domain = one_line(address).rpartition("@")
+    if not at or not local or not domain:
+        raise AddressError(f"{address!r} is not an e-mail address")
+    if not utf8:
+        domain = _ascii_domain(domain)
+    if not _PLAIN_ADDRESS.fullmatch(f"{local}@{domain}"):
+        _check(f"{local}@{domain}", utf8)
+    return Address(one_line(display_name), local, domain)
+
+
+@lru_cache(maxsize=64)
+def _sender(display_name: str, address: str, utf8: bool) -> Address:
+    return mailbox(display_name, address, utf8=utf8)
+
+
+def _check(addr_spec: str, utf8: bool) -> None:
+    try:
+        Address(addr_spec=addr_spec)
+    except NonASCIILocalPartDefect:
+        if not utf8:
+            raise AddressError(f"{addr_spec!r} has a non-ASCII local part") from None
+    except (ValueError, IndexError, HeaderParseError):
+        raise AddressError(f"{addr_spec!r} is not a valid e-mail address") from None
+
+
+def _ascii_domain(domain: str) -> str:
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise AddressError(f"the domain {domain!r} cannot be written in ASCII (IDNA)") from None
 
 
 def message_id(key: str, domain: str) -> str:
     """A Message-ID derived from the notice's key: a resent notice carries the same one."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"<{digest}@{_header(domain)}>"
+    return f"<{digest}@{_ascii_domain(one_line(domain))}>"
 
 
-def _body(content_type: str, data: bytes) -> str:
-    encoded = base64.encodebytes(data).decode("ascii").replace("\n", CRLF)
-    return f"Content-Type: {content_type}{CRLF}Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}"
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message ready for the wire, and the envelope it goes under."""
+
+    sender: str
+    recipient: str
+    smtputf8: bool
+    """True when an address needs SMTPUTF8: the headers are UTF-8 and the server must offer it."""
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message built and not yet generated, and its envelope."""
+
+    message: EmailMessage
+    sender: str
+    recipient: str
+    smtputf8: bool
+
+    def outgoing(self) -> Outgoing:
+        """Generate the message (``policy.SMTP``, or ``SMTPUTF8`` when an address needs it)."""
+        data = self.message.as_bytes(policy=SMTPUTF8 if self.smtputf8 else SMTP)
+        return Outgoing(self.sender, self.recipient, self.smtputf8, data)
+
+
+def _part(content_type: str, data: bytes) -> EmailMessage:
+    part = EmailMessage(SMTP)
+    part["Content-Type"] = _header("Content-Type", content_type)
+    part["Content-Transfer-Encoding"] = _header("Content-Transfer-Encoding", "base64")
+    part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return part
+
+
+def _multipart(subtype: str, parts: list[EmailMessage], into: EmailMessage | None = None) -> EmailMessage:
+    # Bodies are base64 and part headers fixed ASCII, so "=_" never occurs inside a part: the boundaries
+    # need not be random, and their header is made and folded once.
+    message = into if into is not None else EmailMessage(SMTP)
+    message["Content-Type"] = _header("Content-Type", f'multipart/{subtype}; boundary="=_plenary_{subtype}"')
+    for part in parts:
+        message.attach(part)
+    return message
+
+
+def _calendar_part(data: bytes, method: str) -> EmailMessage:
+    # The MIME method= parameter must equal the body's METHOD (Outlook rejects a mismatch): the body decides.
+    found = _METHOD.search(data)
+    token = _NOT_TOKEN.sub("", found.group(1).decode("ascii") if found else method).upper()
+    return _part(f'text/calendar; charset="utf-8"; method={token}', data)
+
+
+def email_message(
+    delivery: Delivery, sender: Address, recipient: Address, now: datetime, reply_to: Address | None = None
+) -> EmailMessage:
+    """The message for one delivery as the standard library's ``EmailMessage``."""
+    text = delivery.message
+    message = EmailMessage(SMTP)
+    message["Subject"] = _header("Subject", one_line(text.subject))
+    message["From"] = _header("From", str(sender))
+    message["To"] = SMTP.header_factory("To", recipient)
+    if reply_to is not None:
+        message["Reply-To"] = _header("Reply-To", str(reply_to))
+    message["Date"] = _header("Date", now.astimezone(UTC).replace(microsecond=0))
+    message["Message-ID"] = SMTP.header_factory("Message-ID", message_id(delivery.key, sender.domain))
+    message["Content-Language"] = _header("Content-Language", one_line(text.language))
+    message["Auto-Submitted"] = _header("Auto-Submitted", "auto-generated")
+    for name, value in delivery.headers.items():
+        field = _NOT_TOKEN.sub("", name)
+        if field:
+            message[field] = _header(field, one_line(value))
+    message["MIME-Version"] = _header("MIME-Version", "1.0")
+    parts = [
+        _part('text/plain; charset="utf-8"', text.text.encode()),
+        _part('text/html; charset="utf-8"', text.html.encode()),
+    ]
+    if delivery.calendar is not None:
+        parts.append(_calendar_part(delivery.calendar.data, delivery.calendar.method))
+    return _multipart("mixed", [_multipart("alternative", parts)], into=message)
+
+
+def draft(delivery: Delivery, sender: str, sender_name: str, now: datetime, reply_to: str | None = None) -> Draft:
+    """The message for one delivery, built; raises ``AddressError`` for an address no message can use."""
+    utf8 = needs_smtputf8(sender, delivery.address)
+    from_, to = _sender(sender_name, sender, utf8), mailbox(delivery.name, delivery.address, utf8=utf8)
+    reply = _sender("", reply_to, utf8) if reply_to else None
+    return Draft(email_message(delivery, from_, to, now, reply), from_.addr_spec, to.addr_spec, utf8)
 
 
 def email_bytes(delivery: Delivery, sender: str, sender_name: str, now: datetime, reply_to: str | None = None) -> bytes:
-    """The message for one delivery, ready for the wire."""
-    # Boundaries start with "=_": neither base64 nor header text can contain that.
-    tag = hashlib.sha256(delivery.key.encode()).hexdigest()[:20]
-    mixed, alternative = f"=_m_{tag}", f"=_a_{tag}"
-    head = [
-        _field("Subject", delivery.message.subject),
-        f"From: {_address(sender_name, sender)}{CRLF}",
-        f"To: {_address(delivery.name, delivery.address)}{CRLF}",
-        *([f"Reply-To: {_header(reply_to)}{CRLF}"] if reply_to else []),
-        f"Date: {format_datetime(now)}{CRLF}",
-        f"Message-ID: {message_id(delivery.key, sender.rsplit('@', 1)[-1])}{CRLF}",
-        _field("Content-Language", delivery.message.language),
-        f"Auto-Submitted: auto-generated{CRLF}",
-        *(_field(_header(name), value) for name, value in delivery.headers.items()),
-        f"MIME-Version: 1.0{CRLF}",
-        f'Content-Type: multipart/mixed; boundary="{mixed}"{CRLF}',
-    ]
-    parts = [
-        _body('text/plain; charset="utf-8"', delivery.message.text.encode()),
-        _body('text/html; charset="utf-8"', delivery.message.html.encode()),
-    ]
-    if delivery.calendar is not None:
-        # The MIME method= parameter must equal the body's METHOD (Outlook rejects a mismatch).
-        method = _header(delivery.calendar.method)
-        parts.append(_body(f'text/calendar; charset="utf-8"; method={method}', delivery.calendar.data))
-    inner = "".join(f"--{alternative}{CRLF}{part}" for part in parts) + f"--{alternative}--{CRLF}"
-    body = (
-        f'--{mixed}{CRLF}Content-Type: multipart/alternative; boundary="{alternative}"{CRLF}{CRLF}'
-        f"{inner}--{mixed}--{CRLF}"
-    )
-    return ("".join(head) + CRLF + body).encode("ascii")
+    """The message for one delivery as bytes (UTF-8 headers only when an address needs them)."""
+    return draft(delivery, sender, sender_name, now, reply_to).outgoing().data

@@ -1,7 +1,14 @@
-"""A real SMTP server on loopback (aiosmtpd) that records what it receives and can be told to fail."""
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives and can be told to fail.
+
+Faults are planned per step (``SmtpServer.fail_at``): the greeting, any command by its verb (``EHLO``,
+``STARTTLS``, ``AUTH``, ``MAIL``, ``RCPT``, ``DATA`` — the command itself, before the 354) or ``content``
+(the reply after the content). A fault is a reply line to give instead, ``DROP`` (close the connection
+without a word) or ``Stall(seconds)`` (wait before answering as usual).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import signal
@@ -10,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+DROP = "drop"
+"""A fault: close the connection at that step without answering."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A fault: wait this long before answering as usual (after the content: record it first)."""
+
+    seconds: float
+
+
+Fault = str | Stall
+"""A reply line such as ``"451 4.3.0 Try again"``, ``DROP``, or a ``Stall``."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +51,16 @@ class Received:
     recipients: tuple[str, ...]
     raw: bytes
     at: float
+    mail_options: tuple[str, ...] = ()
+    """The MAIL FROM parameters, such as ``SMTPUTF8``."""
 
     @property
     def message(self) -> EmailMessage:
-        """The message parsed back with the standard library."""
-        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        """The message parsed back with the standard library (UTF-8 headers, RFC 6532, read as UTF-8)."""
+        if self.raw.isascii():
+            parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        else:
+            parsed = email.message_from_string(self.raw.decode("utf-8"), policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         return parsed
 
@@ -47,6 +75,17 @@ class RecordingHandler:
         self.fail_reply = "451 4.3.0 Try again later"
         self.refuse: dict[str, str] = {}
         self.connections = 0
+        self.commands: list[str] = []
+        """Every command verb received, in order, over all connections."""
+        self.advertised: list[str] = []
+        """Extra EHLO keywords to offer, such as ``"STARTTLS"`` or ``"AUTH PLAIN LOGIN"``."""
+        self.faults: dict[str, deque[Fault]] = {}
+
+    def take(self, step: str) -> Fault | None:
+        """The next fault planned for ``step``, if any (each is used once)."""
+        with self.lock:
+            planned = self.faults.get(step)
+            return planned.popleft() if planned else None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -54,7 +93,7 @@ class RecordingHandler:
         with self.lock:
             self.connections += 1
         session.host_name = hostname
-        return responses
+        return [*responses[:-1], *(f"250-{keyword}" for keyword in self.advertised), responses[-1]]
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         if address in self.refuse:
@@ -63,15 +102,69 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if time.monotonic() < self.fail_until:
+        fault = self.take("content")
+        if isinstance(fault, str) and fault != DROP:
+            return fault
+        if fault is None and time.monotonic() < self.fail_until:
             return self.fail_reply
         with self.lock:
             self.received.append(
                 Received(
-                    envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content), time.monotonic()
+                    envelope.mail_from,
+                    tuple(envelope.rcpt_tos),
+                    bytes(envelope.original_content),
+                    time.monotonic(),
+                    tuple(envelope.mail_options),
                 )
             )
+        if fault == DROP:
+            server.transport.close()
+            await asyncio.Event().wait()  # cancelled when the connection is gone
+        if isinstance(fault, Stall):
+            await asyncio.sleep(fault.seconds)
         return "250 Message accepted"
+
+
+class _FaultySMTP(SMTP):
+    """aiosmtpd's server, recording every command and failing where the handler's faults say."""
+
+    def __init__(self, handler: RecordingHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.recorder = handler
+        for verb, method in list(self._smtp_methods.items()):
+            self._smtp_methods[verb] = self._faulty(verb, method)
+
+    def _faulty(self, verb: str, method: Callable[[str | None], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        async def command(arg: str | None) -> None:
+            with self.recorder.lock:
+                self.recorder.commands.append(verb)
+            if not await self._fail(self.recorder.take(verb)):
+                await method(arg)
+
+        return command
+
+    async def _fail(self, fault: Fault | None) -> bool:
+        """Act out a fault; True when it replaced the answer."""
+        if fault is None:
+            return False
+        if isinstance(fault, Stall):
+            await asyncio.sleep(fault.seconds)
+            return False
+        if fault != DROP:
+            await self.push(fault)
+        if fault == DROP or fault.startswith("421"):
+            assert self.transport is not None
+            self.transport.close()
+        return True
+
+    async def _handle_client(self) -> None:
+        if not await self._fail(self.recorder.take("greeting")):
+            await super()._handle_client()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _FaultySMTP(self.handler, **self.SMTP_kwargs)
 
 
 class SmtpServer:
@@ -98,6 +191,21 @@ class SmtpServer:
         """Refuse one recipient."""
         self.handler.refuse[address] = reply
 
+    def fail_at(self, step: str, fault: Fault, times: int = 1) -> None:
+        """Fail the next ``times`` times the transaction reaches ``step`` (see the module's docstring)."""
+        with self.handler.lock:
+            self.handler.faults.setdefault(step, deque()).extend([fault] * times)
+
+    def advertise(self, *keywords: str) -> None:
+        """Offer these extra EHLO keywords (say ``"STARTTLS"``): the client will try them."""
+        self.handler.advertised.extend(keywords)
+
+    @property
+    def commands(self) -> list[str]:
+        """Every command verb received, in order."""
+        with self.handler.lock:
+            return list(self.handler.commands)
+
     def by_recipient(self) -> dict[str, list[Received]]:
         """Accepted messages grouped by recipient."""
         out: dict[str, list[Received]] = {}
@@ -115,10 +223,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
-    """Run an SMTP server on a free loopback port for the duration of the block."""
+def smtp_server(*, smtputf8: bool = True) -> Iterator[SmtpServer]:
+    """Run an SMTP server on a free loopback port for the duration of the block (offering SMTPUTF8 or not)."""
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = _Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield SmtpServer(controller, handler)
