@@ -9,7 +9,15 @@ from typing import Any, TextIO
 import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -54,29 +62,46 @@ class TelegramChannel:
         await self.bot.shutdown()
 
     async def send(self, delivery: Delivery) -> None:
-        """Send one message; map Telegram's answers to transient, permanent or unknown outcomes."""
+        """Send one message; Telegram's answer, or where the request stopped, decides the outcome."""
+        try:
+            chat_id = int(delivery.address)
+        except ValueError:
+            raise DeliveryError(Outcome.PERMANENT, f"not a Telegram chat id: {delivery.address!r}"[:300]) from None
         try:
             await self.bot.send_message(
-                chat_id=int(delivery.address),
+                chat_id=chat_id,
                 text=delivery.message.telegram_html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
             raise DeliveryError(Outcome.TRANSIENT, "Telegram rate limit (429)", retry_seconds(exc)) from None
-        except Forbidden as exc:
+        except (Forbidden, BadRequest, InvalidToken) as exc:
             raise DeliveryError(Outcome.PERMANENT, f"Telegram: {exc.message}") from None
-        except BadRequest as exc:
-            raise DeliveryError(Outcome.PERMANENT, f"Telegram: {exc.message}") from None
-        except TimedOut as exc:
-            # A connect or pool timeout means the message never left; a read timeout means it may have arrived.
-            not_sent = isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
-            outcome = Outcome.TRANSIENT if not_sent else Outcome.UNKNOWN
-            raise DeliveryError(outcome, f"Telegram timed out ({'not sent' if not_sent else 'no answer'})") from None
+        except ChatMigrated as exc:
+            raise DeliveryError(Outcome.PERMANENT, f"Telegram: the group is now chat {exc.new_chat_id}") from None
         except NetworkError as exc:
-            raise DeliveryError(Outcome.TRANSIENT, f"Telegram unreachable or failing: {exc.message}") from None
+            raise _network_failure(exc) from None
         except TelegramError as exc:
-            raise DeliveryError(Outcome.TRANSIENT, f"Telegram: {exc.message}") from None
+            # Raised bare only for a 2xx answer that could not be read: Telegram took the request.
+            raise DeliveryError(Outcome.UNKNOWN, f"Telegram: {exc.message}") from None
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
+"""httpx errors raised before any byte of the request was written: the message never left."""
+
+
+def _network_failure(exc: NetworkError) -> DeliveryError:
+    """Not sent, or sent with no answer (PTB #1045: blind resending delivered one message three times)."""
+    cause = exc.__cause__
+    if isinstance(cause, _NOT_SENT):
+        return DeliveryError(Outcome.TRANSIENT, f"Telegram not reached, not sent ({type(cause).__name__})")
+    if cause is None or isinstance(cause, TelegramError):
+        # Telegram answered, with a 5xx: it did not take the message.
+        return DeliveryError(Outcome.TRANSIENT, f"Telegram failing: {exc.message}"[:300])
+    # A read or write timeout, a connection dropped or reset once the request was (being) written: it may
+    # have arrived.
+    return DeliveryError(Outcome.UNKNOWN, f"Telegram sent, no answer ({type(cause).__name__})")
 
 
 class ConsoleTelegram:

@@ -5,9 +5,10 @@ Point ``telegram.Bot(api.token, base_url=api.base_url)`` at it. python-telegram-
 JSON-encoded); the double also understands JSON bodies, multipart forms and query strings.
 
 Only ``sendMessage`` is modelled closely: it is validated, rate limited and recorded, and faults can be
-injected into it. ``getMe``, ``setWebhook``, ``deleteWebhook``, ``getWebhookInfo``, ``getUpdates``,
-``setMyCommands``, ``getMyCommands`` and ``deleteMyCommands`` have minimal answers; any other method is a
-404 like Telegram's.
+injected into it — error answers, a hold before answering, a connection closed before the request is read
+(nothing received) or after the message was taken (received, never answered). ``getMe``, ``setWebhook``,
+``deleteWebhook``, ``getWebhookInfo``, ``getUpdates``, ``setMyCommands``, ``getMyCommands`` and
+``deleteMyCommands`` have minimal answers; any other method is a 404 like Telegram's.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class Fault(enum.StrEnum):
     """400 Bad Request: chat not found."""
     STALL = "stall"
     """Hold the request before answering (see :meth:`FakeTelegramApi.stall`)."""
+    HANG_UP = "hang_up"
+    """Accept and record the message, then close the connection without answering."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,9 @@ class FakeTelegramApi:
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
         self._faults: list[_PlannedFault] = []
+        self._unread_hang_ups = 0
+        self.hung_up_unread = 0
+        """How many sendMessage requests the double closed the connection on without reading them."""
         self._blocked: set[ChatId] = set()
         self._unknown: set[ChatId] = set()
         self._penalty_until: dict[ChatId | None, float] = {}
@@ -252,6 +258,22 @@ class FakeTelegramApi:
         """
         self.fail_next(n, Fault.STALL, chat_id=chat_id, seconds=seconds, deliver=deliver)
 
+    def hang_up(self, n: int = 1, *, after_reading: bool = False, chat_id: ChatId | None = None) -> None:
+        """Close the connection on the next ``n`` sendMessage calls instead of answering.
+
+        Without ``after_reading`` the request is not read: nothing is received or recorded, whatever the
+        chat (``chat_id`` is not known yet). With it the message is accepted and recorded first, then the
+        connection is closed: delivered, and the client never hears so.
+        """
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if after_reading:
+            self.fail_next(n, Fault.HANG_UP, chat_id=chat_id)
+        elif chat_id is not None:
+            raise ValueError("a request that is not read has no chat_id to match")
+        else:
+            self._unread_hang_ups += n
+
     def release(self) -> None:
         """End every hold in progress now; later stalls hold again."""
         self._release_event.set()
@@ -307,6 +329,10 @@ class FakeTelegramApi:
             return _error(404, "Not Found")
         if prefix.removeprefix("bot") != self.token:
             return _error(401, "Unauthorized")
+        if method.lower() == "sendmessage" and self._unread_hang_ups:
+            self._unread_hang_ups -= 1
+            self.hung_up_unread += 1
+            return _hang_up(request)
         try:
             params = await _read_params(request)
         except ValueError as exc:
@@ -315,7 +341,8 @@ class FakeTelegramApi:
         handler = self._methods.get(method.lower())
         if handler is None:
             return _error(404, "Not Found: method not found")
-        return await handler(params)
+        response = await handler(params)
+        return _hang_up(request) if response is _HANG_UP else response
 
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
         return _ok(self._bot_user())
@@ -387,6 +414,9 @@ class FakeTelegramApi:
                 params,
             )
         fault = self._take_fault(chat_id)
+        if fault is not None and fault.kind is Fault.HANG_UP:
+            self._answer(chat_id, text, parse_mode, params, now, None)
+            return _HANG_UP
         if fault is None or fault.kind is not Fault.STALL:
             return self._answer(chat_id, text, parse_mode, params, now, fault)
         if fault.deliver:
@@ -671,6 +701,17 @@ def _retry_after(oldest: float, now: float) -> int:
 
 def _too_many(retry_after: int) -> str:
     return f"Too Many Requests: retry after {retry_after}"
+
+
+_HANG_UP = web.Response(status=599)
+"""Returned by a method handler: close the connection instead of answering."""
+
+
+def _hang_up(request: web.Request) -> web.Response:
+    """Close the connection; the response returned is never written."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=599)
 
 
 def _ok(result: Any, description: str | None = None) -> web.Response:

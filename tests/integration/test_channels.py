@@ -218,20 +218,6 @@ async def test_a_429_holds_every_request_until_retry_after_then_resends() -> Non
         assert time.monotonic() - started >= 1.0
 
 
-async def test_a_read_timeout_after_sending_is_an_unknown_outcome() -> None:
-    async with FakeTelegramApi() as api:
-        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url, read_timeout=0.3)
-        await channel.start()
-        api.stall(2, deliver=True)
-        try:
-            with pytest.raises(DeliveryError) as error:
-                await channel.send(delivery("7"))
-            assert error.value.outcome is Outcome.UNKNOWN
-        finally:
-            api.release()
-            await channel.close()
-
-
 async def test_a_rejected_token_is_reported_without_the_token() -> None:
     from domain.delivery import ChannelUnavailable
 

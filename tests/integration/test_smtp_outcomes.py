@@ -33,8 +33,10 @@ def smtp() -> Iterator[SmtpServer]:
         yield server
 
 
-def channel_for(server: SmtpServer, **options: object) -> SmtpChannel:
-    return SmtpChannel(server.host, server.port, SENDER, "Секретариат", tls="none", timeout=1.0, **options)  # type: ignore[arg-type]
+def channel_for(server: SmtpServer, username: str | None = None, password: str | None = None) -> SmtpChannel:
+    return SmtpChannel(
+        server.host, server.port, SENDER, "Секретариат", tls="none", timeout=1.0, username=username, password=password
+    )
 
 
 async def failure(channel: SmtpChannel, message: Delivery | None = None) -> DeliveryError:
