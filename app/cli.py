@@ -77,7 +77,7 @@ async def _read_ledger(settings: Settings) -> Ledger | None:
         return None
     engine = create_engine(url)
     try:
-        return await Store(engine).ledger()
+        return await Store(engine).outbox.ledger()
     finally:
         await engine.dispose()
 
@@ -194,12 +194,11 @@ def links(
     import csv
     import json
 
+    from app.bootstrap import bootstrap
     from app.clock import SystemClock
-    from app.feeds import FeedService, load_secret
+    from app.secrets import server_secret
     from domain.links import LinkScope
-    from storage.engine import create_engine
     from storage.migrate import upgrade
-    from storage.repositories import Store
 
     result = _load_or_exit(paths)
     deployment = result.deployment
@@ -210,18 +209,17 @@ def links(
             raise typer.BadParameter(f"unknown delegate or state {subject!r}", param_hint="--rotate")
 
     async def gather() -> list[dict[str, str]]:
-        url = settings.resolved_database_url()
-        await upgrade(url)
-        engine = create_engine(url)
+        await upgrade(settings.resolved_database_url())
+        services = bootstrap(settings, SystemClock(), channels={})
         try:
-            store = Store(engine)
             for subject in rotate or ():
                 scope = LinkScope.DELEGATE if subject in deployment.delegates else LinkScope.DELEGATION
-                await store.rotate_link(scope.value, subject, datetime.now(UTC))
-            generations = await store.link_generations()
+                await services.links.rotate(scope, subject)
+            generations = await services.store.links.generations()
+            services.feeds.secret = await server_secret(settings, services.store, services.clock)
         finally:
-            await engine.dispose()
-        service = FeedService(store, SystemClock(), load_secret(settings), lambda: deployment)
+            await services.store.engine.dispose()
+        service = services.feeds
         base = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
         rows = []
         for link in service.links(deployment, generations):
@@ -252,7 +250,11 @@ def links(
             label = f"{row['id']} ({row['state']}{', ' + row['role'] if row['role'] else ''})"
             typer.echo(f"{label:<36} {row['https']}")
     if rotate:
-        typer.echo(f"rotated: {', '.join(rotate)} (their old links now answer 404)", err=True)
+        typer.echo(
+            f"rotated: {', '.join(rotate)}: their old links answer 404 at once here and within a second in a "
+            "running service",
+            err=True,
+        )
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""The running service: storage, channels, the timeline and the dispatcher in one asyncio process."""
+"""The running service's lifecycle: start in order, reload safely, stop in reverse."""
 
 from __future__ import annotations
 
@@ -7,32 +7,29 @@ import contextlib
 import logging
 import os
 import signal
-import socket
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
-from app.composer import DeliveryComposer
-from app.feeds import FeedService, load_secret
-from app.health import ServiceHealth
+from app.bootstrap import Services, bootstrap, default_channels
+from app.instance import DatabaseLock
+from app.secrets import server_secret
+from app.tasks import TaskRegistry
 from config.loader import LoadResult, load
 from config.settings import Settings
+from domain.changes import removed_announced
 from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
-from domain.values import localize
-from integrations.email.channel import MaildirChannel, SmtpChannel
-from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
-from messages.render import Renderers
-from scheduler.dispatcher import Dispatcher, RetryPolicy
-from scheduler.service import Timeline
-from storage.engine import create_engine, describe
+from integrations.telegram.channel import ConsoleTelegram
+from scheduler.dispatcher import RetryPolicy
+from scheduler.service import PlanningError
+from storage.engine import describe
 from storage.migrate import upgrade
-from storage.repositories import Store
 from web.app import Metrics, create_app
 
 log = logging.getLogger("plenary")
@@ -41,9 +38,10 @@ log = logging.getLogger("plenary")
 class ConfigurationError(Exception):
     """The configuration has errors; the service does not start on it."""
 
-    def __init__(self, result: LoadResult) -> None:
-        super().__init__(f"{len(result.errors)} error(s) in the configuration")
+    def __init__(self, result: LoadResult | None = None, problems: Sequence[str] = ()) -> None:
         self.result = result
+        self.problems = [str(p) for p in result.problems] if result is not None else list(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the configuration")
 
 
 @dataclass
@@ -56,76 +54,86 @@ class Service:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     channels: dict[str, Channel] | None = None
     retry: RetryPolicy | None = None
-    deployment: Deployment | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    worker: str | None = None
+    services: Services | None = None
+    http_port: int = 0
+    _lock: DatabaseLock | None = None
+
+    @property
+    def deployment(self) -> Deployment | None:
+        """The configuration in force."""
+        return self.services.configuration.current if self.services else None
 
     async def start(self) -> None:
-        """Migrate, load the configuration (refusing to start on errors), open channels, plan and dispatch."""
+        """Lock, migrate, load (refusing errors), open channels, then HTTP, dispatcher and timeline, in that order."""
         url = self.settings.resolved_database_url()
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self._lock = DatabaseLock(Path(parsed.database))
+            self._lock.acquire()  # before anything is touched: a second process must change nothing
+        try:
+            await self._start(url)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    async def _start(self, url: str) -> None:
         log.info("database: %s", describe(url))
-        await upgrade(url)
-        self.engine = create_engine(url)
-        self.store = Store(self.engine)
         result = load(self.paths, self.environ)
         if result.deployment is None:
-            await self.engine.dispose()
             raise ConfigurationError(result)
+        await upgrade(url)
+        s = self.services = bootstrap(
+            self.settings, self.clock, channels=self.channels, retry=self.retry, worker=self.worker
+        )
+        self.tasks = TaskRegistry(s.loops)
+        try:
+            await self._bring_up(s, result)
+        except BaseException:
+            await s.store.engine.dispose()
+            raise
+
+    async def _bring_up(self, s: Services, result: LoadResult) -> None:
+        deployment = result.deployment
+        assert deployment is not None
         for warning in result.warnings:
             log.warning("%s", warning)
-        self.deployment = result.deployment
-        if self.channels is None:
-            self.channels = self._default_channels(result.deployment)
+        ledger = await s.store.outbox.ledger()
+        removed = removed_announced(deployment, ledger)
+        if removed:
+            raise ConfigurationError(problems=removed)
+        s.feeds.secret = await server_secret(self.settings, s.store, self.clock)
+        channels = s.channels = self.channels or default_channels(self.settings, deployment, self.clock)
+        for channel in channels.values():
+            await channel.start()
+        s.dispatcher.channels = channels
+        s.composer.console_telegram = isinstance(channels.get("telegram"), ConsoleTelegram)
+        if self._lock is not None:  # the only process on this database: whatever is claimed was ours
+            reclaimed = await s.store.outbox.release_all(self.clock.now())
+            if reclaimed:
+                log.warning("took back %d notices that were being sent when the service stopped last", reclaimed)
+        await s.events.start()
+        await self._start_http(s)
+        self.tasks.spawn("dispatcher", s.dispatcher.run())
+        self.tasks.spawn("changes", s.events.follow())
+        s.timeline.start()
         try:
-            for channel in self.channels.values():
-                await channel.start()
-        except ChannelUnavailable:
-            await self.engine.dispose()
-            raise
-        console = isinstance(self.channels.get("telegram"), ConsoleTelegram)
-        renderers = Renderers()
-        base_url = self.settings.public_url or f"http://{self.settings.http_host}:{self.settings.http_port}"
-        self.feeds = FeedService(
-            self.store,
-            self.clock,
-            load_secret(self.settings),
-            lambda: self.deployment,
-            keep_cancelled=timedelta(days=self.settings.feed_keep_cancelled_days),
-            base_url=base_url,
-            renderers=renderers,
-        )
-        self.composer = composer = DeliveryComposer(
-            self.store,
-            self.clock,
-            self._current,
-            console_telegram=console,
-            links=self.feeds.personal_links,
-            renderers=renderers,
-        )
-        # A restarted process takes the same name and takes back at once what it held when it died;
-        # several processes on one host need distinct PLENARY_WORKER_ID values.
-        worker = self.settings.worker_id or socket.gethostname()
-        reclaimed = await self.store.release(worker, self.clock.now())
-        if reclaimed:
-            log.warning("took back %d notices this worker held when it stopped last", reclaimed)
-        self.dispatcher = Dispatcher(self.store, self.channels, composer, self.clock, worker, retry=self.retry)
-        self.timeline = Timeline(self.store, self.clock, self.dispatcher.wake)
-        self._spawn(self.dispatcher.run(), "dispatcher")
-        self.timeline.start()
-        await self._start_http()
-        await self.feeds.refresh()
-        report = await self.timeline.apply(result.deployment)
+            report = await s.timeline.apply(deployment)
+        except PlanningError as exc:
+            raise ConfigurationError(problems=[str(exc)]) from None
+        await s.configuration.accept(deployment)
         log.info(
             "running %s: %d sessions, %d delegates; next notice due %s",
-            result.deployment.commission.id,
-            len(result.deployment.sessions),
-            len(result.deployment.delegates),
+            deployment.commission.id,
+            len(deployment.sessions),
+            len(deployment.delegates),
             report.next_due.isoformat() if report.next_due else "never",
         )
 
-    async def _start_http(self) -> None:
-        health = ServiceHealth(self.store, self.timeline, self.clock, lambda: self.deployment)
+    async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
-        self.runner = web.AppRunner(create_app(health, self.metrics, self.feeds), access_log=None)
+        self.runner = web.AppRunner(create_app(s.health, self.metrics, s.feeds), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
         await site.start()
@@ -133,78 +141,52 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
         if not self.settings.public_url:
-            self.feeds.base_url = f"http://{self.settings.http_host}:{self.http_port}"
+            s.feeds.base_url = f"http://{self.settings.http_host}:{self.http_port}"
         log.info("HTTP server on http://%s:%d (healthz, readyz, metrics)", self.settings.http_host, self.http_port)
 
-    def _current(self) -> Deployment:
-        assert self.deployment is not None
-        return self.deployment
-
-    def _default_channels(self, deployment: Deployment) -> dict[str, Channel]:
-        s = self.settings
-        commission = deployment.commission
-        sender = s.mail_from or commission.secretariat.email
-        sender_name = localize(
-            commission.secretariat.name or commission.short_name or commission.name, commission.language
-        )
-        email: Channel
-        if s.smtp_host:
-            email = SmtpChannel(
-                s.smtp_host,
-                s.smtp_port,
-                sender,
-                sender_name,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                tls=s.smtp_tls,
-                reply_to=commission.secretariat.email,
-            )
-        else:
-            email = MaildirChannel(Path(s.data_dir) / "maildir", sender, sender_name)
-        telegram: Channel
-        if s.telegram_bot_token:
-            telegram = TelegramChannel(s.telegram_bot_token.get_secret_value(), s.telegram_api_url)
-        else:
-            telegram = ConsoleTelegram()
-        return {"telegram": telegram, "email": email}
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[None]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("%s stopped with an error", name, exc_info=t.exception())
-
-        task.add_done_callback(done)
-
     async def reload(self) -> bool:
-        """Re-read the configuration; on errors keep the last good one. Return whether it was applied."""
-        result = load(self.paths, self.environ)
+        """Re-read the configuration; apply it only if it validates and plans, else keep the one in force."""
+        s = self.services
+        assert s is not None
+        result = await asyncio.to_thread(load, self.paths, self.environ)
         if result.deployment is None:
             log.error("the new configuration was refused; still running on the last good one:")
-            for problem in result.problems:
-                log.error("  %s", problem)
+            s.configuration.refuse([str(p) for p in result.errors])
             return False
-        self.deployment = result.deployment
-        report = await self.timeline.apply(result.deployment)
-        await self.feeds.refresh()
-        log.info("configuration reloaded; %d notices queued", report.enqueued)
+        try:
+            removed = removed_announced(result.deployment, await s.store.outbox.ledger())
+            if removed:
+                log.error("the new configuration was refused; still running on the last good one:")
+                s.configuration.refuse(removed)
+                return False
+            report = await s.timeline.apply(result.deployment)
+        except PlanningError as exc:
+            log.error("the new configuration was refused; still running on the last good one:")
+            s.configuration.refuse([str(exc)])
+            return False
+        except Exception as exc:  # the database: the timeline retries; the new configuration is in force
+            log.error("the new configuration is in force but could not be synchronised yet: %s", exc)
+        else:
+            log.info("configuration reloaded; %d notices queued", report.enqueued)
+        await s.configuration.accept(result.deployment)
         return True
 
     async def stop(self) -> None:
         """Stop HTTP and timers, let in-flight sends finish, give back claimed rows, close channels and the database."""
-        await self.runner.cleanup()
-        await self.timeline.stop()
-        await self.dispatcher.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for channel in (self.channels or {}).values():
+        s = self.services
+        if s is None:
+            return
+        with contextlib.suppress(AttributeError):
+            await self.runner.cleanup()
+        await s.timeline.stop()
+        await s.dispatcher.stop()
+        await self.tasks.stop()
+        for channel in (s.channels or {}).values():
             await channel.close()
-        self.composer.close()
-        await self.engine.dispose()
+        s.composer.close()
+        await s.store.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
 
 
 def _mtimes(paths: Sequence[str]) -> dict[str, float]:
@@ -222,6 +204,8 @@ def _mtimes(paths: Sequence[str]) -> dict[str, float]:
 
 async def serve(service: Service, *, watch: bool = False, until: datetime | None = None) -> int:
     """Run the service until SIGTERM/SIGINT (or the clock passes ``until``); SIGHUP reloads."""
+    from app.instance import AlreadyRunning
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
@@ -231,11 +215,11 @@ async def serve(service: Service, *, watch: bool = False, until: datetime | None
     try:
         await service.start()
     except ConfigurationError as exc:
-        for problem in exc.result.problems:
+        for problem in exc.problems:
             log.error("%s", problem)
         log.error("not started: fix the configuration and start again")
         return 1
-    except ChannelUnavailable as exc:
+    except (ChannelUnavailable, AlreadyRunning) as exc:
         log.error("not started: %s", exc)
         return 1
     seen = await asyncio.to_thread(_mtimes, service.paths) if watch else {}

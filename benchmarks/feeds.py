@@ -27,12 +27,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from app.bootstrap import bootstrap
 from app.clock import SimulatedClock
-from app.feeds import FeedService
-from app.health import ServiceHealth
 from benchmarks._common import positive, verdict
 from config.loader import load_texts
-from scheduler.service import Timeline
+from config.settings import Settings
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
@@ -164,13 +163,12 @@ async def measure(events: int, clients: int, seconds: float) -> int:
         engine = create_engine(url)
         store = Store(engine)
         clock = SimulatedClock(datetime(2026, 12, 1, tzinfo=UTC))
-        timeline = Timeline(store, clock, lambda: None)
-        await timeline.apply(deployment)
-        feeds = FeedService(store, clock, b"benchmark-secret", lambda: deployment)
-        await feeds.refresh()
+        services = bootstrap(Settings(), clock, store=store, channels={}, secret=b"benchmark-secret")
+        await services.timeline.apply(deployment)
+        await services.configuration.accept(deployment)
+        feeds = services.feeds
         token = feeds.links(deployment, {})[0].token
-        health = ServiceHealth(store, timeline, clock, lambda: deployment)
-        runner, port = await serve(create_app(health, Metrics(), feeds))
+        runner, port = await serve(create_app(services.health, Metrics(), feeds))
         feed_url = f"http://127.0.0.1:{port}/calendar/{token}.ics"
         async with aiohttp.ClientSession() as http, http.get(feed_url) as response:
             body, etag = await response.read(), response.headers["ETag"]
@@ -192,7 +190,7 @@ async def measure(events: int, clients: int, seconds: float) -> int:
                 load_from_another_process, base_url, tag, clients, seconds
             )
         await base_runner.cleanup()
-        await timeline.stop()
+
         await engine.dispose()
 
     print()

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     """Derives the calendar-feed links (PLENARY_SECRET_KEY); unset: a random key kept in the data directory."""
 
     worker_id: str | None = None
-    """This process's name in outbox leases (default: the host name; give each process on a host its own)."""
+    """This process's name in outbox leases and the change log (default: host, process id and a random tag)."""
+
+    lease_seconds: float = Field(60.0, ge=5.0, le=3600.0)
+    """How long a claimed notice stays this process's without renewal (renewed every third of it while sending);
+    a process that dies gives its notices up to the others this long after."""
 
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one, or the SQLite file under the data directory."""

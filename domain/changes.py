@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from domain.delivery import Change
+from domain.deployment import Deployment
+from domain.ledger import Ledger
 from domain.model import Session
 from domain.values import localize
 
@@ -52,3 +54,33 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         else:
             out.append(Change(name, str(before or ""), str(after or "")))
     return out
+
+
+def removed_announced(deployment: Deployment, ledger: Ledger) -> list[str]:
+    """What an edit removed although delegates hold its invitation; such an edit is refused, with what to do.
+
+    A session or delegate that simply vanished could not be told anything: a cancellation needs the
+    session's title and time and the delegate's address and language. Cancel first, remove afterwards.
+    """
+    problems: list[str] = []
+    for session_id, told in sorted(ledger.told.items()):
+        if not told:
+            continue
+        record = ledger.sessions.get(session_id)
+        cancelled = record is not None and record.snapshot.get("status") == "cancelled"
+        if session_id not in deployment.sessions:
+            if not cancelled:
+                problems.append(
+                    f"session {session_id!r} was removed, but {len(told)} delegate(s) hold its invitation: "
+                    "keep it with `status: cancelled` so that they are sent the cancellation, and remove it "
+                    "once the cancellations are sent"
+                )
+            continue
+        gone = sorted(d for d in told if d not in deployment.delegates)
+        if gone and deployment.sessions[session_id].status.value != "cancelled":
+            problems.append(
+                f"delegate(s) {', '.join(gone)} were removed, but hold the invitation to {session_id!r}: keep them "
+                "and leave them out of the session (`invited.exclude`) so that they are sent the cancellation, "
+                "and remove them once it is sent"
+            )
+    return problems

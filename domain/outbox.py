@@ -37,3 +37,17 @@ class ClaimedItem:
     due_at: datetime
     payload: dict[str, Any]
     worker: str
+    channel_attempts: int = 0
+    """Attempts on the current channel (each channel has its own budget)."""
+    internal_errors: int = 0
+    """Failures for a reason of ours (a rendering bug, an address the MIME code cannot encode)."""
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """A snapshot of the outbox for metrics."""
+
+    notices: dict[tuple[str, str, str], int]
+    """(kind, channel, status) → count; channel is ``none`` until a notice was sent."""
+    depth: int
+    oldest_due_seconds: float

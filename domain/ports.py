@@ -1,4 +1,9 @@
-"""What the rules need from outside, as protocols the adapters implement."""
+"""What the rules and the use cases need from outside, as protocols the adapters implement.
+
+One protocol per aggregate's repository (the outbox, announcements, bindings, answers, attendance, feed
+links, the audit log), the clock, the channels, the renderer and calendar builder, and the sink that
+change events go to.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from domain.delivery import Delivery
+from domain.delivery import CalendarPart, Change, Delivery, Message
+from domain.deployment import Deployment
+from domain.events import Event
+from domain.feeds import Feed
 from domain.ledger import Ledger, SessionRecord
-from domain.outbox import ClaimedItem, OutboxItem
+from domain.model import Delegate, Session
+from domain.notices import NoticeKind
+from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
+from domain.records import AttendanceEvent, AuditEntry, OutboxEntry, Rsvp, TelegramBinding
 
 
 class Clock(Protocol):
@@ -52,8 +63,10 @@ class Outbox(Protocol):
         """Add notices; a key already present is left alone. Return how many were new."""
         ...
 
-    async def claim_due(self, now: datetime, worker: str, lease_seconds: float, limit: int) -> list[ClaimedItem]:
-        """Take up to ``limit`` due rows (or rows whose lease ran out) for this worker."""
+    async def claim_due(
+        self, now: datetime, worker: str, lease_seconds: float, limit: int, *, lease_now: datetime | None = None
+    ) -> list[ClaimedItem]:
+        """Take up to ``limit`` rows due by ``now`` (or whose lease ran out by ``lease_now``) for this worker."""
         ...
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
@@ -65,9 +78,17 @@ class Outbox(Protocol):
         ...
 
     async def mark_retry(
-        self, item: ClaimedItem, error: str, next_attempt_at: datetime, channel_index: int, now: datetime
+        self,
+        item: ClaimedItem,
+        error: str,
+        next_attempt_at: datetime,
+        channel_index: int,
+        now: datetime,
+        *,
+        channel_attempts: int = 0,
+        internal_errors: int | None = None,
     ) -> bool:
-        """Put the row back for a later attempt (possibly on another channel)."""
+        """Put the row back for a later attempt on ``channel_index``, with that channel's attempts so far."""
         ...
 
     async def mark_failed(self, item: ClaimedItem, error: str, now: datetime) -> bool:
@@ -78,8 +99,182 @@ class Outbox(Protocol):
         """Give back every row this worker holds (on shutdown); return how many."""
         ...
 
-    async def save_session_records(self, records: Mapping[str, SessionRecord]) -> None:
+    async def renew(self, worker: str, now: datetime, lease_seconds: float) -> int:
+        """Extend the lease of every row this worker holds; return how many."""
+        ...
+
+    async def entry(self, key: str) -> OutboxEntry | None:
+        """Return one outbox entry by its idempotency key."""
+        ...
+
+    async def breakdown(self, now: datetime) -> tuple[dict[tuple[str, str, str], int], int, float]:
+        """Counts by (kind, channel, status); notices pending or in flight; age in seconds of the oldest due."""
+        ...
+
+
+class Announcements(Protocol):
+    """What was last announced about each session."""
+
+    async def all(self) -> dict[str, SessionRecord]:
+        """Every session's record."""
+        ...
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        """One session's record, if it was ever announced."""
+        ...
+
+    async def save(self, records: Mapping[str, SessionRecord]) -> None:
         """Remember what was announced about these sessions."""
+        ...
+
+
+class Bindings(Protocol):
+    """Which Telegram account speaks for which delegate."""
+
+    async def bind(self, binding: TelegramBinding) -> None:
+        """Bind (or re-bind) a delegate's account."""
+        ...
+
+    async def get(self, delegate_id: str) -> TelegramBinding | None:
+        """A delegate's binding, if any."""
+        ...
+
+    async def delegate_for(self, telegram_user_id: int) -> str | None:
+        """The delegate a Telegram account is bound to, if any."""
+        ...
+
+    async def unbind(self, delegate_id: str) -> bool:
+        """Remove a delegate's binding; whether there was one."""
+        ...
+
+
+class Answers(Protocol):
+    """Delegates' answers to invitations."""
+
+    async def record(self, rsvp: Rsvp) -> None:
+        """Record an answer, replacing the delegate's earlier one for that session."""
+        ...
+
+    async def all(self) -> dict[tuple[str, str], Rsvp]:
+        """Every answer by (session, delegate)."""
+        ...
+
+    async def for_session(self, session_id: str) -> list[Rsvp]:
+        """A session's answers."""
+        ...
+
+
+class Attendance(Protocol):
+    """Facts of attendance."""
+
+    async def add(self, event: AttendanceEvent, recorded_at: datetime) -> bool:
+        """Record a fact; False when its source already reported it."""
+        ...
+
+    async def for_session(self, session_id: str) -> list[AttendanceEvent]:
+        """A session's facts in the order they happened."""
+        ...
+
+
+class Links(Protocol):
+    """Feed links: generations (raised to revoke) and when each feed last changed."""
+
+    async def generations(self) -> dict[tuple[str, str], int]:
+        """The generation of every rotated link."""
+        ...
+
+    async def rotate(self, scope: str, subject: str, now: datetime) -> int:
+        """Revoke a link; return its new generation."""
+        ...
+
+    async def changed_at(self, scope: str, subject: str, etag: str, now: datetime) -> datetime:
+        """When a feed last changed, given the ETag it has now."""
+        ...
+
+
+class Audit(Protocol):
+    """Who did what, when."""
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Add an entry."""
+        ...
+
+    async def trail(self, limit: int = 100, subject: str | None = None) -> Sequence[AuditEntry]:
+        """The newest entries, newest first."""
+        ...
+
+
+class Database(Protocol):
+    """The database as a whole, for health checks."""
+
+    async def ping(self, within: float = 2.0) -> bool:
+        """Whether it answers within ``within`` seconds."""
+        ...
+
+
+class Renderer(Protocol):
+    """Turns a notice into the words a delegate reads, in their language and time zone."""
+
+    def render(
+        self,
+        deployment: Deployment,
+        kind: NoticeKind,
+        session_id: str,
+        delegate_id: str,
+        *,
+        detail: str = "",
+        changes: Sequence[Change] = (),
+        links: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> Message:
+        """Render one notice for one delegate, for every channel."""
+        ...
+
+    def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:
+        """One line saying what a delegate answered, for their calendar."""
+        ...
+
+
+class Calendars(Protocol):
+    """Builds iCalendar objects: invitations for e-mail, feeds for subscriptions."""
+
+    def invitation(
+        self,
+        deployment: Deployment,
+        session: Session,
+        delegate: Delegate,
+        *,
+        sequence: int,
+        stamp: datetime,
+        cancel: bool,
+    ) -> CalendarPart:
+        """The iMIP REQUEST (or CANCEL) for one delegate."""
+        ...
+
+    def personal_feed(
+        self,
+        deployment: Deployment,
+        sessions: list[Session],
+        records: Mapping[str, SessionRecord],
+        *,
+        language: str,
+        stamp: datetime,
+        heads_only_deadlines: bool,
+        notes: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """A delegate's or delegation's feed."""
+        ...
+
+    def public_feed(self, deployment: Deployment, records: Mapping[str, SessionRecord], *, stamp: datetime) -> bytes:
+        """The public calendar."""
+        ...
+
+
+class EventSink(Protocol):
+    """Where use cases publish what they changed."""
+
+    async def publish(self, event: Event) -> None:
+        """Tell this process's subscribers now, and other processes through the database."""
         ...
 
 
@@ -88,4 +283,56 @@ class Composer(Protocol):
 
     async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
         """Render the notice for this channel; None when the delegate cannot be reached there."""
+        ...
+
+
+class Health(Protocol):
+    """What readiness and metrics need to know about the running service."""
+
+    async def database_ok(self) -> bool:
+        """Whether the database answers (within a short timeout)."""
+        ...
+
+    def checks(self) -> dict[str, bool]:
+        """The service's own checks besides the database: configuration, loops, scheduler."""
+        ...
+
+    def details(self) -> dict[str, str]:
+        """Why a check fails, by check, in words for the operator."""
+        ...
+
+    def scheduled_jobs(self) -> int:
+        """How many timer jobs are set."""
+        ...
+
+    async def outbox_stats(self) -> OutboxStats:
+        """Notices by kind, channel and status; the outbox depth and its oldest due notice's age."""
+        ...
+
+
+class Feeds(Protocol):
+    """Finds the feed a token opens."""
+
+    async def feed(self, token: str, scope: str) -> Feed | None:
+        """The feed, or None for an unknown or revoked token (or one of another scope)."""
+        ...
+
+    async def public(self, commission_id: str) -> Feed | None:
+        """The public calendar, or None when the commission does not publish one."""
+        ...
+
+
+class ChangeLog(Protocol):
+    """The database's record of change events, read by every process to follow the others."""
+
+    async def append(self, event: Event, origin: str, now: datetime) -> int:
+        """Record an event published by process ``origin``; return its position."""
+        ...
+
+    async def since(self, position: int, limit: int = 500) -> list[tuple[int, str, Event]]:
+        """Events after ``position`` (position, origin, event), oldest first."""
+        ...
+
+    async def last(self) -> int:
+        """The position of the newest event (0 when there is none)."""
         ...

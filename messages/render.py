@@ -347,13 +347,35 @@ def _deadline(views: Views, session: Session, detail: str, now: datetime | None)
 
 
 class Renderers:
-    """The renderer of the configuration in force, made once per configuration and shared."""
+    """Implements ``domain.ports.Renderer``: the renderer of the configuration in force, made once and shared."""
 
     def __init__(self) -> None:
         self._current: tuple[Deployment, Renderer] | None = None
 
     def __call__(self, deployment: Deployment) -> Renderer:
         """The renderer for this configuration."""
-        if self._current is None or self._current[0] is not deployment:
-            self._current = (deployment, Renderer(deployment))
-        return self._current[1]
+        current = self._current
+        if current is None or current[0] is not deployment:
+            current = self._current = (deployment, Renderer(deployment))
+        return current[1]
+
+    def render(
+        self,
+        deployment: Deployment,
+        kind: NoticeKind,
+        session_id: str,
+        delegate_id: str,
+        *,
+        detail: str = "",
+        changes: Sequence[Change] = (),
+        links: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> Message:
+        """Render one notice for one delegate with this configuration's renderer."""
+        return self(deployment).render(
+            kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now
+        )
+
+    def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:
+        """One line saying what a delegate answered, for their calendar."""
+        return self(deployment).rsvp_note(language, answer, substitute)

@@ -5,16 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
-from domain.delivery import DeliveryError, Outcome
+from domain.delivery import Delivery, DeliveryError, Outcome
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem
 from domain.ports import Channel, Clock, Composer, Outbox
+from services.supervision import Loops, backoff, sleep_unless
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOOP = "dispatcher"
+
+
+async def persist(what: str, write: Callable[[], Awaitable[T]], stopping: asyncio.Event) -> T | None:
+    """Write an outcome to the outbox, retrying through a database outage until it is written or we stop.
+
+    The send already happened: losing its record would send it again, so the write is retried rather than
+    dropped. On stop the row stays claimed and is sent again after the restart (the documented in-flight bound).
+    """
+    failures = 0
+    while True:
+        try:
+            return await write()
+        except Exception as exc:
+            failures += 1
+            if stopping.is_set():
+                log.warning("%s: not recorded before stopping (%s); it will be sent again", what, exc)
+                return None
+            delay = backoff(failures)
+            log.warning("%s: recording failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay)
+            await sleep_unless(stopping, delay)
+
 
 RESEND_WHEN_UNKNOWN = frozenset(
     {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION, NoticeKind.START, NoticeKind.AGENDA}
@@ -32,6 +59,9 @@ class RetryPolicy:
     max_delay: float = 3600.0
     jitter: float = 0.2
     max_attempts: int = 8
+    """Attempts per channel before the next channel is tried."""
+    internal_attempts: int = 3
+    """Tries of a row that fails for a reason of ours before it is marked failed."""
 
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds (on the service clock) to wait before attempt number ``attempts + 1``."""
@@ -46,13 +76,15 @@ class _SentRecorder:
     Each sender waits until its own delivery is recorded, so the crash window stays what is in flight.
     """
 
-    def __init__(self, outbox: Outbox, clock: Clock, linger: float = 0.02, limit: int = 200) -> None:
-        self.outbox, self.clock, self.linger, self.limit = outbox, clock, linger, limit
+    def __init__(
+        self, outbox: Outbox, clock: Clock, stopping: asyncio.Event, linger: float = 0.02, limit: int = 200
+    ) -> None:
+        self.outbox, self.clock, self.stopping, self.linger, self.limit = outbox, clock, stopping, linger, limit
         self._pending: dict[str, list[tuple[ClaimedItem, asyncio.Future[None]]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     async def record(self, item: ClaimedItem, channel: str) -> None:
-        """Record one delivery; returns once it is written."""
+        """Record one delivery; returns once it is written (or the dispatcher stops)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(channel, []).append((item, future))
         if self._flusher is None or self._flusher.done():
@@ -66,13 +98,12 @@ class _SentRecorder:
         for channel, entries in pending.items():
             for start in range(0, len(entries), self.limit):
                 chunk = entries[start : start + self.limit]
-                try:
-                    await self.outbox.mark_sent_many([item for item, _ in chunk], channel, self.clock.now())
-                except Exception as exc:  # the senders will see it
-                    for _, future in chunk:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
+                items = [item for item, _ in chunk]
+                await persist(
+                    f"{len(items)} deliveries by {channel}",
+                    lambda items=items, channel=channel: self.outbox.mark_sent_many(items, channel, self.clock.now()),  # type: ignore[misc]
+                    self.stopping,
+                )
                 for _, future in chunk:
                     if not future.done():
                         future.set_result(None)
@@ -92,8 +123,11 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         batch: int = 200,
         concurrency: int = 64,
-        lease_seconds: float = 300.0,
+        in_flight: int = 16,
+        lease_seconds: float = 60.0,
         idle_seconds: float = 1.0,
+        loops: Loops | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.outbox = outbox
         self.channels = channels
@@ -105,19 +139,51 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.idle_seconds = idle_seconds
         self._slots = asyncio.Semaphore(concurrency)
+        self._unrecorded = asyncio.Semaphore(in_flight)
+        """Sends begun and not yet recorded: what a crash can duplicate (docs/delivery.md) never exceeds this."""
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._recorder = _SentRecorder(outbox, clock)
+        self._recorder = _SentRecorder(outbox, clock, self._stopping)
+        self.loops = loops or Loops()
+        self.wall = wall
+        """Real time, for leases: they measure whether a process is alive, whatever the service's clock shows."""
 
     def wake(self) -> None:
         """Look at the outbox now (new notices were enqueued)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until ``stop`` is called."""
+        """Deliver until ``stop`` is called; any failure is logged, backed off from and survived."""
+        self.loops.register(LOOP)
+        renewer = asyncio.create_task(self._renew_leases(), name="lease-renewal")
+        try:
+            await self._run()
+        finally:
+            renewer.cancel()
+
+    async def _renew_leases(self) -> None:
+        """While sends are in progress, keep their rows ours: a batch may outlive one lease (Telegram's pace)."""
         while not self._stopping.is_set():
-            claimed = await self.drain_once()
+            await sleep_unless(self._stopping, self.lease_seconds / 3)
+            if not self._in_flight or self._stopping.is_set():
+                continue
+            try:
+                await self.outbox.renew(self.worker, self.wall(), self.lease_seconds)
+            except Exception as exc:  # the next round tries again; the lease has two more rounds to go
+                log.warning("could not renew the leases of the notices in hand: %s", exc)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = await self.drain_once()
+            except Exception as exc:  # the database went away, a channel misbehaved: go on after a pause
+                failures = self.loops.failed(LOOP, exc)
+                delay = backoff(failures)
+                log.error("delivery paused for %.1f s: %s: %s", delay, type(exc).__name__, exc, exc_info=failures == 1)
+                await sleep_unless(self._stopping, delay)
+                continue
+            self.loops.ok(LOOP, next_within=self.idle_seconds)
             if claimed:
                 continue
             self._wake.clear()
@@ -129,7 +195,9 @@ class Dispatcher:
 
     async def drain_once(self) -> int:
         """Claim one batch of due rows and deliver them; return how many were claimed."""
-        items = await self.outbox.claim_due(self.clock.now(), self.worker, self.lease_seconds, self.batch)
+        items = await self.outbox.claim_due(
+            self.clock.now(), self.worker, self.lease_seconds, self.batch, lease_now=self.wall()
+        )
         if not items:
             return 0
         tasks = [asyncio.create_task(self._deliver_guarded(item)) for item in items]
@@ -145,7 +213,11 @@ class Dispatcher:
         self._stopping.set()
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=grace)
-        released = await self.outbox.release(self.worker, self.clock.now())
+        try:
+            released = await self.outbox.release(self.worker, self.clock.now())
+        except Exception as exc:  # the rows come back when their lease runs out
+            log.warning("could not give back the notices in hand (%s); their lease will run out", exc)
+            return
         if released:
             log.info("released %d notices for the next start", released)
 
@@ -153,18 +225,47 @@ class Dispatcher:
         async with self._slots:
             try:
                 await self.deliver(item)
-            except Exception:  # one bad row must not stop the others
-                log.exception("delivering %s failed unexpectedly", item.key)
-                await self.outbox.mark_retry(
-                    item,
-                    "internal error",
-                    self.clock.now() + timedelta(seconds=self.retry.delay(item.attempts + 1)),
-                    item.channel_index,
-                    self.clock.now(),
-                )
+            except Exception as exc:  # a bug on one row (rendering, an address) must not stop the others
+                await self._internal_error(item, exc)
+
+    async def _internal_error(self, item: ClaimedItem, exc: Exception) -> None:
+        """Retry a row that failed for a reason of ours a few times, then mark it failed with the reason."""
+        reason = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        errors = item.internal_errors + 1
+        log.error(
+            "notice %s (session %s, delegate %s) failed: %s",
+            item.key,
+            item.session_id,
+            item.delegate_id,
+            reason,
+            exc_info=exc,
+        )
+        now = self.clock.now()
+        if errors >= self.retry.internal_attempts:
+            await persist(
+                item.key, lambda: self.outbox.mark_failed(item, f"{reason} (after {errors} tries)", now), self._stopping
+            )
+            return
+        later = now + timedelta(seconds=self.retry.delay(errors))
+        await persist(
+            item.key,
+            lambda: self.outbox.mark_retry(
+                item,
+                reason,
+                later,
+                item.channel_index,
+                now,
+                channel_attempts=item.channel_attempts,
+                internal_errors=errors,
+            ),
+            self._stopping,
+        )
 
     async def deliver(self, item: ClaimedItem) -> None:
-        """Send one claimed notice through its channels in order, and record what happened."""
+        """Send one claimed notice through its channels in order, and record what happened.
+
+        Each channel has its own retry budget: falling back to the next channel starts that channel's count.
+        """
         errors: list[str] = []
         index = item.channel_index
         while index < len(item.channels):
@@ -174,29 +275,42 @@ class Dispatcher:
             if channel is None or delivery is None:
                 index += 1
                 continue
-            try:
-                await channel.send(delivery)
-            except DeliveryError as exc:
-                now = self.clock.now()
-                reason = f"{name}: {exc.reason}"
-                if exc.outcome is Outcome.PERMANENT:
-                    log.warning("%s: %s: permanent failure, trying the next channel", item.key, reason)
-                    errors.append(reason)
-                    index += 1
-                    continue
-                if exc.outcome is Outcome.UNKNOWN and item.kind not in RESEND_WHEN_UNKNOWN:
-                    await self.outbox.mark_sent(item, name, now, note=f"outcome unknown: {reason}")
-                    return
-                if item.attempts + 1 >= self.retry.max_attempts:
-                    errors.append(f"{reason} (gave up after {item.attempts + 1} attempts)")
-                    index += 1
-                    continue
-                delay = self.retry.delay(item.attempts + 1, exc.retry_after)
-                log.info("%s: %s: retrying in %.0f s", item.key, reason, delay)
-                await self.outbox.mark_retry(item, reason, now + timedelta(seconds=delay), index, now)
+            async with self._unrecorded:
+                done = await self._send(item, index, name, channel, delivery, errors)
+            if done:
                 return
-            await self._recorder.record(item, name)
-            return
+            index += 1
         reason = "; ".join(errors) or "no channel can reach this delegate"
         log.warning("%s: not delivered: %s", item.key, reason)
-        await self.outbox.mark_failed(item, reason, self.clock.now())
+        now = self.clock.now()
+        await persist(item.key, partial(self.outbox.mark_failed, item, reason, now), self._stopping)
+
+    async def _send(
+        self, item: ClaimedItem, index: int, name: str, channel: Channel, delivery: Delivery, errors: list[str]
+    ) -> bool:
+        """One attempt on one channel, its outcome recorded; False when the next channel is to be tried."""
+        try:
+            await channel.send(delivery)
+        except DeliveryError as exc:
+            now = self.clock.now()
+            reason = f"{name}: {exc.reason}"
+            if exc.outcome is Outcome.PERMANENT:
+                log.warning("%s: %s: permanent failure, trying the next channel", item.key, reason)
+                errors.append(reason)
+                return False
+            if exc.outcome is Outcome.UNKNOWN and item.kind not in RESEND_WHEN_UNKNOWN:
+                note = f"outcome unknown: {reason}"
+                await persist(item.key, partial(self.outbox.mark_sent, item, name, now, note=note), self._stopping)
+                return True
+            tried = (item.channel_attempts if index == item.channel_index else 0) + 1
+            if tried >= self.retry.max_attempts:
+                errors.append(f"{reason} (gave up after {tried} attempts)")
+                return False
+            delay = self.retry.delay(tried, exc.retry_after)
+            log.info("%s: %s: retrying in %.0f s", item.key, reason, delay)
+            later = now + timedelta(seconds=delay)
+            retry = partial(self.outbox.mark_retry, item, reason, later, index, now, channel_attempts=tried)
+            await persist(item.key, retry, self._stopping)
+            return True
+        await self._recorder.record(item, name)
+        return True

@@ -17,12 +17,18 @@ from domain.deployment import Deployment
 from domain.ledger import Ledger, SessionRecord
 from domain.notices import Notice, NoticeKind, NoticeStatus
 from domain.outbox import OutboxItem
-from domain.ports import Clock, Outbox
+from domain.ports import Announcements, Clock, Outbox
 from scheduler.plan import plan, session_digest
+from services.supervision import Loops, backoff
 
 log = logging.getLogger(__name__)
 
 WAKE_JOB = "plenary-wake"
+LOOP = "timeline"
+
+
+class PlanningError(Exception):
+    """A configuration that validated cannot be planned; the one in force stays."""
 
 
 @dataclass
@@ -45,8 +51,17 @@ class Timeline:
     so a lost or early timer can neither lose nor duplicate a notice.
     """
 
-    def __init__(self, outbox: Outbox, clock: Clock, on_enqueued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        announcements: Announcements,
+        clock: Clock,
+        on_enqueued: Callable[[], None],
+        loops: Loops | None = None,
+    ) -> None:
         self.outbox = outbox
+        self.announcements = announcements
+        self.loops = loops or Loops()
         self.clock = clock
         self.on_enqueued = on_enqueued
         self.deployment: Deployment | None = None
@@ -59,6 +74,7 @@ class Timeline:
     def start(self) -> None:
         """Start the timer (in the running event loop)."""
         self._stopped = False
+        self.loops.register(LOOP)
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -70,9 +86,20 @@ class Timeline:
             pass
 
     async def apply(self, deployment: Deployment) -> SyncReport:
-        """Take a (new) configuration and synchronise at once."""
-        self.deployment = deployment
-        return await self.sync()
+        """Take a (new) configuration and synchronise at once; one that cannot be planned is refused.
+
+        ``PlanningError``: the configuration in force stays. Any other error (the database) leaves the new
+        configuration in force and a synchronisation is tried again after a backoff.
+        """
+        async with self._lock:
+            ledger = await self.outbox.ledger()
+            now = self.clock.now()
+            try:
+                notices = plan(deployment, now, ledger)
+            except Exception as exc:
+                raise PlanningError(f"the configuration cannot be planned: {type(exc).__name__}: {exc}") from exc
+            self.deployment = deployment
+            return await self._guarded(deployment, ledger, notices, now)
 
     async def sync(self) -> SyncReport:
         """Enqueue every notice due now, record stale ones, remember what was announced, set the next wake."""
@@ -80,32 +107,64 @@ class Timeline:
             deployment = self.deployment
             if deployment is None or self._stopped:
                 return SyncReport()
-            now = self.clock.now()
-            ledger = await self.outbox.ledger()
-            notices = plan(deployment, now, ledger)
-            report = SyncReport()
-            items: list[OutboxItem] = []
-            snapshots = {session_id: session_digest(deployment, session_id) for session_id in deployment.sessions}
-            payloads = self._update_payloads(snapshots, ledger, notices)
-            for notice in notices:
-                if notice.status is NoticeStatus.SCHEDULED and notice.due_at > now:
-                    if report.next_due is None or notice.due_at < report.next_due:
-                        report.next_due = notice.due_at
-                    continue
-                items.append(
-                    OutboxItem(notice, payloads.get(notice.session_id, {}) if notice.kind is NoticeKind.UPDATE else {})
-                )
-                if notice.status is NoticeStatus.STALE:
-                    report.skipped += 1
-                else:
-                    report.by_kind[notice.kind.value] += 1
-            report.enqueued = await self.outbox.enqueue(items, now)
-            # Only after the updates are safely queued is the new state of each session recorded.
-            await self.outbox.save_session_records(self._records(snapshots, ledger, now))
-            self._schedule(report.next_due)
+            return await self._guarded(deployment, None, None, None)
+
+    async def _wake(self) -> None:
+        """The timer's job: synchronise; a failure was logged and a retry is set."""
+        try:
+            await self.sync()
+        except Exception:
+            return
+
+    async def _guarded(
+        self, deployment: Deployment, ledger: Ledger | None, notices: list[Notice] | None, now: datetime | None
+    ) -> SyncReport:
+        try:
+            if ledger is None or notices is None or now is None:
+                now = self.clock.now()
+                ledger = await self.outbox.ledger()
+                notices = plan(deployment, now, ledger)
+            report = await self._sync(deployment, ledger, notices, now)
+        except Exception as exc:
+            failures = self.loops.failed(LOOP, exc)
+            delay = backoff(failures, first=1.0, cap=60.0)
+            log.error(
+                "synchronisation failed (%s: %s); trying again in %.0f s",
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=failures == 1,
+            )
+            self._schedule_in(delay)
+            raise
+        next_in = self.clock.real_seconds_until(report.next_due) if report.next_due else float("inf")
+        self.loops.ok(LOOP, next_within=next_in)
         if report.enqueued:
             log.info("%d new notices in the outbox (due now: %s)", report.enqueued, dict(report.by_kind) or "none")
             self.on_enqueued()
+        return report
+
+    async def _sync(self, deployment: Deployment, ledger: Ledger, notices: list[Notice], now: datetime) -> SyncReport:
+        report = SyncReport()
+        items: list[OutboxItem] = []
+        snapshots = {session_id: session_digest(deployment, session_id) for session_id in deployment.sessions}
+        payloads = self._update_payloads(snapshots, ledger, notices)
+        for notice in notices:
+            if notice.status is NoticeStatus.SCHEDULED and notice.due_at > now:
+                if report.next_due is None or notice.due_at < report.next_due:
+                    report.next_due = notice.due_at
+                continue
+            items.append(
+                OutboxItem(notice, payloads.get(notice.session_id, {}) if notice.kind is NoticeKind.UPDATE else {})
+            )
+            if notice.status is NoticeStatus.STALE:
+                report.skipped += 1
+            else:
+                report.by_kind[notice.kind.value] += 1
+        report.enqueued = await self.outbox.enqueue(items, now)
+        # Only after the updates are safely queued is the new state of each session recorded.
+        await self.announcements.save(self._records(snapshots, ledger, now))
+        self._schedule(report.next_due)
         return report
 
     @staticmethod
@@ -145,6 +204,10 @@ class Timeline:
             if self.scheduler.get_job(WAKE_JOB):
                 self.scheduler.remove_job(WAKE_JOB)
             return
-        delay = self.clock.real_seconds_until(next_due)
-        run_at = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.add_job(self.sync, DateTrigger(run_date=run_at), id=WAKE_JOB, replace_existing=True)
+        self._schedule_in(self.clock.real_seconds_until(next_due))
+
+    def _schedule_in(self, real_seconds: float) -> None:
+        if not self.scheduler.running or self._stopped:
+            return
+        run_at = datetime.now(UTC) + timedelta(seconds=real_seconds)
+        self.scheduler.add_job(self._wake, DateTrigger(run_date=run_at), id=WAKE_JOB, replace_existing=True)

@@ -10,11 +10,8 @@ from domain.delivery import CalendarPart, Change, Delivery, Message
 from domain.deployment import Deployment
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem
-from domain.ports import Clock
+from domain.ports import Announcements, Bindings, Calendars, Clock, Renderer
 from domain.values import localize
-from integrations.calendar.events import invitation_part
-from messages.render import Renderers
-from storage.repositories import Store
 
 CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}
 
@@ -24,16 +21,18 @@ class DeliveryComposer:
 
     def __init__(
         self,
-        store: Store,
+        bindings: Bindings,
+        announcements: Announcements,
+        renderer: Renderer,
+        calendars: Calendars,
         clock: Clock,
         deployment: Callable[[], Deployment],
         console_telegram: bool,
         links: Callable[[str], Awaitable[dict[str, str]]] | None = None,
-        renderers: Renderers | None = None,
     ) -> None:
-        self.renderers = renderers or Renderers()
+        self.bindings, self.announcements = bindings, announcements
+        self.renderer, self.calendars = renderer, calendars
         self.links = links
-        self.store = store
         self.clock = clock
         self.deployment = deployment
         self.console_telegram = console_telegram
@@ -48,7 +47,7 @@ class DeliveryComposer:
         if channel == "email":
             return delegate.email
         if channel == "telegram":
-            binding = await self.store.telegram_binding(delegate_id)
+            binding = await self.bindings.get(delegate_id)
             if binding is not None:
                 return str(binding.chat_id)
             if self.console_telegram and delegate.telegram:
@@ -70,21 +69,21 @@ class DeliveryComposer:
         detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
         sequence: int | None = None
         if channel == "email" and kind in CALENDAR_KINDS:
-            record = await self.store.ledger_session(session.id)
+            record = await self.announcements.get(session.id)
             sequence = record.sequence if record else 0
             if kind is NoticeKind.CANCELLATION and delegate.id not in deployment.invitations[session.id]:
                 sequence += 1  # a CANCEL for one attendee must outrank the REQUEST they hold
-        renderer = self.renderers(deployment)
+        renderer, calendars = self.renderer, self.calendars
         now = self.clock.now()
         links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}
 
         def build() -> tuple[Message, CalendarPart | None]:
             message = renderer.render(
-                kind, session.id, delegate.id, detail=detail, changes=changes, links=links, now=now
+                deployment, kind, session.id, delegate.id, detail=detail, changes=changes, links=links, now=now
             )
             calendar = None
             if sequence is not None:
-                calendar = invitation_part(
+                calendar = calendars.invitation(
                     deployment, session, delegate, sequence=sequence, stamp=now, cancel=kind is NoticeKind.CANCELLATION
                 )
             return message, calendar

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from config.settings import Settings
 from domain.deployment import Deployment
+from domain.events import AnswerRecorded, ConfigurationApplied, Event, LinkRotated
+from domain.feeds import Feed, FeedLink, feed_sessions
 from domain.ledger import SessionRecord
 from domain.links import LinkScope, feed_token
 from domain.model import Role, Session, SessionStatus
-from domain.ports import Clock
+from domain.ports import Announcements, Answers, Calendars, Clock, Links, Renderer
 from domain.records import Rsvp
 from domain.values import localize
-from integrations.calendar.feeds import feed_sessions, personal_feed, public_feed
-from messages.render import Renderers
-from storage.repositories import Store
-from web.app import Feed
-
-
-def load_secret(settings: Settings) -> bytes:
-    """The server's secret: PLENARY_SECRET_KEY, else a random key kept in the data directory (mode 600)."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    path = Path(settings.data_dir) / "secret.key"
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    return key
+from services.events import EventBus
 
 
 @dataclass(frozen=True)
@@ -51,30 +31,26 @@ class _View:
     notes: dict[str, str]
 
 
-@dataclass(frozen=True)
-class FeedLink:
-    """A feed link of a delegate or a delegation."""
-
-    scope: LinkScope
-    subject: str
-    token: str
-
-
 class FeedService:
     """Finds the feed a token opens and builds it; bodies are cached by the state of what they show."""
 
     def __init__(
         self,
-        store: Store,
+        links: Links,
+        announcements: Announcements,
+        answers: Answers,
+        renderer: Renderer,
+        calendars: Calendars,
         clock: Clock,
         secret: bytes,
         deployment: Callable[[], Deployment | None],
         keep_cancelled: timedelta = timedelta(days=30),
         cache_size: int = 4096,
         base_url: str = "",
-        renderers: Renderers | None = None,
     ) -> None:
-        self.store, self.clock, self.secret, self.deployment = store, clock, secret, deployment
+        self.link_repo, self.announcements, self.answers = links, announcements, answers
+        self.renderer, self.calendars = renderer, calendars
+        self.clock, self.secret, self.deployment = clock, secret, deployment
         self.keep_cancelled = keep_cancelled
         self.cache_size = cache_size
         self.base_url = base_url.rstrip("/")
@@ -85,10 +61,18 @@ class FeedService:
         self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
         self._rsvps: dict[tuple[str, str], Rsvp] = {}
-        self.renderers = renderers or Renderers()
         self._views: dict[tuple[LinkScope, str], _View] = {}
         self._hits: dict[tuple[str, str], tuple[datetime | None, Feed]] = {}
         """The last answer to each link, good until the configuration changes (or the date given)."""
+
+    def follow(self, bus: EventBus) -> None:
+        """Keep the index and caches in step with every change that shows in a feed, from any process."""
+        bus.subscribe(ConfigurationApplied, self._on_change)
+        bus.subscribe(LinkRotated, self._on_change)
+        bus.subscribe(AnswerRecorded, self._on_change)
+
+    async def _on_change(self, event: Event) -> None:
+        await self.refresh()
 
     def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
         """Every live link: one per delegate and one per delegation."""
@@ -113,9 +97,9 @@ class FeedService:
         deployment = self.deployment()
         if deployment is None:
             return
-        generations = await self.store.link_generations()
-        self._records = await self.store.session_records()
-        self._rsvps = await self.store.all_rsvps()
+        generations = await self.link_repo.generations()
+        self._records = await self.announcements.all()
+        self._rsvps = await self.answers.all()
         self._views.clear()
         self._hits.clear()
         self._bodies.clear()
@@ -133,7 +117,10 @@ class FeedService:
         records = self._records or {}
         key = ("public", tuple(sorted((k, r.digest, r.sequence) for k, r in records.items())))
         return await self._serve(
-            key, "public", commission_id, lambda: public_feed(deployment, records, stamp=self.clock.now())
+            key,
+            "public",
+            commission_id,
+            lambda: self.calendars.public_feed(deployment, records, stamp=self.clock.now()),
         )
 
     async def _serve(self, key: tuple[object, ...], scope: str, subject: str, build: Callable[[], bytes]) -> Feed:
@@ -144,7 +131,7 @@ class FeedService:
             return feed
         body = build()
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        changed = await self.store.feed_changed_at(scope, subject, etag, self.clock.now())
+        changed = await self.link_repo.changed_at(scope, subject, etag, self.clock.now())
         feed = Feed(body=body, etag=etag, last_modified=changed, gzipped=gzip.compress(body, 6, mtime=0))
         self._bodies[key] = feed
         if len(self._bodies) > self.cache_size:
@@ -188,7 +175,7 @@ class FeedService:
             view.key,
             scope,
             subject,
-            lambda: personal_feed(
+            lambda: self.calendars.personal_feed(
                 deployment,
                 view.sessions,
                 records,
@@ -237,7 +224,6 @@ class FeedService:
         self, deployment: Deployment, sessions: list[Session], delegate_id: str, language: str
     ) -> dict[str, str]:
         """The delegate's answers to their invitations, as lines for the sessions' descriptions."""
-        renderer = self.renderers(deployment)
         notes: dict[str, str] = {}
         for session in sessions:
             rsvp = self._rsvps.get((session.id, delegate_id))
@@ -245,5 +231,5 @@ class FeedService:
                 continue
             substitute = deployment.delegates.get(rsvp.substitute_id or "")
             name = localize(substitute.name, language, deployment.commission.language) if substitute else None
-            notes[session.id] = renderer.rsvp_note(language, rsvp.answer.value, name)
+            notes[session.id] = self.renderer.rsvp_note(deployment, language, rsvp.answer.value, name)
         return notes

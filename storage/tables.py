@@ -110,6 +110,8 @@ outbox = Table(
     Column("lease_until", UtcDateTime),
     Column("channel_used", String(20)),
     Column("channel_index", Integer, nullable=False, default=0, server_default="0"),
+    Column("channel_attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("internal_errors", Integer, nullable=False, default=0, server_default="0"),
     Column("payload", JSON),
     Column("sent_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
@@ -147,4 +149,22 @@ audit_log = Table(
     Column("action", String(100), nullable=False),
     Column("subject", String(400), nullable=False),
     Column("details", JSON, nullable=False),
+)
+
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(60), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("origin", String(100), nullable=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+)
+
+instance_secrets = Table(
+    "instance_secrets",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )

@@ -1,89 +1,16 @@
-"""The one aiohttp application: health, readiness and metrics now; calendar feeds and webhooks join it."""
+"""The one aiohttp application: health, readiness, metrics and calendar feeds; answer pages and webhooks join it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
-
-class Health(Protocol):
-    """What readiness and metrics need to know about the running service."""
-
-    async def database_ok(self) -> bool:
-        """Whether the database answers (within a short timeout)."""
-        ...
-
-    def configuration_loaded(self) -> bool:
-        """Whether a valid configuration is in force."""
-        ...
-
-    def scheduler_running(self) -> bool:
-        """Whether the timeline's timer is running."""
-        ...
-
-    def scheduled_jobs(self) -> int:
-        """How many timer jobs are set."""
-        ...
-
-    async def outbox_stats(self) -> OutboxStats:
-        """Notices by kind, channel and status; the outbox depth and its oldest due notice's age."""
-        ...
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    """A snapshot of the outbox for metrics."""
-
-    notices: dict[tuple[str, str, str], int]
-    """(kind, channel, status) → count; channel is ``none`` until a notice was sent."""
-    depth: int
-    oldest_due_seconds: float
-
-
-@dataclass(frozen=True, eq=False)
-class Feed:
-    """A calendar feed ready to serve: its bytes, strong ETag and the true time of its last change."""
-
-    body: bytes
-    etag: str
-    last_modified: datetime
-    gzipped: bytes | None = None
-    """The body compressed once, for clients that accept gzip."""
-
-    @cached_property
-    def headers(self) -> dict[str, str]:
-        """The response headers every answer about this feed carries (formatted once)."""
-        return {
-            "ETag": self.etag,
-            "Last-Modified": format_datetime(self.last_modified.astimezone(UTC), usegmt=True),
-            "Cache-Control": "private, max-age=300",
-            "Vary": "Accept-Encoding",
-        }
-
-    @cached_property
-    def not_modified_headers(self) -> dict[str, str]:
-        """What a 304 carries (RFC 9110 §15.4.5): the validator and the caching fields, nothing more."""
-        return {key: value for key, value in self.headers.items() if key != "Last-Modified"}
-
-
-class Feeds(Protocol):
-    """Finds the feed a token opens."""
-
-    async def feed(self, token: str, scope: str) -> Feed | None:
-        """The feed, or None for an unknown or revoked token (or one of another scope)."""
-        ...
-
-    async def public(self, commission_id: str) -> Feed | None:
-        """The public calendar, or None when the commission does not publish one."""
-        ...
+from domain.feeds import Feed
+from domain.ports import Feeds, Health
 
 
 class Metrics:
@@ -148,17 +75,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the database answers, a configuration is loaded and the scheduler runs; 503 otherwise."""
+    """Ready when the database answers, a current configuration is in force and every loop is up and on time."""
     health = request.app[HEALTH]
-    checks = {
-        "database": await health.database_ok(),
-        "configuration": health.configuration_loaded(),
-        "scheduler": health.scheduler_running(),
-    }
+    checks = {"database": await health.database_ok(), **health.checks()}
     ready = all(checks.values())
-    return web.json_response(
-        {"status": "ready" if ready else "unready", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, Any] = {"status": "ready" if ready else "unready", "checks": checks}
+    if not ready:
+        details = health.details()
+        if not checks["database"]:
+            details.setdefault("database", "the database does not answer")
+        body["problems"] = details
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics_view(request: web.Request) -> web.Response:

@@ -7,34 +7,11 @@ from datetime import datetime, timedelta
 
 from domain.deployment import Deployment
 from domain.ledger import SessionRecord
-from domain.model import Session, SessionStatus
+from domain.model import Session
 from domain.values import localize
 from integrations.calendar.events import calendar, deadline_event, session_event, to_bytes
 
 REFRESH = timedelta(hours=1)
-
-
-def feed_sessions(
-    deployment: Deployment, delegate_ids: set[str], now: datetime, keep_cancelled: timedelta
-) -> list[Session]:
-    """The sessions a feed shows: those inviting any of the delegates, and the sessions related to them.
-
-    A cancelled session stays (struck through by clients) until ``keep_cancelled`` after its end: an event
-    that simply disappears is dropped silently by some clients.
-    """
-    chosen: dict[str, Session] = {}
-    for session in deployment.sessions.values():
-        if delegate_ids & set(deployment.invitations[session.id]):
-            chosen[session.id] = session
-    for session in list(chosen.values()):
-        for related in session.related:
-            if related in deployment.sessions:
-                chosen.setdefault(related, deployment.sessions[related])
-    return [
-        s
-        for s in deployment.sessions.values()
-        if s.id in chosen and not (s.status is SessionStatus.CANCELLED and s.ends_at + keep_cancelled < now)
-    ]
 
 
 def personal_feed(

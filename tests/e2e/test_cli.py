@@ -10,6 +10,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from storage.migrate import head_revision
 from tests.conftest import EXAMPLES, ROOT
 
 PLENARY = [sys.executable, "-c", "from app.cli import main; main()"]
@@ -114,7 +115,7 @@ def test_db_upgrade_creates_the_sqlite_database_in_the_data_dir(tmp_path: Path) 
     result = plenary("db", "upgrade", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "plenary.db").exists()
-    assert plenary("db", "current", env=env).stdout.strip() == "0003"
+    assert plenary("db", "current", env=env).stdout.strip() == head_revision()
 
 
 def test_validate_the_example() -> None:
@@ -144,9 +145,9 @@ def test_plan_leaves_out_what_the_service_already_delivered(tmp_path: Path) -> N
         store = Store(engine)
         now = datetime(2022, 10, 1, tzinfo=UTC)
         notice = Notice(key, NoticeKind.INVITATION, "icmec-xx", "kgz-asanov", now, ("email",), NoticeStatus.DUE)
-        await store.enqueue([OutboxItem(notice)], now)
-        [item] = await store.claim_due(now, "w", 60, 10)
-        await store.mark_sent(item, "email", now)
+        await store.outbox.enqueue([OutboxItem(notice)], now)
+        [item] = await store.outbox.claim_due(now, "w", 60, 10)
+        await store.outbox.mark_sent(item, "email", now)
         await engine.dispose()
 
     env = {"PLENARY_DATA_DIR": str(data)}

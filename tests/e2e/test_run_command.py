@@ -46,13 +46,17 @@ def launch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Pa
     env["PLENARY_DATA_DIR"] = str(tmp_path / "data")
     env["PLENARY_HTTP_PORT"] = "0"
     command = [sys.executable, "-c", "from app.cli import main; main()", "run", str(config), *extra]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The console output goes to a file: a pipe nobody reads fills up and blocks the service's writes.
+    log = (tmp_path / "console.log").open("w", encoding="utf-8")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    log.close()
     return process, config, tmp_path / "data" / "maildir"
 
 
-def stop(process: subprocess.Popen[str]) -> str:
+def stop(process: subprocess.Popen[str], tmp_path: Path) -> str:
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    out = (tmp_path / "console.log").read_text(encoding="utf-8")
     assert process.returncode == 0, out[-3000:]
     return out
 
@@ -72,7 +76,7 @@ def test_run_without_accounts_then_reload(tmp_path: Path, how: str) -> None:
             process.send_signal(signal.SIGHUP)
         wait(lambda: kinds(maildir)["update"] == 12)
     finally:
-        out = stop(process)
+        out = stop(process, tmp_path)
     assert out.count("[telegram → ") >= 10  # the Telegram users' invitations and updates, in the console
     assert "Приглашение" in out
     assert kinds(maildir)["invitation"] == 12

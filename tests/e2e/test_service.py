@@ -73,7 +73,7 @@ class Harness:
         async with asyncio.timeout(limit):
             while calm < 2:
                 await asyncio.sleep(idle)
-                counts = await self.store.outbox_counts()
+                counts = await self.store.outbox.counts()
                 calm = calm + 1 if not counts.get("pending") and not counts.get("claimed") else 0
 
 
@@ -90,7 +90,7 @@ async def start(
     engine = create_engine(database_url)
     store = Store(engine)
     for delegate, chat in BOUND.items():
-        await store.bind_telegram(
+        await store.bindings.bind(
             TelegramBinding(delegate_id=delegate, telegram_user_id=chat, chat_id=chat, bound_at=datetime.now(UTC))
         )
     settings = Settings(
@@ -250,7 +250,7 @@ async def test_an_smtp_outage_of_a_minute_loses_nothing(
     got = Counter((r.recipients[0], r.message["X-Plenary-Session"]) for r in h.emails("invitation"))
     assert set(got) == expected
     assert all(count == 1 for count in got.values())
-    counts = await h.store.outbox_counts()
+    counts = await h.store.outbox.counts()
     assert "failed" not in counts
     assert "pending" not in counts
 
@@ -277,9 +277,9 @@ async def test_after_downtime_useful_notices_go_out_and_stale_ones_are_recorded(
         assert by[(email, "deadline")] == 0  # accreditation closed the day before
     reminders = [r for r in h.emails("reminder") if r.message["X-Plenary-Session"] == "icmec-xx"]
     assert all("PT1H" in r.message["X-Plenary-Notice"] for r in reminders)
-    counts = await h.store.outbox_counts()
+    counts = await h.store.outbox.counts()
     assert counts["skipped"] > 0
-    skipped = await h.store.outbox_entry("icmec-xx:reminder:P1D@20221019T1100Z:kgz-tokoev")
+    skipped = await h.store.outbox.entry("icmec-xx:reminder:P1D@20221019T1100Z:kgz-tokoev")
     assert skipped is not None
     assert skipped.status.value == "skipped"
 
@@ -295,7 +295,7 @@ async def test_a_blocked_bot_falls_back_to_email(
         await h.service.stop()
     assert kinds_by_recipient(h.emails())[("t.asanov@kgz.example.org", "invitation")] == 1
     assert not [m for m in telegram.messages if m.chat_id == BOUND["kgz-asanov"]]
-    entry = await h.store.outbox_entry("icmec-xx:invitation:kgz-asanov")
+    entry = await h.store.outbox.entry("icmec-xx:invitation:kgz-asanov")
     assert entry is not None
     assert entry.channel_used == "email"
     assert entry.attempts == 1

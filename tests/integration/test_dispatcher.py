@@ -26,13 +26,13 @@ def store(sqlite_store: Store) -> Store:
 async def enqueue(store: Store, clock: FakeClock, kind: NoticeKind = NoticeKind.INVITATION) -> str:
     key = notice_key("s1", kind, "d1")
     notice = Notice(key, kind, "s1", "d1", clock.now(), ("telegram", "email"), NoticeStatus.DUE)
-    await store.enqueue([OutboxItem(notice)], clock.now())
+    await store.outbox.enqueue([OutboxItem(notice)], clock.now())
     return key
 
 
 def make(store: Store, clock: FakeClock, telegram: FakeChannel, email: FakeChannel, **composer: set[str]) -> Dispatcher:
     channels = {"telegram": telegram, "email": email}
-    return Dispatcher(store, channels, FakeComposer(**composer), clock, "w", retry=RETRY)
+    return Dispatcher(store.outbox, channels, FakeComposer(**composer), clock, "w", retry=RETRY)
 
 
 def error(outcome: Outcome, reason: str = "x", retry_after: float | None = None) -> DeliveryError:
@@ -46,7 +46,7 @@ async def test_a_transient_failure_is_retried_later_on_the_same_channel(store: S
     dispatcher = make(store, clock, telegram, email)
     key = await enqueue(store, clock)
     assert await dispatcher.drain_once() == 1
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     assert entry.status is OutboxStatus.PENDING
     assert entry.attempts == 1
@@ -66,7 +66,7 @@ async def test_retry_after_is_honoured(store: Store) -> None:
     dispatcher = make(store, clock, telegram, FakeChannel("email"))
     key = await enqueue(store, clock)
     await dispatcher.drain_once()
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     assert entry.next_attempt_at is not None
     assert entry.next_attempt_at - clock.now() >= timedelta(seconds=600)
@@ -78,7 +78,7 @@ async def test_a_permanent_failure_falls_back_to_the_next_channel_at_once(store:
     email = FakeChannel("email")
     key = await enqueue(store, clock)
     await make(store, clock, telegram, email).drain_once()
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     assert entry.status is OutboxStatus.SENT
     assert entry.channel_used == "email"
@@ -91,7 +91,7 @@ async def test_every_channel_failing_for_good_fails_the_notice_with_the_reasons(
     email = FakeChannel("email", deque([error(Outcome.PERMANENT, "550 no such user")]))
     key = await enqueue(store, clock)
     await make(store, clock, telegram, email).drain_once()
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     assert entry.status is OutboxStatus.FAILED
     assert "chat not found" in (entry.last_error or "")
@@ -118,7 +118,7 @@ async def test_an_unknown_outcome_is_resent_only_where_a_loss_is_worse(
     telegram = FakeChannel("telegram", deque([error(Outcome.UNKNOWN, "read timeout")]))
     key = await enqueue(store, clock, kind)
     await make(store, clock, telegram, FakeChannel("email")).drain_once()
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     if resent:
         assert entry.status is OutboxStatus.PENDING
@@ -136,7 +136,7 @@ async def test_retries_run_out_then_the_next_channel_is_tried(store: Store) -> N
     for _ in range(3):
         await dispatcher.drain_once()
         clock.advance(4000)
-    entry = await store.outbox_entry(key)
+    entry = await store.outbox.entry(key)
     assert entry is not None
     assert entry.status is OutboxStatus.SENT
     assert entry.channel_used == "email"

@@ -16,13 +16,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from ical.calendar_stream import IcsCalendarStream
 
+from app.bootstrap import Services, bootstrap
 from app.clock import SimulatedClock
-from app.feeds import FeedService
-from app.health import ServiceHealth
 from config.loader import load
+from config.settings import Settings
 from domain.deployment import Deployment
 from domain.links import LinkScope
-from scheduler.service import Timeline
+from services.feeds import FeedService
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
@@ -34,12 +34,21 @@ SECRET = b"test-secret-key-0123456789abcdef"
 
 @dataclass
 class Site:
-    store: Store
-    feeds: FeedService
-    timeline: Timeline
+    services: Services
     config: Path
     http: aiohttp.ClientSession
-    deployment: Deployment
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def feeds(self) -> FeedService:
+        return self.services.feeds
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.services.configuration.require()
 
     def link(self, subject: str, scope: LinkScope = LinkScope.DELEGATE, generations: dict | None = None) -> str:  # type: ignore[type-arg]
         token = next(
@@ -54,8 +63,8 @@ class Site:
         path.write_text(text.replace(old, new), encoding="utf-8")
         result = load([str(self.config)], os.environ)
         assert result.deployment is not None
-        self.deployment = result.deployment
-        await self.timeline.apply(self.deployment)
+        await self.services.timeline.apply(result.deployment)
+        await self.services.configuration.accept(result.deployment)
 
 
 @pytest.fixture
@@ -64,25 +73,19 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     shutil.copytree(EXAMPLES, config)
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     await upgrade(url)
-    engine = create_engine(url)
-    store = Store(engine)
+    store = Store(create_engine(url))
     result = load([str(config)], os.environ)
     assert result.deployment is not None
     clock = SimulatedClock(datetime(2022, 10, 10, tzinfo=UTC))  # a week before the October meetings
-    timeline = Timeline(store, clock, lambda: None)
-    holder: dict[str, Deployment] = {}
-    s = Site(store, None, timeline, config, None, result.deployment)  # type: ignore[arg-type]
-    holder["d"] = result.deployment
-    feeds = FeedService(store, clock, SECRET, lambda: s.deployment)
-    s.feeds = feeds
-    await timeline.apply(result.deployment)  # records what is announced: SEQUENCE and last change
-    server = TestServer(create_app(ServiceHealth(store, timeline, clock, lambda: s.deployment), Metrics(), feeds))
+    services = bootstrap(Settings(data_dir=tmp_path), clock, store=store, channels={}, secret=SECRET)
+    await services.timeline.apply(result.deployment)  # records what is announced: SEQUENCE and last change
+    await services.configuration.accept(result.deployment)
+    server = TestServer(create_app(services.health, Metrics(), services.feeds))
     await server.start_server()
     async with aiohttp.ClientSession(str(server.make_url(""))) as http:
-        s.http = http
-        yield s
+        yield Site(services, config, http)
     await server.close()
-    await engine.dispose()
+    await store.engine.dispose()
 
 
 def events(body: bytes) -> dict[str, icalendar.Event]:
@@ -167,8 +170,7 @@ async def test_unknown_and_revoked_tokens_get_404(site: Site) -> None:
         assert r.status == 404
     async with site.http.get("/calendar/short.ics") as r:
         assert r.status == 404
-    await site.store.rotate_link("delegate", "kgz-asanov", datetime(2022, 10, 10, tzinfo=UTC))
-    await site.feeds.refresh()
+    await site.services.links.rotate(LinkScope.DELEGATE, "kgz-asanov")  # the running service knows at once
     async with site.http.get(link) as r:
         assert r.status == 404
     fresh = site.link("kgz-asanov", generations={("delegate", "kgz-asanov"): 1})
@@ -213,29 +215,22 @@ async def test_last_modified_is_stable_across_restarts(site: Site) -> None:
     link = site.link("kgz-asanov")
     async with site.http.get(link) as r:
         first = (r.headers["ETag"], r.headers["Last-Modified"])
-    # A new process: a new feed service over the same database and secret.
-    site.feeds.__init__(site.store, SimulatedClock(datetime(2022, 10, 11, tzinfo=UTC)), SECRET, lambda: site.deployment)  # type: ignore[misc]
+    # A new process: new services over the same database and secret.
+    later = bootstrap(Settings(), SimulatedClock(datetime(2022, 10, 11, tzinfo=UTC)), store=site.store, secret=SECRET)
+    await later.configuration.accept(site.deployment)
+    feed = await later.feeds.feed(link.rsplit("/", 1)[1].removesuffix(".ics"))
+    assert feed is not None
+    assert (feed.etag, feed.headers["Last-Modified"]) == first
     async with site.http.get(link) as r:
         assert (r.headers["ETag"], r.headers["Last-Modified"]) == first
 
 
 async def test_the_delegates_answer_shows_in_their_calendar(site: Site) -> None:
-    from domain.records import Rsvp, RsvpAnswer
+    from domain.records import RsvpAnswer
 
-    at = datetime(2022, 10, 10, tzinfo=UTC)
-    await site.store.record_rsvp(
-        Rsvp(
-            session_id="icmec-xx",
-            delegate_id="kgz-asanov",
-            answer=RsvpAnswer.SUBSTITUTE,
-            substitute_id="kgz-mamytova",
-            answered_at=at,
-        )
-    )
-    await site.store.record_rsvp(
-        Rsvp(session_id="icmec-wg-2022-10", delegate_id="kaz-expert", answer=RsvpAnswer.REMOTE, answered_at=at)
-    )
-    await site.feeds.refresh()  # what the bot does when it records an answer
+    answers = site.services.answers  # the running service's use case: the feeds hear of it at once
+    await answers.record("icmec-xx", "kgz-asanov", RsvpAnswer.SUBSTITUTE, substitute_id="kgz-mamytova")
+    await answers.record("icmec-wg-2022-10", "kaz-expert", RsvpAnswer.REMOTE)
     async with site.http.get(site.link("kgz-asanov")) as r:
         xx = events(await r.read())["icmec-xx@icmec.plenary"]
     assert "Ваш ответ: вместо меня будет Айгуль Мамытова" in str(xx["DESCRIPTION"])

@@ -23,7 +23,7 @@ from domain.records import (
     TelegramBinding,
 )
 from storage.engine import create_engine
-from storage.migrate import current_revision, upgrade
+from storage.migrate import current_revision, head_revision, upgrade
 from storage.repositories import Store
 from storage.tables import metadata, outbox
 
@@ -56,7 +56,7 @@ async def test_migrations_create_exactly_the_declared_schema(database_url: str) 
     assert await current_revision(database_url) is None
     await upgrade(database_url)
     await upgrade(database_url)  # a second run is harmless
-    assert await current_revision(database_url) == "0003"
+    assert await current_revision(database_url) == head_revision()
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
@@ -69,31 +69,31 @@ async def test_migrations_create_exactly_the_declared_schema(database_url: str) 
 async def test_outbox_enqueue_is_idempotent_and_keeps_times_in_utc(store: Store) -> None:
     moscow = datetime(2022, 10, 19, 13, 50, tzinfo=timezone(timedelta(hours=3)))
     notices = [_notice("kgz-asanov", due=moscow), _notice("rus-head")]
-    assert await store.enqueue([OutboxItem(n) for n in notices], now=T0) == 2
-    assert await store.enqueue([OutboxItem(n) for n in [*notices, _notice("blr-head")]], now=T0) == 1
-    entry = await store.outbox_entry(notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"))
+    assert await store.outbox.enqueue([OutboxItem(n) for n in notices], now=T0) == 2
+    assert await store.outbox.enqueue([OutboxItem(n) for n in [*notices, _notice("blr-head")]], now=T0) == 1
+    entry = await store.outbox.entry(notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"))
     assert entry is not None
     assert entry.due_at == datetime(2022, 10, 19, 10, 50, tzinfo=UTC)
     assert entry.due_at.tzinfo is not None
     assert entry.status is OutboxStatus.PENDING
     assert entry.channels == ("telegram", "email")
     assert entry.attempts == 0
-    assert await store.outbox_counts() == {"pending": 3}
-    assert (await store.ledger()).settled == frozenset()
+    assert await store.outbox.counts() == {"pending": 3}
+    assert (await store.outbox.ledger()).settled == frozenset()
 
 
 async def test_settled_keys_are_the_sent_failed_and_skipped_ones(store: Store) -> None:
-    await store.enqueue([OutboxItem(_notice(d)) for d in ("a1", "a2", "a3", "a4")], now=T0)
+    await store.outbox.enqueue([OutboxItem(_notice(d)) for d in ("a1", "a2", "a3", "a4")], now=T0)
     async with store.engine.begin() as conn:
         for delegate, status in (("a1", "sent"), ("a2", "failed"), ("a3", "skipped")):
             key = notice_key("icmec-xx", NoticeKind.INVITATION, delegate)
             await conn.execute(outbox.update().where(outbox.c.key == key).values(status=status, last_error="x"))
-    settled = (await store.ledger()).settled
+    settled = (await store.outbox.ledger()).settled
     assert settled == {notice_key("icmec-xx", NoticeKind.INVITATION, d) for d in ("a1", "a2", "a3")}
 
 
 async def test_outbox_key_is_unique_at_the_database_level(store: Store) -> None:
-    await store.enqueue([OutboxItem(_notice("kgz-asanov"))], now=T0)
+    await store.outbox.enqueue([OutboxItem(_notice("kgz-asanov"))], now=T0)
     row = {
         "key": notice_key("icmec-xx", NoticeKind.INVITATION, "kgz-asanov"),
         "kind": "invitation",
@@ -113,8 +113,8 @@ async def test_outbox_key_is_unique_at_the_database_level(store: Store) -> None:
 
 async def test_enqueue_many_in_batches(store: Store) -> None:
     notices = [OutboxItem(_notice(f"d{i:04d}")) for i in range(1234)]
-    assert await store.enqueue(notices, now=T0) == 1234
-    assert await store.outbox_counts() == {"pending": 1234}
+    assert await store.outbox.enqueue(notices, now=T0) == 1234
+    assert await store.outbox.counts() == {"pending": 1234}
 
 
 async def test_telegram_binding_round_trip_and_rebinding(store: Store) -> None:
@@ -125,21 +125,21 @@ async def test_telegram_binding_round_trip_and_rebinding(store: Store) -> None:
         username="asanov_kg",
         bound_at=T0,
     )
-    await store.bind_telegram(binding)
-    assert await store.telegram_binding("kgz-asanov") == binding
-    assert await store.delegate_for_telegram_user(5_000_000_001) == "kgz-asanov"
+    await store.bindings.bind(binding)
+    assert await store.bindings.get("kgz-asanov") == binding
+    assert await store.bindings.delegate_for(5_000_000_001) == "kgz-asanov"
     # The same Telegram account bound by another delegate moves to them.
     moved = binding.model_copy(update={"delegate_id": "kgz-mamytova", "bound_at": T0 + timedelta(hours=1)})
-    await store.bind_telegram(moved)
-    assert await store.telegram_binding("kgz-asanov") is None
-    assert await store.delegate_for_telegram_user(5_000_000_001) == "kgz-mamytova"
-    assert await store.unbind_telegram("kgz-mamytova") is True
-    assert await store.unbind_telegram("kgz-mamytova") is False
+    await store.bindings.bind(moved)
+    assert await store.bindings.get("kgz-asanov") is None
+    assert await store.bindings.delegate_for(5_000_000_001) == "kgz-mamytova"
+    assert await store.bindings.unbind("kgz-mamytova") is True
+    assert await store.bindings.unbind("kgz-mamytova") is False
 
 
 async def test_rsvp_latest_answer_wins(store: Store) -> None:
     first = Rsvp(session_id="icmec-xx", delegate_id="kgz-asanov", answer=RsvpAnswer.IN_PERSON, answered_at=T0)
-    await store.record_rsvp(first)
+    await store.answers.record(first)
     second = Rsvp(
         session_id="icmec-xx",
         delegate_id="kgz-asanov",
@@ -148,11 +148,11 @@ async def test_rsvp_latest_answer_wins(store: Store) -> None:
         comment="Заменит заместитель",
         answered_at=T0 + timedelta(days=1),
     )
-    await store.record_rsvp(second)
+    await store.answers.record(second)
     other = Rsvp(session_id="icmec-xx", delegate_id="arm-head", answer=RsvpAnswer.REMOTE, answered_at=T0)
-    await store.record_rsvp(other)
-    assert await store.rsvps("icmec-xx") == [other, second]
-    assert await store.rsvps("icmec-xviii") == []
+    await store.answers.record(other)
+    assert await store.answers.for_session("icmec-xx") == [other, second]
+    assert await store.answers.for_session("icmec-xviii") == []
 
 
 async def test_attendance_events_are_recorded_once_per_external_id(store: Store) -> None:
@@ -165,8 +165,8 @@ async def test_attendance_events_are_recorded_once_per_external_id(store: Store)
         occurred_at=T0,
         external_id="evt-1",
     )
-    assert await store.add_attendance(join, recorded_at=T0) is True
-    assert await store.add_attendance(join, recorded_at=T0) is False
+    assert await store.attendance.add(join, recorded_at=T0) is True
+    assert await store.attendance.add(join, recorded_at=T0) is False
     check_in = AttendanceEvent(
         session_id="icmec-xx",
         delegate_id="rus-head",
@@ -175,16 +175,16 @@ async def test_attendance_events_are_recorded_once_per_external_id(store: Store)
         kind=AttendanceKind.CHECK_IN,
         occurred_at=T0 - timedelta(minutes=5),
     )
-    assert await store.add_attendance(check_in, recorded_at=T0) is True
-    assert await store.add_attendance(check_in, recorded_at=T0) is True  # no external id: each check-in counts
-    events = await store.attendance("icmec-xx")
+    assert await store.attendance.add(check_in, recorded_at=T0) is True
+    assert await store.attendance.add(check_in, recorded_at=T0) is True  # no external id: each check-in counts
+    events = await store.attendance.for_session("icmec-xx")
     assert [e.kind for e in events] == [AttendanceKind.CHECK_IN, AttendanceKind.CHECK_IN, AttendanceKind.JOIN]
     assert events[-1] == join
 
 
 async def test_audit_log_newest_first(store: Store) -> None:
     for i in range(3):
-        await store.audit(
+        await store.audit.append(
             AuditEntry(
                 at=T0 + timedelta(minutes=i),
                 actor="secretariat:100000001",
@@ -193,32 +193,32 @@ async def test_audit_log_newest_first(store: Store) -> None:
                 details={"step": i, "reason": "Перенос"},
             )
         )
-    trail = await store.audit_trail()
+    trail = await store.audit.trail()
     assert [e.details["step"] for e in trail] == [2, 1, 0]
     assert trail[0].details["reason"] == "Перенос"
-    assert [e.details["step"] for e in await store.audit_trail(subject="icmec-xx")] == [2, 0]
+    assert [e.details["step"] for e in await store.audit.trail(subject="icmec-xx")] == [2, 0]
 
 
 async def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="timezone-aware"):
-        await store.enqueue([OutboxItem(_notice("x", due=datetime(2022, 10, 1, 9, 0)))], now=T0)
+        await store.outbox.enqueue([OutboxItem(_notice("x", due=datetime(2022, 10, 1, 9, 0)))], now=T0)
 
 
 async def test_claims_are_exclusive_and_leases_expire(store: Store) -> None:
-    await store.enqueue([OutboxItem(_notice(f"d{i}")) for i in range(5)], now=T0)
-    first = await store.claim_due(T0, "worker-a", lease_seconds=30, limit=3)
-    second = await store.claim_due(T0, "worker-b", lease_seconds=30, limit=10)
+    await store.outbox.enqueue([OutboxItem(_notice(f"d{i}")) for i in range(5)], now=T0)
+    first = await store.outbox.claim_due(T0, "worker-a", lease_seconds=30, limit=3)
+    second = await store.outbox.claim_due(T0, "worker-b", lease_seconds=30, limit=10)
     assert len(first) == 3
     assert len(second) == 2
     assert not {i.key for i in first} & {i.key for i in second}
-    assert await store.claim_due(T0 + timedelta(seconds=10), "worker-c", 30, 10) == []
+    assert await store.outbox.claim_due(T0 + timedelta(seconds=10), "worker-c", 30, 10) == []
     # worker-a dies: after its lease, its rows are taken back, and its late answer no longer counts.
-    rescued = await store.claim_due(T0 + timedelta(seconds=31), "worker-c", 30, 10)
+    rescued = await store.outbox.claim_due(T0 + timedelta(seconds=31), "worker-c", 30, 10)
     assert {i.key for i in rescued} == {i.key for i in first} | {i.key for i in second}
-    assert await store.mark_sent(first[0], "email", T0 + timedelta(seconds=32)) is False
+    assert await store.outbox.mark_sent(first[0], "email", T0 + timedelta(seconds=32)) is False
     mine = next(i for i in rescued if i.key == first[0].key)
-    assert await store.mark_sent(mine, "email", T0 + timedelta(seconds=32)) is True
-    entry = await store.outbox_entry(first[0].key)
+    assert await store.outbox.mark_sent(mine, "email", T0 + timedelta(seconds=32)) is True
+    entry = await store.outbox.entry(first[0].key)
     assert entry is not None
     assert entry.status is OutboxStatus.SENT
     assert entry.channel_used == "email"
@@ -226,18 +226,18 @@ async def test_claims_are_exclusive_and_leases_expire(store: Store) -> None:
 
 
 async def test_retry_waits_and_failure_settles(store: Store) -> None:
-    await store.enqueue([OutboxItem(_notice("d1")), OutboxItem(_notice("d2"))], now=T0)
-    one, two = await store.claim_due(T0, "w", 30, 10)
+    await store.outbox.enqueue([OutboxItem(_notice("d1")), OutboxItem(_notice("d2"))], now=T0)
+    one, two = await store.outbox.claim_due(T0, "w", 30, 10)
     later = T0 + timedelta(minutes=5)
-    assert await store.mark_retry(one, "SMTP 451 try later", later, channel_index=0, now=T0)
-    assert await store.mark_failed(two, "Forbidden: bot was blocked by the user", now=T0)
-    assert await store.claim_due(T0 + timedelta(minutes=1), "w", 30, 10) == []
-    again = await store.claim_due(later, "w", 30, 10)
+    assert await store.outbox.mark_retry(one, "SMTP 451 try later", later, channel_index=0, now=T0)
+    assert await store.outbox.mark_failed(two, "Forbidden: bot was blocked by the user", now=T0)
+    assert await store.outbox.claim_due(T0 + timedelta(minutes=1), "w", 30, 10) == []
+    again = await store.outbox.claim_due(later, "w", 30, 10)
     assert [i.key for i in again] == [one.key]
     assert again[0].attempts == 1
-    assert (await store.ledger()).settled == {two.key}
-    assert await store.release("w", later) == 1
-    assert (await store.outbox_counts()) == {"pending": 1, "failed": 1}
+    assert (await store.outbox.ledger()).settled == {two.key}
+    assert await store.outbox.release("w", later) == 1
+    assert (await store.outbox.counts()) == {"pending": 1, "failed": 1}
 
 
 async def test_stale_notices_are_recorded_as_skipped(store: Store) -> None:
@@ -250,21 +250,21 @@ async def test_stale_notices_are_recorded_as_skipped(store: Store) -> None:
         channels=("email",),
         status=NoticeStatus.STALE,
     )
-    await store.enqueue([OutboxItem(stale)], now=T0)
-    assert await store.claim_due(T0 + timedelta(days=1), "w", 30, 10) == []
-    assert stale.key in (await store.ledger()).settled
+    await store.outbox.enqueue([OutboxItem(stale)], now=T0)
+    assert await store.outbox.claim_due(T0 + timedelta(days=1), "w", 30, 10) == []
+    assert stale.key in (await store.outbox.ledger()).settled
 
 
 async def test_ledger_knows_who_was_told_and_what_was_announced(store: Store) -> None:
     from domain.ledger import SessionRecord
 
-    await store.enqueue([OutboxItem(_notice(d)) for d in ("d1", "d2")], now=T0)
-    claimed = await store.claim_due(T0, "w", 30, 10)
-    await store.mark_sent(claimed[0], "email", T0)
+    await store.outbox.enqueue([OutboxItem(_notice(d)) for d in ("d1", "d2")], now=T0)
+    claimed = await store.outbox.claim_due(T0, "w", 30, 10)
+    await store.outbox.mark_sent(claimed[0], "email", T0)
     record = SessionRecord(digest="abc", snapshot={"start": "2022-10-19T14:00"}, sequence=0, updated_at=T0)
-    await store.save_session_records({"icmec-xx": record})
-    await store.save_session_records({"icmec-xx": SessionRecord("def", {"start": "x"}, 1, T0)})
-    ledger = await store.ledger()
+    await store.announcements.save({"icmec-xx": record})
+    await store.announcements.save({"icmec-xx": SessionRecord("def", {"start": "x"}, 1, T0)})
+    ledger = await store.outbox.ledger()
     assert ledger.told == {"icmec-xx": {claimed[0].delegate_id}}
     assert ledger.sessions["icmec-xx"].sequence == 1
     assert ledger.sessions["icmec-xx"].snapshot == {"start": "x"}

@@ -9,13 +9,16 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from app.clock import SystemClock
-from app.health import ServiceHealth
+from domain.feeds import Feed
 from domain.notices import Notice, NoticeKind, NoticeStatus
 from domain.outbox import OutboxItem
 from scheduler.service import Timeline
+from services.configuration import Configuration
+from services.events import EventBus
+from services.health import ServiceHealth
 from storage.engine import create_engine
 from storage.repositories import Store
-from web.app import Feed, Metrics, create_app
+from web.app import Metrics, create_app
 
 
 class NoFeeds:
@@ -27,7 +30,10 @@ class NoFeeds:
 
 
 async def serve(store: Store, timeline: Timeline, loaded: bool = True) -> TestServer:
-    health = ServiceHealth(store, timeline, SystemClock(), lambda: object() if loaded else None)  # type: ignore[arg-type,return-value]
+    configuration = Configuration(EventBus(None, SystemClock(), "test"))
+    if loaded:
+        configuration.current = object()  # type: ignore[assignment]
+    health = ServiceHealth(store, store.outbox, SystemClock(), configuration, timeline.loops)
     server = TestServer(create_app(health, Metrics(), NoFeeds()))
     await server.start_server()
     return server
@@ -40,7 +46,7 @@ def store(sqlite_store: Store) -> Store:
 
 @pytest.fixture
 async def timeline(store: Store) -> AsyncIterator[Timeline]:
-    timeline = Timeline(store, SystemClock(), lambda: None)
+    timeline = Timeline(store.outbox, store.announcements, SystemClock(), lambda: None)
     timeline.start()
     yield timeline
     await timeline.stop()
@@ -49,7 +55,7 @@ async def timeline(store: Store) -> AsyncIterator[Timeline]:
 async def test_health_readiness_and_metrics(store: Store, timeline: Timeline) -> None:
     now = SystemClock().now()
     notice = Notice("s:invitation:d", NoticeKind.INVITATION, "s", "d", now, ("email",), NoticeStatus.DUE)
-    await store.enqueue([OutboxItem(notice)], now)
+    await store.outbox.enqueue([OutboxItem(notice)], now)
     server = await serve(store, timeline)
     try:
         async with aiohttp.ClientSession(str(server.make_url(""))) as http:
@@ -57,7 +63,7 @@ async def test_health_readiness_and_metrics(store: Store, timeline: Timeline) ->
                 assert r.status == 200
             async with http.get("/readyz") as r:
                 assert r.status == 200
-                assert (await r.json())["checks"] == {"database": True, "configuration": True, "scheduler": True}
+                assert (await r.json())["checks"] == {"database": True, "configuration": True, "timeline": True}
             async with http.get("/metrics") as r:
                 assert r.status == 200
                 assert r.headers["Content-Type"].startswith("text/plain")

@@ -1,0 +1,178 @@
+"""The composition root: builds every adapter and use case from the settings, and nothing starts here."""
+
+from __future__ import annotations
+
+import os
+import secrets as random
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+from domain.deployment import Deployment
+from domain.ports import Channel, Clock
+from domain.values import localize
+from integrations.calendar.builder import IcsCalendars
+from integrations.email.channel import MaildirChannel, SmtpChannel
+from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
+from messages.render import Renderers
+from scheduler.dispatcher import Dispatcher, RetryPolicy
+from scheduler.service import Timeline
+from services.answers import AnswerService
+from services.bindings import BindingService
+from services.configuration import Configuration
+from services.delivery import DeliveryComposer
+from services.events import EventBus
+from services.feeds import FeedService
+from services.health import ServiceHealth
+from services.links import LinkService
+from services.supervision import Loops
+from storage.engine import create_engine
+from storage.repositories import Store
+
+
+@dataclass
+class Services:
+    """Everything the edges (HTTP, bot, scheduler, command line) call, wired to its adapters."""
+
+    settings: Settings
+    clock: Clock
+    worker: str
+    store: Store
+    events: EventBus
+    configuration: Configuration
+    loops: Loops
+    renderer: Renderers
+    calendars: IcsCalendars
+    feeds: FeedService
+    links: LinkService
+    answers: AnswerService
+    bindings: BindingService
+    health: ServiceHealth
+    timeline: Timeline
+    dispatcher: Dispatcher
+    composer: DeliveryComposer
+    channels: dict[str, Channel] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def deployment(self) -> Deployment | None:
+        """The configuration in force."""
+        return self.configuration.current
+
+
+def worker_name(settings: Settings) -> str:
+    """This process's name in outbox leases and the change log: unique per process unless set."""
+    if settings.worker_id:
+        return settings.worker_id
+    return f"{socket.gethostname()}:{os.getpid()}:{random.token_hex(3)}"
+
+
+def bootstrap(
+    settings: Settings,
+    clock: Clock,
+    *,
+    channels: dict[str, Channel] | None = None,
+    retry: RetryPolicy | None = None,
+    worker: str | None = None,
+    store: Store | None = None,
+    secret: bytes = b"",
+) -> Services:
+    """Build the service's parts; ``channels``, ``store`` and the rest override the defaults (tests, demos)."""
+    store = store or Store(create_engine(settings.resolved_database_url()))
+    worker = worker or worker_name(settings)
+    loops = Loops()
+    events = EventBus(store.changes, clock, worker)
+    configuration = Configuration(events)
+    renderer, calendars = Renderers(), IcsCalendars()
+    base_url = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    feeds = FeedService(
+        store.links,
+        store.announcements,
+        store.answers,
+        renderer,
+        calendars,
+        clock,
+        secret,
+        configuration.get,
+        keep_cancelled=timedelta(days=settings.feed_keep_cancelled_days),
+        base_url=base_url,
+    )
+    feeds.follow(events)
+    composer = DeliveryComposer(
+        store.bindings,
+        store.announcements,
+        renderer,
+        calendars,
+        clock,
+        configuration.require,
+        console_telegram=bool(channels is None and settings.telegram_bot_token is None),
+        links=feeds.personal_links,
+    )
+    dispatcher = Dispatcher(
+        store.outbox,
+        channels or {},
+        composer,
+        clock,
+        worker,
+        retry=retry,
+        loops=loops,
+        lease_seconds=settings.lease_seconds,
+    )
+    timeline = Timeline(store.outbox, store.announcements, clock, dispatcher.wake, loops=loops)
+    health = ServiceHealth(
+        store,
+        store.outbox,
+        clock,
+        configuration,
+        loops,
+        scheduled_jobs=lambda: len(timeline.scheduler.get_jobs()) if timeline.scheduler.running else 0,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        worker=worker,
+        store=store,
+        events=events,
+        configuration=configuration,
+        loops=loops,
+        renderer=renderer,
+        calendars=calendars,
+        feeds=feeds,
+        links=LinkService(store.links, events, clock),
+        answers=AnswerService(store.answers, events, clock),
+        bindings=BindingService(store.bindings, events, clock),
+        health=health,
+        timeline=timeline,
+        dispatcher=dispatcher,
+        composer=composer,
+        channels=channels,
+    )
+
+
+def default_channels(settings: Settings, deployment: Deployment, clock: Clock) -> dict[str, Channel]:
+    """Telegram and e-mail as the settings ask: real servers when configured, else the console and a Maildir."""
+    commission = deployment.commission
+    sender = settings.mail_from or commission.secretariat.email
+    sender_name = localize(commission.secretariat.name or commission.short_name or commission.name, commission.language)
+    email: Channel
+    if settings.smtp_host:
+        email = SmtpChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender,
+            sender_name,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            tls=settings.smtp_tls,
+            reply_to=commission.secretariat.email,
+        )
+    else:
+        email = MaildirChannel(Path(settings.data_dir) / "maildir", sender, sender_name)
+    telegram: Channel
+    if settings.telegram_bot_token:
+        telegram = TelegramChannel(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)
+    else:
+        telegram = ConsoleTelegram()
+    return {"telegram": telegram, "email": email}

@@ -1,0 +1,89 @@
+"""Changes as typed events: what a use case changed, for the caches and live views that follow it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that changed; ``name`` identifies its type in the change log other processes read."""
+
+    name: ClassVar[str] = "event"
+
+    def payload(self) -> dict[str, Any]:
+        """The event's fields as JSON-able values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationApplied(Event):
+    """A configuration was validated, planned and put in force."""
+
+    name: ClassVar[str] = "configuration_applied"
+    commission_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRotated(Event):
+    """A feed link was revoked and reissued: the old one must answer 404 at once."""
+
+    name: ClassVar[str] = "link_rotated"
+    scope: str
+    subject: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded(Event):
+    """A delegate answered an invitation (from the bot, an answer page or their calendar)."""
+
+    name: ClassVar[str] = "answer_recorded"
+    session_id: str
+    delegate_id: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBound(Event):
+    """A delegate's Telegram account was bound or unbound."""
+
+    name: ClassVar[str] = "account_bound"
+    delegate_id: str
+    bound: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRecorded(Event):
+    """An attendance fact was recorded (a check-in, a join or leave on video, a correction)."""
+
+    name: ClassVar[str] = "attendance_recorded"
+    session_id: str
+    delegate_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveriesRecorded(Event):
+    """Notices were delivered (or settled): what delegates hold of their sessions may have changed."""
+
+    name: ClassVar[str] = "deliveries_recorded"
+    sessions: tuple[str, ...]
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (ConfigurationApplied, LinkRotated, AnswerRecorded, AccountBound, AttendanceRecorded, DeliveriesRecorded)
+}
+
+
+def event_from(name: str, payload: dict[str, Any]) -> Event | None:
+    """Rebuild an event read from the change log; None for a name this version does not know."""
+    cls = EVENT_TYPES.get(name)
+    if cls is None:
+        return None
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in payload.items()}
+    try:
+        return cls(**values)
+    except TypeError:
+        return None

@@ -1,0 +1,80 @@
+"""Change events: published to this process's subscribers at once, and to other processes through the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from domain.events import Event
+from domain.ports import ChangeLog, Clock
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    """Implements ``EventSink``: local subscribers hear an event when it is published; the change log carries
+    it to the other processes, whose ``follow`` loop hands it to their subscribers within ``poll`` seconds."""
+
+    def __init__(self, log_: ChangeLog | None, clock: Clock, origin: str, poll: float = 0.5) -> None:
+        self.changes = log_
+        self.clock = clock
+        self.origin = origin
+        self.poll = poll
+        self._handlers: dict[type[Event], list[Handler]] = {}
+        self._position = 0
+        self._wake = asyncio.Event()
+
+    def subscribe(self, kind: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
+        """Call ``handler`` for every event of this type (published here or by another process)."""
+        self._handlers.setdefault(kind, []).append(handler)  # type: ignore[arg-type]
+
+    async def publish(self, event: Event) -> None:
+        """Record the event in the change log, then tell this process's subscribers."""
+        if self.changes is not None:
+            await self.changes.append(event, self.origin, self.clock.now())
+        await self._dispatch(event)
+
+    async def _dispatch(self, event: Event) -> None:
+        for handler in self._handlers.get(type(event), ()):
+            try:
+                await handler(event)
+            except Exception:  # one subscriber's failure must not stop the others or the publisher
+                log.exception("a subscriber of %s failed", event.name)
+
+    async def start(self) -> None:
+        """Begin after the newest event already in the log: what came before is in the state read at start."""
+        if self.changes is not None:
+            self._position = await self.changes.last()
+
+    def wake(self) -> None:
+        """Read the change log now (another process announced a change, e.g. by PostgreSQL NOTIFY)."""
+        self._wake.set()
+
+    async def catch_up(self) -> int:
+        """Hand every event other processes logged since the last look to the subscribers; return how many."""
+        if self.changes is None:
+            return 0
+        count = 0
+        while True:
+            batch = await self.changes.since(self._position)
+            for position, origin, event in batch:
+                self._position = position
+                if origin != self.origin:
+                    count += 1
+                    await self._dispatch(event)
+            if len(batch) < 500:
+                return count
+
+    async def follow(self) -> None:
+        """Follow the change log until cancelled (a supervised loop)."""
+        while True:
+            await self.catch_up()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)

@@ -1,0 +1,20 @@
+"""Revoking a feed link: the old one answers 404 at once here, and within seconds in every other process."""
+
+from __future__ import annotations
+
+from domain.events import LinkRotated
+from domain.links import LinkScope
+from domain.ports import Clock, EventSink, Links
+
+
+class LinkService:
+    """Rotates delegates' and delegations' feed links."""
+
+    def __init__(self, links: Links, events: EventSink, clock: Clock) -> None:
+        self.links, self.events, self.clock = links, events, clock
+
+    async def rotate(self, scope: LinkScope, subject: str) -> int:
+        """Revoke the link of ``subject`` and issue a new one; return its generation."""
+        generation = await self.links.rotate(scope.value, subject, self.clock.now())
+        await self.events.publish(LinkRotated(scope.value, subject, generation))
+        return generation

@@ -1,0 +1,58 @@
+"""The repositories, one per aggregate, over one engine; ``Store`` holds them all for the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.engine import reader
+from storage.repositories.announcements import AnnouncementRepository
+from storage.repositories.answers import AnswerRepository
+from storage.repositories.attendance import AttendanceRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.bindings import BindingRepository
+from storage.repositories.changes import ChangeLogRepository
+from storage.repositories.links import LinkRepository
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.secrets import SecretRepository
+
+__all__ = [
+    "AnnouncementRepository",
+    "AnswerRepository",
+    "AttendanceRepository",
+    "AuditRepository",
+    "BindingRepository",
+    "ChangeLogRepository",
+    "LinkRepository",
+    "OutboxRepository",
+    "SecretRepository",
+    "Store",
+]
+
+
+class Store:
+    """Every repository over one engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.outbox = OutboxRepository(engine)
+        self.announcements = AnnouncementRepository(engine)
+        self.bindings = BindingRepository(engine)
+        self.answers = AnswerRepository(engine)
+        self.attendance = AttendanceRepository(engine)
+        self.links = LinkRepository(engine)
+        self.audit = AuditRepository(engine)
+        self.changes = ChangeLogRepository(engine)
+        self.secrets = SecretRepository(engine)
+
+    async def ping(self, within: float = 2.0) -> bool:
+        """Whether the database answers a trivial query within ``within`` seconds."""
+        try:
+            async with asyncio.timeout(within), reader(self.engine).connect() as conn:
+                await conn.execute(select(1))
+        except (TimeoutError, OSError, SQLAlchemyError):
+            return False
+        return True

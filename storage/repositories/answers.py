@@ -1,0 +1,43 @@
+"""Answers to invitations (RSVPs): one per delegate and session, the latest."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.records import Rsvp
+from storage.engine import reader
+from storage.repositories._sql import insert
+from storage.tables import rsvps
+
+
+class AnswerRepository:
+    """Implements ``domain.ports.Answers`` over the ``rsvps`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def record(self, rsvp: Rsvp) -> None:
+        """Record a delegate's answer, replacing an earlier one for the same session."""
+        statement = insert(self.engine, rsvps).values(**rsvp.model_dump())
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"],
+            set_={k: statement.excluded[k] for k in ("answer", "substitute_id", "comment", "answered_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def all(self) -> dict[tuple[str, str], Rsvp]:
+        """Every recorded answer, by (session, delegate)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(select(rsvps))
+        return {(row.session_id, row.delegate_id): Rsvp.model_validate(row._asdict()) for row in rows}
+
+    async def for_session(self, session_id: str) -> list[Rsvp]:
+        """Return the answers recorded for a session, by delegate id."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(rsvps).where(rsvps.c.session_id == session_id).order_by(rsvps.c.delegate_id)
+            )
+        return [Rsvp.model_validate(row._asdict()) for row in rows]

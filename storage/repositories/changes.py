@@ -1,0 +1,62 @@
+"""The change log: events every process publishes, read back by the others."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.events import Event, event_from
+from storage.engine import reader
+from storage.tables import change_log
+
+KEEP = timedelta(days=7)
+"""How long events stay in the log: far longer than any process needs to catch up."""
+
+
+class ChangeLogRepository:
+    """Implements ``domain.ports.ChangeLog`` over the ``change_log`` table (and PostgreSQL NOTIFY)."""
+
+    CHANNEL = "plenary_changes"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def append(self, event: Event, origin: str, now: datetime) -> int:
+        """Record an event; on PostgreSQL, NOTIFY the other processes in the same transaction."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                change_log.insert().values(name=event.name, payload=event.payload(), origin=origin, at=now)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            position = int(key[0])
+            if self.engine.dialect.name == "postgresql":
+                await conn.execute(select(func.pg_notify(self.CHANNEL, str(position))))
+            if position % 1000 == 0:  # now and then, forget what every process has long since read
+                await conn.execute(delete(change_log).where(change_log.c.at < now - KEEP))
+        return position
+
+    async def since(self, position: int, limit: int = 500) -> list[tuple[int, str, Event]]:
+        """Events after ``position``, oldest first; names this version does not know are passed over."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(change_log.c.id, change_log.c.name, change_log.c.payload, change_log.c.origin)
+                .where(change_log.c.id > position)
+                .order_by(change_log.c.id)
+                .limit(limit)
+            )
+            out: list[tuple[int, str, Event]] = []
+            for row in rows:
+                event = event_from(row.name, row.payload)
+                if event is not None:
+                    out.append((row.id, row.origin, event))
+        return out
+
+    async def last(self) -> int:
+        """The newest position, 0 for an empty log."""
+        async with self.reader.connect() as conn:
+            value = await conn.scalar(select(func.max(change_log.c.id)))
+        return int(value or 0)
