@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from difflib import get_close_matches
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -15,24 +16,46 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 ANY_LANGUAGE = "*"
 """Key under which a text given as a plain string (the same in every language) is stored."""
 
+_SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """Quote a value for a message, cut to a few dozen characters so that a huge value cannot flood the output."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 4] + "…" + text[-3:]
+
 
 def _check_language(code: str) -> str:
     if not isinstance(code, str) or not _known_locale(code):
         raise ValueError(
-            f"unknown language code {code!r}: use a language code such as 'ru', 'en', 'kk', 'ky', 'hy', 'tg', 'be'"
+            f"unknown language code {shown(code)}: use a language code such as 'ru', 'en', 'kk', 'ky', 'hy', 'tg', 'be'"
+        )
+    canonical = _canonical_locale(code)
+    if canonical != code:
+        raise ValueError(
+            f"write {code!r} as {canonical!r}: the case of BCP 47's {canonical.replace('_', '-')}, "
+            "with the parts joined by '_'"
         )
     return code
 
 
 @lru_cache(maxsize=256)
 def _known_locale(code: str) -> bool:
-    if not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8})*", code):
+    if len(code) > 20 or not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8})*", code):
         return False
     try:
         locale = Locale.parse(code)
     except (UnknownLocaleError, ValueError):
         return False
     return locale.language == code.split("_", 1)[0]
+
+
+@lru_cache(maxsize=256)
+def _canonical_locale(code: str) -> str:
+    """The code with BCP 47's case for a script and a territory: ``pt_BR``, ``sr_Latn_RS``, ``es_419``."""
+    language, *rest = code.split("_")
+    cased = (part.title() if len(part) == 4 else part.upper() if len(part) < 4 else part for part in rest)
+    return "_".join([language, *cased])
 
 
 Language = Annotated[str, AfterValidator(_check_language)]
@@ -80,10 +103,16 @@ def localize(text: dict[str, str] | None, language: str, fallback: str | None = 
 _DURATION_PART = re.compile(r"(\d+)\s*(min|w|d|h|m|s)")
 _ISO_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+_ISO_SECONDS = (604800, 86400, 3600, 60, 1)
+
+MAX_DURATION = timedelta(days=3 * 365)
+"""The longest duration accepted (three years): every notice time then stays within the calendar."""
+
+_TOO_LONG = f"must be at most 3 years ({MAX_DURATION.days}d)"
 
 
 def parse_duration(value: object) -> timedelta:
-    """Parse ``21d``, ``1h 30m``, ``2w`` or ISO 8601 ``P21D``/``PT1H30M`` into a timedelta."""
+    """Parse ``21d``, ``1h 30m``, ``2w`` or ISO 8601 ``P21D``/``PT1H30M`` into a timedelta (at most 3 years)."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
@@ -91,19 +120,37 @@ def parse_duration(value: object) -> timedelta:
     text = value.strip()
     iso = _ISO_DURATION.fullmatch(text.upper())
     if iso and text.upper() not in ("P", "PT") and any(iso.groups()):
-        w, d, h, m, s = (int(g or 0) for g in iso.groups())
-        return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+        return _bounded([(g, unit) for g, unit in zip(iso.groups(), _ISO_SECONDS, strict=True) if g is not None])
     pos = 0
-    total = 0
+    parts: list[tuple[str, int]] = []
+    units: set[int] = set()
     for match in _DURATION_PART.finditer(text.lower()):
         if text[pos : match.start()].strip():
             break
-        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        unit = _UNIT_SECONDS[match.group(2)]
+        if unit in units:
+            raise ValueError(f"{shown(value)} gives the unit {match.group(2)!r} twice: add them up, e.g. 2d for 1d 1d")
+        units.add(unit)
+        parts.append((match.group(1), unit))
         pos = match.end()
     else:
         if pos and not text[pos:].strip():
-            return timedelta(seconds=total)
-    raise ValueError(f"{value!r} is not a duration: write e.g. 21d, 2h, 30m, 1d 12h or P21D")
+            return _bounded(parts)
+    raise ValueError(f"{shown(value)} is not a duration: write e.g. 21d, 2h, 30m, 1d 12h or P21D")
+
+
+def _bounded(parts: list[tuple[str, int]]) -> timedelta:
+    """Add up (digits, seconds per unit) parts, refusing what is longer than the longest duration accepted."""
+    limit = int(MAX_DURATION.total_seconds())
+    total = 0
+    for digits, unit in parts:
+        # Compared on the digits first: a number of thousands of digits cannot even be converted.
+        if len(digits.lstrip("0")) > 12:
+            raise ValueError(_TOO_LONG)
+        total += int(digits) * unit
+    if total > limit:
+        raise ValueError(_TOO_LONG)
+    return timedelta(seconds=total)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -136,9 +183,17 @@ Duration = Annotated[
 """A non-negative duration written ``21d``, ``2h``, ``30m`` or ISO 8601."""
 
 
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
-def _all_zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+def _all_zones() -> frozenset[str]:
+    """The IANA names of tzdata's list, without the files that are not zones of their own (``localtime`` …)."""
+    try:
+        names = set(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+    except (ModuleNotFoundError, OSError):  # pragma: no cover - tzdata is a dependency
+        names = set(available_timezones())
+    return frozenset(n for n in names if n not in _NOT_ZONES and not n.startswith(("posix/", "right/")))
 
 
 @lru_cache(maxsize=512)
@@ -150,15 +205,17 @@ def zone(name: str) -> ZoneInfo:
 def _check_zone(name: str) -> str:
     if re.fullmatch(r"(?i)(UTC|GMT)?\s*[+-]\d{1,2}(:?\d{2})?", name.strip()):
         raise ValueError(
-            f"{name!r} is a fixed offset: use an IANA zone name such as Europe/Moscow or Asia/Bishkek, "
+            f"{shown(name)} is a fixed offset: use an IANA zone name such as Europe/Moscow or Asia/Bishkek, "
             "so that the zone's own rules (and their changes) apply"
         )
+    if name not in _all_zones():
+        close = get_close_matches(name, sorted(_all_zones()), n=1, cutoff=0.75) if len(name) <= 64 else []
+        hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name such as Europe/Moscow)"
+        raise ValueError(f"unknown time zone {shown(name)}{hint}")
     try:
         zone(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as exc:
-        close = get_close_matches(name, _all_zones(), n=1, cutoff=0.75)
-        hint = f" (did you mean {close[0]}?)" if close else " (use an IANA name such as Europe/Moscow)"
-        raise ValueError(f"unknown time zone {name!r}{hint}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # pragma: no cover - a zone file tzdata lacks
+        raise ValueError(f"the time zone {name!r} cannot be read: update the tzdata package") from exc
     return name
 
 
@@ -181,8 +238,20 @@ def _datetime_text(value: object) -> object:
     return value
 
 
-LocalDateTime = Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_naive_local)]
-"""A wall-clock date and time without offset, read in a named time zone."""
+FIRST_YEAR = 1970
+LAST_YEAR = 2200
+
+
+def _in_calendar(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be a date between {FIRST_YEAR} and {LAST_YEAR} (got the year {value.year})")
+    return value
+
+
+LocalDateTime = Annotated[
+    datetime, BeforeValidator(_datetime_text), AfterValidator(_naive_local), AfterValidator(_in_calendar)
+]
+"""A wall-clock date and time without offset, read in a named time zone, in the years 1970 to 2200."""
 
 
 def to_utc(local: datetime, zone_name: str) -> datetime:
@@ -203,6 +272,15 @@ def local_time_problem(local: datetime, zone_name: str) -> str | None:
     return f"{local:%Y-%m-%d %H:%M} happens twice in {zone_name} (the clocks go back): choose another time"
 
 
+class _Shown(str):
+    """A value that a message quotes with ``!r``: shown cut short."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return shown(str(self))
+
+
 def _pattern(regex: str, message: str, strip: bool = False) -> AfterValidator:
     compiled = re.compile(regex)
 
@@ -210,7 +288,7 @@ def _pattern(regex: str, message: str, strip: bool = False) -> AfterValidator:
         if strip:
             value = value.strip()
         if not compiled.fullmatch(value):
-            raise ValueError(message.format(value=value))
+            raise ValueError(message.format(value=_Shown(value)))
         return value
 
     return AfterValidator(check)
@@ -244,6 +322,11 @@ Email = Annotated[
     _pattern(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[A-Za-z]{2,}", "{value!r} is not an e-mail address", strip=True),
 ]
 """An e-mail address (``name@example.org``)."""
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether an address's local part (before the ``@``) is not ASCII: only SMTPUTF8 servers can deliver to it."""
+    return not address.rpartition("@")[0].isascii()
 
 
 def _username(value: object) -> object:

@@ -1,0 +1,193 @@
+"""Inputs at and past the limits: none crashes, stalls or floods, and each is reported at its FILE:LINE:COL.
+
+Each case edits the small valid configuration of ``test_config_errors`` (or adds a file to it), loads it from
+disk with ``config.loader.load`` as ``plenary validate`` does, and checks the one line the secretariat reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from config.loader import LoadResult, load
+from scheduler.plan import plan
+from tests.unit.test_config_errors import BASE, COMMISSION, ENV, PLENARY, WG, position, write
+
+WG_ZONE = "  timezone: Europe/Moscow\n  video:"
+
+
+def edited(file: str, old: str, new: str) -> dict[str, str]:
+    """The base configuration with one piece of one file replaced (the piece must occur once)."""
+    texts = dict(BASE)
+    assert texts[file].count(old) == 1, f"{old!r} must occur once in {file}"
+    texts[file] = texts[file].replace(old, new)
+    return texts
+
+
+def load_from(root: Path, texts: dict[str, str]) -> LoadResult:
+    """Write the texts under root and load them as ``plenary validate root`` does."""
+    write(root, texts)
+    return load([str(root)], ENV)
+
+
+def line_of(root: Path, texts: dict[str, str], file: str, piece: str, path: str, message: str) -> str:
+    """The expected ``FILE:LINE:COL: path: message`` of a problem at a piece of a file."""
+    line, column = position(texts[file], piece)
+    return f"{root / file}:{line}:{column}: {path}: {message}"
+
+
+def shown(result: LoadResult) -> list[str]:
+    """The problems as ``plenary validate`` prints them."""
+    return [str(p) for p in result.problems]
+
+
+def notifications(text: str) -> dict[str, str]:
+    """The base configuration with the working group's own notification times."""
+    return edited(WG, WG_ZONE, f"  timezone: Europe/Moscow\n  notifications: {text}\n  video:")
+
+
+# --- dates and durations the planner can compute -----------------------------------------------------------------
+
+YEARS = "must be a date between 1970 and 2200"
+LONGEST = "must be at most 3 years (1095d)"
+OUT_OF_RANGE = [
+    pytest.param(
+        WG,
+        "  end: 2022-10-17T16:00",
+        "  end: 9999-12-31T23:00",
+        "9999",
+        "session.end",
+        f"{YEARS} (got the year 9999)",
+        id="end-in-9999",
+    ),
+    pytest.param(
+        WG,
+        "  start: 2022-10-17T10:00",
+        "  start: 0001-01-01T10:00",
+        "0001",
+        "session.start",
+        f"{YEARS} (got the year 1)",
+        id="start-in-year-1",
+    ),
+    pytest.param(
+        WG,
+        "  start: 2022-10-17T10:00",
+        "  start: 0001-01-01T00:00",
+        "0001",
+        "session.start",
+        f"{YEARS} (got the year 1)",
+        id="midnight-of-year-1",
+    ),
+    pytest.param(
+        WG,
+        WG_ZONE,
+        "  timezone: Europe/Moscow\n  notifications: {invitation: 999999d}\n  video:",
+        "999999d",
+        "session.notifications.invitation",
+        LONGEST,
+        id="invitation-999999-days",
+    ),
+    pytest.param(
+        WG,
+        WG_ZONE,
+        "  timezone: Europe/Moscow\n  notifications: {reminders: [1d, 99999999999999d]}\n  video:",
+        "99999999999999d",
+        "session.notifications.reminders[1]",
+        LONGEST,
+        id="huge-reminder",
+    ),
+    pytest.param(
+        WG,
+        WG_ZONE,
+        "  timezone: Europe/Moscow\n  notifications: {summary: P" + "9" * 5000 + "D}\n  video:",
+        "P999",
+        "session.notifications.summary",
+        LONGEST,
+        id="5000-digit-iso-duration",
+    ),
+    pytest.param(
+        COMMISSION,
+        "    invitation: 21d",
+        "    invitation: 157w",
+        "157w",
+        "commission.notifications.invitation",
+        LONGEST,
+        id="commission-invitation-157-weeks",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "at", "path", "message"), OUT_OF_RANGE)
+def test_a_date_or_duration_past_what_the_planner_computes_is_refused_at_its_line(
+    tmp_path: Path, file: str, old: str, new: str, at: str, path: str, message: str
+) -> None:
+    texts = edited(file, old, new)
+    result = load_from(tmp_path, texts)
+    assert result.deployment is None
+    assert shown(result) == [line_of(tmp_path, texts, file, at, path, message)]
+
+
+def test_the_planner_computes_every_notice_of_sessions_at_the_bounds(tmp_path: Path) -> None:
+    longest = "  notifications: {invitation: 1095d, reminders: [156w], summary: P1095D, summary_to: [deputy]}"
+    texts = edited(WG, "  end: 2022-10-17T16:00", f"  end: 2200-12-31T23:59\n{longest}")
+    texts[WG] = texts[WG].replace("2022-10-17T10:00", "2200-12-31T20:00")
+    texts[PLENARY] = texts[PLENARY].replace(
+        "  start: 2022-10-19T14:00\n  end: 2022-10-19T17:00",
+        (f"  start: 1970-01-01T00:00\n  end: 1970-01-01T03:00\n{longest}"),
+    )
+    result = load_from(tmp_path, texts)
+    assert result.deployment is not None, shown(result)
+    notices = plan(result.deployment, datetime(1960, 1, 1, tzinfo=UTC))
+    due = sorted(n.due_at for n in notices)
+    assert (due[0], due[-1]) == (datetime(1967, 1, 1, 21, tzinfo=UTC), datetime(2203, 12, 31, 20, 59, tzinfo=UTC))
+
+
+# --- time zones -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        pytest.param("A" * 300, "unknown time zone 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…AA'", id="300-characters"),
+        pytest.param("Europe/" + "x" * 300, "unknown time zone 'Europe/xxxxxxxxxxxxxxxxxxxxxxxxxxxx…xx'", id="long"),
+        pytest.param("localtime", "unknown time zone 'localtime' (use an IANA name", id="localtime"),
+        pytest.param("posixrules", "unknown time zone 'posixrules' (use an IANA name", id="posixrules"),
+        pytest.param("Factory", "unknown time zone 'Factory' (use an IANA name", id="factory"),
+        pytest.param(
+            "right/Europe/Moscow", "unknown time zone 'right/Europe/Moscow' (did you mean Europe/Moscow?)", id="right"
+        ),
+        pytest.param(
+            "posix/Asia/Bishkek", "unknown time zone 'posix/Asia/Bishkek' (did you mean Asia/Bishkek?)", id="posix"
+        ),
+    ],
+)
+def test_only_names_of_the_iana_list_are_zones(tmp_path: Path, name: str, says: str) -> None:
+    texts = edited(WG, "  timezone: Europe/Moscow", f"  timezone: {name}")
+    result = load_from(tmp_path, texts)
+    [line] = shown(result)
+    assert line.startswith(line_of(tmp_path, texts, WG, name, "session.timezone", says)), line
+
+
+# --- oddities the schema accepted -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1d1d", "'1d1d' gives the unit 'd' twice: add them up, e.g. 2d for 1d 1d"),
+        ("1h 30m 1min", "'1h 30m 1min' gives the unit 'min' twice: add them up, e.g. 2d for 1d 1d"),
+    ],
+)
+def test_a_duration_that_repeats_a_unit_is_refused(tmp_path: Path, value: str, message: str) -> None:
+    texts = notifications(f"{{start: {value}}}")
+    result = load_from(tmp_path, texts)
+    assert shown(result) == [line_of(tmp_path, texts, WG, value, "session.notifications.start", message)]
+
+
+def test_a_language_code_in_the_wrong_case_is_refused_with_the_right_one(tmp_path: Path) -> None:
+    texts = edited(COMMISSION, "  languages: [ru, en]", "  languages: [ru, pt_br]")
+    result = load_from(tmp_path, texts)
+    message = "write 'pt_br' as 'pt_BR': the case of BCP 47's pt-BR, with the parts joined by '_'"
+    assert shown(result) == [line_of(tmp_path, texts, COMMISSION, "pt_br", "commission.languages[1]", message)]
