@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -13,10 +11,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node, ScalarNode
 
+from config.schema_errors import clean_loc, data_at, drop_noise, schema_message, scrub, shows_value
 from config.yamlsource import Path, YamlDocument, discover, key_node_at, node_at, read_yaml
 from domain.deployment import Deployment, Draft, Problem, build_deployment
 from domain.model import Commission, Delegation, SessionSpec, State
 from domain.runtime import paused_gc
+from domain.values import shown
 
 _SECTIONS: dict[str, tuple[str, type[BaseModel], bool]] = {
     # YAML key: (section, model, holds a list)
@@ -79,7 +79,8 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            key = str(part)
+            out += ("." if out else "") + (key if len(key) <= 40 else key[:32] + "…" + key[-4:])
     return out
 
 
@@ -91,7 +92,7 @@ class _Assembler:
         self.raw: dict[str, list[object]] = {"states": [], "delegations": [], "sessions": []}
 
     def at(self, doc: YamlDocument, path: Path, message: str, severity: Literal["error", "warning"] = "error") -> None:
-        node, _ = node_at(doc.root, path)
+        node, _ = node_at(doc.root, path, doc.keys)
         self._emit(doc.file, node, path, message, severity)
 
     def _emit(
@@ -119,17 +120,17 @@ class _Assembler:
         for key, value in doc.data.items():
             spec = _SECTIONS.get(key) if isinstance(key, str) else None
             if spec is None:
-                close = get_close_matches(str(key), list(_SECTIONS), n=1, cutoff=0.6)
+                close = get_close_matches(str(key), list(_SECTIONS), n=1, cutoff=0.6) if len(str(key)) <= 64 else []
                 hint = f" (did you mean {close[0]!r}?)" if close else f" (known sections: {', '.join(_SECTIONS)})"
-                node = key_node_at(doc.root, (key,))
-                self._emit(doc.file, node, (key,), f"unknown section {key!r}{hint}")
+                node = key_node_at(doc.root, (key,), doc.keys)
+                self._emit(doc.file, node, (key,), f"unknown section {shown(key)}{hint}")
                 self.draft.incomplete = True
                 continue
             section, _, is_list = spec
             if section == "commission":
                 if self.origins["commission"]:
                     first = self.origins["commission"][0].doc.file
-                    node = key_node_at(doc.root, (key,))
+                    node = key_node_at(doc.root, (key,), doc.keys)
                     self._emit(doc.file, node, (key,), f"`commission` is given a second time (first in {first})")
                     continue
                 self.origins["commission"].append(_Origin(doc, (key,)))
@@ -148,7 +149,7 @@ class _Assembler:
     def validate(self) -> None:
         if self.origins["commission"]:
             origin = self.origins["commission"][0]
-            data, _ = _data_at(origin.doc.data, origin.prefix)
+            data, _ = data_at(origin.doc.data, origin.prefix)
             model = self._validate(Commission, data, origin)
             if isinstance(model, Commission):
                 self.draft.commission = model
@@ -186,27 +187,27 @@ class _Assembler:
         grouped: dict[Path, list[str]] = {}
         shape_errors: set[Path] = set()
         for error in exc.errors(include_url=False, include_input=False):
-            loc, real = _clean_loc(error["loc"], data)
+            loc, real = clean_loc(error["loc"], data)
             path = (*origin.prefix, *loc)
             if path in origin.doc.unresolved:
                 continue
-            message = _message(error, model, loc, real)
+            message = schema_message(error, model, loc, real)
             if error["type"].endswith("_type"):
                 shape_errors.add(path)
             messages = grouped.setdefault(path, [])
             if message not in messages:
                 messages.append(message)
-        _drop_noise(grouped, shape_errors)
+        drop_noise(grouped, shape_errors)
         for path, messages in grouped.items():
             message = messages[0] if len(messages) == 1 else " or ".join(messages)
             self._emit_error(origin.doc, path, message)
 
     def _emit_error(self, doc: YamlDocument, path: Path, message: str) -> None:
-        key_node = key_node_at(doc.root, path) if message.startswith("unknown key") else None
-        node, found = (key_node, True) if key_node is not None else node_at(doc.root, path)
+        key_node = key_node_at(doc.root, path, doc.keys) if message.startswith("unknown key") else None
+        node, found = (key_node, True) if key_node is not None else node_at(doc.root, path, doc.keys)
         if path in doc.from_env and found and isinstance(node, ScalarNode) and not message.startswith("unknown key"):
-            message = _scrub(message, doc.from_env[path], node.value)
-        elif found and isinstance(node, ScalarNode) and _shows_value(message):
+            message = scrub(message, doc.from_env[path], node.value)
+        elif found and isinstance(node, ScalarNode) and shows_value(message):
             raw = node.value if len(node.value) <= 40 else node.value[:37] + "..."
             message = f"{message} (got {raw!r})"
         self._emit(doc.file, node, path, message)
@@ -232,141 +233,17 @@ class _Assembler:
         if problem.first is not None:
             message += f" (first at {self._where(problem.first)})"
         if path in origin.doc.from_env:
-            node, _ = node_at(origin.doc.root, path)
-            message = _scrub(message, origin.doc.from_env[path], node.value if isinstance(node, ScalarNode) else "${…}")
+            node, _ = node_at(origin.doc.root, path, origin.doc.keys)
+            message = scrub(message, origin.doc.from_env[path], node.value if isinstance(node, ScalarNode) else "${…}")
         self.at(origin.doc, path, message, problem.severity)
 
     def _where(self, path: Path) -> str:
         """Render a merged-configuration path as ``FILE:LINE``."""
         section, index, *rest = path
         origin = self.origins[str(section)][int(index)]
-        node, _ = node_at(origin.doc.root, (*origin.prefix, *rest))
+        node, _ = node_at(origin.doc.root, (*origin.prefix, *rest), origin.doc.keys)
         line = node.start_mark.line + 1 if node is not None else 1
         return f"{origin.doc.file}:{line}"
-
-
-_VALUE_SHOWN = ("Input should be", "should be a valid", "not a valid", "Input should")
-
-
-def _shows_value(message: str) -> bool:
-    return message.startswith(_VALUE_SHOWN)
-
-
-def _scrub(message: str, secret: str, reference: str) -> str:
-    """Keep a value that came from the environment (it may be a secret) out of a message."""
-    message = message.replace(repr(secret), reference)
-    message = re.sub(r" \(did you mean [^)]*\)", "", message)
-    if secret and secret in message:
-        return f"the value of {reference} is not valid here (it is not shown, as it may be secret)"
-    return message
-
-
-def _drop_noise(grouped: dict[Path, list[str]], shape_errors: set[Path]) -> None:
-    """Keep the errors that say what to fix; drop those another error already explains.
-
-    - A value of a union type (an id or a mapping) that has errors inside it had the right shape for one
-      member: the other member's "should be a string" is noise.
-    - A missing key that an unknown key's "did you mean" names is the same typo, said once.
-    """
-    for path in shape_errors:
-        if any(other[: len(path)] == path and len(other) > len(path) for other in grouped):
-            del grouped[path]
-    suggested = {
-        (*path[:-1], match.group(1))
-        for path, messages in grouped.items()
-        for message in messages
-        if (match := re.search(r"did you mean '([^']+)'\?", message)) and message.startswith("unknown key")
-    }
-    for path in suggested:
-        if path in grouped and all(m.startswith("missing required key") for m in grouped[path]):
-            del grouped[path]
-
-
-def _has(data: object, part: str | int) -> bool:
-    if isinstance(data, dict):
-        return part in data
-    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-
-
-def _data_at(data: object, path: Path) -> tuple[object, bool]:
-    for part in path:
-        if not _has(data, part):
-            return data, False
-        data = data[part]  # type: ignore[index]
-    return data, True
-
-
-def _is_tag(part: str) -> bool:
-    """Whether a location part names a pydantic union member or validator rather than a key."""
-    return "[" in part or "(" in part or part[:1].isupper()
-
-
-def _clean_loc(loc: tuple[int | str, ...], data: object) -> tuple[Path, bool]:
-    """Drop the parts of pydantic's location that name union members or validators, not data."""
-    out: list[str | int] = []
-    current = data
-    for i, part in enumerate(loc):
-        if _has(current, part):
-            out.append(part)
-            current = current[part]  # type: ignore[index]
-        elif isinstance(current, dict) and isinstance(part, str) and i == len(loc) - 1 and not _is_tag(part):
-            out.append(part)  # a missing or unknown key
-            return tuple(out), False
-        # else: a union member's name ('list[...]', 'Presenter') or a function-validator tag
-    return tuple(out), True
-
-
-def _message(error: Any, model: type[BaseModel], loc: Path, present: bool) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1]) if loc else "?"
-        known = _fields_at(model, loc[:-1])
-        close = get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else (f" (known keys: {', '.join(known)})" if known else "")
-        return f"unknown key {key!r}{hint}"
-    if kind == "missing":
-        return f"missing required key {str(loc[-1])!r}" if loc else "missing value"
-    message: str = error["msg"]
-    if kind in ("value_error", "assertion_error"):
-        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    elif kind.startswith(("datetime_", "date_")):
-        message = "should be a date and time like 2022-10-19T14:00 (local time, no offset)"
-    elif kind in ("dict_type", "model_type", "model_attributes_type"):
-        message = "should be a mapping of keys to values"
-    elif kind in ("list_type", "tuple_type"):
-        message = "should be a list"
-    return message
-
-
-def _fields_at(model: type[BaseModel], path: Path) -> list[str]:
-    """Return the keys the model accepts at a path, for 'did you mean' hints."""
-    current: Any = model
-    for part in path:
-        current = _step(current, part)
-        if current is None:
-            return []
-    models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return [name for m in models for name in m.model_fields]
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [x for arg in typing.get_args(annotation) for x in _unwrap(arg)]
-    return [annotation]
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    for candidate in _unwrap(annotation):
-        if isinstance(part, int):
-            origin = typing.get_origin(candidate)
-            if origin in (list, tuple):
-                return typing.get_args(candidate)[0]
-        elif isinstance(candidate, type) and issubclass(candidate, BaseModel) and part in candidate.model_fields:
-            return candidate.model_fields[part].annotation
-    return None
 
 
 def load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:

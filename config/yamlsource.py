@@ -13,7 +13,12 @@ from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # libya
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
+from config.yamlbounds import MAX_DEPTH, check_expansion
+from domain.values import shown
+
 Path = tuple[str | int, ...]
+Keys = dict[int, dict[str, tuple[Node, Node]]]
+"""The keys of mappings by node identity, each key with its own node and its value's."""
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -94,7 +99,12 @@ class YamlDocument:
     """Paths whose ``${ENV}`` reference could not be resolved: later errors there are not reported again."""
     from_env: dict[Path, str] = field(default_factory=dict)
     """Paths whose value came (in part) from the environment, with the value: never shown in messages."""
+    keys: Keys = field(default_factory=dict)
+    """The keys of each mapping looked into, by node identity: finding a place is then one look-up per step."""
 
+
+_MAX_INT = 2**63 - 1
+"""The largest number read: what a database column of integers holds."""
 
 _ENV = re.compile(r"\$(\$)?\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -105,6 +115,8 @@ class _Converter:
         self.doc = doc
         self.environ = environ
         self.active: set[int] = set()
+        self.depth = 0
+        self.too_deep = False
 
     def problem(self, node: Node, path: Path, message: str) -> None:
         mark = node.start_mark
@@ -114,9 +126,15 @@ class _Converter:
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.active:
-            self.problem(node, path, "an alias refers to a node that contains it")
+            return None  # an alias inside its own anchor: reported, at the alias, before conversion
+        if self.depth == MAX_DEPTH:
+            self.problem(
+                node, path, f"the data is nested more than {MAX_DEPTH} levels deep: at most {MAX_DEPTH} are allowed"
+            )
+            self.too_deep = True
             return None
         self.active.add(id(node))
+        self.depth += 1
         try:
             if isinstance(node, SequenceNode):
                 if node.tag != _SEQ:
@@ -126,6 +144,7 @@ class _Converter:
                 return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+            self.depth -= 1
         self.problem(node, path, "unsupported YAML node")  # pragma: no cover
         return None
 
@@ -147,8 +166,8 @@ class _Converter:
                 self.problem(key_node, path, f"a key must be a word, not {key!r}")
                 continue
             if key in seen:
-                first = seen[key].start_mark
-                self.problem(key_node, (*path, key), f"duplicate key {key!r} (first given at line {first.line + 1})")
+                line = seen[key].start_mark.line + 1
+                self.problem(key_node, (*path, key), f"duplicate key {shown(key)} (first given at line {line})")
                 continue
             seen[key] = key_node
             out[key] = self.convert(value_node, (*path, key))
@@ -172,10 +191,7 @@ class _Converter:
         if tag == _STR:
             return self.env(node, path, value) if resolve_env and "${" in value else value
         if tag == _INT:
-            text = value.replace("_", "")
-            if text.startswith(("0o", "0x")):
-                return int(text, 0)
-            return int(text)
+            return self.integer(node, path, value.replace("_", ""))
         if tag == _BOOL:
             return value.lower() == "true"
         if tag == _NULL:
@@ -189,6 +205,17 @@ class _Converter:
             return float(value)
         self.problem(node, path, f"unsupported tag {tag!r}: write the value as plain text")
         return value
+
+    def integer(self, node: ScalarNode, path: Path, text: str) -> int | None:
+        # Checked on the text first: Python refuses to convert more than 4,300 digits at all.
+        number = int(text, 0) if text.startswith(("0o", "0x")) and len(text) <= 24 else None
+        if number is None and len(text.lstrip("+-")) <= 19 and not text.startswith(("0o", "0x")):
+            number = int(text)
+        if number is not None and abs(number) <= _MAX_INT:
+            return number
+        self.problem(node, path, f"the number is too large (at most {_MAX_INT:,}): quote it if it is meant as text")
+        self.doc.unresolved.add(path)
+        return None
 
     def env(self, node: ScalarNode, path: Path, value: str) -> str:
         def substitute(match: re.Match[str]) -> str:
@@ -227,9 +254,17 @@ def read_yaml(file: str, text: str, environ: Mapping[str, str]) -> YamlDocument:
         return doc
     finally:
         composer.dispose()
-    doc.root = root
-    if root is not None:
-        doc.data = _Converter(doc, environ).convert(root, ())
+    if root is None:
+        return doc
+    # Without an alias the graph is a tree as deep as libyaml allows: the converter bounds its depth itself.
+    for excess in check_expansion(root, text) if "*" in text else ():
+        doc.problems.append(SourceProblem(file, excess.line, excess.column, excess.path, excess.message))
+        if excess.fatal:
+            return doc
+    converter = _Converter(doc, environ)
+    data = converter.convert(root, ())
+    if not converter.too_deep:  # else what was read is partial: nothing more is said about it than its depth
+        doc.root, doc.data = root, data
     return doc
 
 
@@ -248,18 +283,31 @@ def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> SourcePr
     return SourceProblem(file, line, col, (), f"YAML syntax error: {message}")
 
 
-def node_at(root: Node | None, path: Iterable[str | int]) -> tuple[Node | None, bool]:
-    """Find the node at a path; return it and whether the whole path was found (else its deepest parent)."""
+def _keys_of(node: MappingNode, keys: Keys) -> dict[str, tuple[Node, Node]]:
+    found = keys.get(id(node))
+    if found is None:
+        found = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode):
+                found.setdefault(key_node.value, (key_node, value_node))  # a duplicate key: the first one counts
+        keys[id(node)] = found
+    return found
+
+
+def node_at(root: Node | None, path: Iterable[str | int], keys: Keys | None = None) -> tuple[Node | None, bool]:
+    """Find the node at a path; return it and whether the whole path was found (else its deepest parent).
+
+    ``keys`` (a document's own) keeps each mapping's keys once read, so that finding many places is linear.
+    """
+    keys = {} if keys is None else keys
     node = root
     for part in path:
         if node is None:
             return None, False
         child: Node | None = None
         if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == str(part):
-                    child = value_node
-                    break
+            pair = _keys_of(node, keys).get(str(part))
+            child = pair[1] if pair else None
         elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             child = node.value[part]
         if child is None:
@@ -268,15 +316,14 @@ def node_at(root: Node | None, path: Iterable[str | int]) -> tuple[Node | None, 
     return node, True
 
 
-def key_node_at(root: Node | None, path: Path) -> Node | None:
+def key_node_at(root: Node | None, path: Path, keys: Keys | None = None) -> Node | None:
     """Find the key node of the last element of a path in a mapping (to point at an unknown key)."""
-    parent, found = node_at(root, path[:-1])
+    keys = {} if keys is None else keys
+    parent, found = node_at(root, path[:-1], keys)
     if not found or not isinstance(parent, MappingNode):
         return None
-    for key_node, _ in parent.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == str(path[-1]):
-            return key_node
-    return None
+    pair = _keys_of(parent, keys).get(str(path[-1]))
+    return pair[0] if pair else None
 
 
 def discover(paths: Iterable[str]) -> tuple[list[FsPath], list[str]]:

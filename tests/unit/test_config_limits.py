@@ -13,7 +13,7 @@ import pytest
 
 from config.loader import LoadResult, load
 from scheduler.plan import plan
-from tests.unit.test_config_errors import BASE, COMMISSION, ENV, PLENARY, WG, position, write
+from tests.unit.test_config_errors import BASE, COMMISSION, ENV, KGZ, PLENARY, WG, plenary, position, write
 
 WG_ZONE = "  timezone: Europe/Moscow\n  video:"
 
@@ -191,3 +191,108 @@ def test_a_language_code_in_the_wrong_case_is_refused_with_the_right_one(tmp_pat
     result = load_from(tmp_path, texts)
     message = "write 'pt_br' as 'pt_BR': the case of BCP 47's pt-BR, with the parts joined by '_'"
     assert shown(result) == [line_of(tmp_path, texts, COMMISSION, "pt_br", "commission.languages[1]", message)]
+
+
+# --- aliases, nesting and numbers: bounded before anything is converted ------------------------------------------
+
+
+def alias_bomb() -> str:
+    lines = ['lol0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"lol{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    return "session:\n  id: bomb\n" + "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_makes_it_too_big(tmp_path: Path) -> None:
+    texts = dict(BASE) | {"bomb.yaml": alias_bomb()}
+    assert len(texts["bomb.yaml"]) < 700
+    result = load_from(tmp_path, texts)
+    # The first of lol4's aliases that takes the repeated values past 100,000 is its 8th.
+    piece = "lol4: &a4 [" + "*a3, " * 7 + "»*a3"
+    assert shown(result) == [
+        line_of(
+            tmp_path,
+            texts,
+            "bomb.yaml",
+            piece,
+            "lol4[7]",
+            "the alias *a3 repeats 11,111 values, and with it the aliases of this file repeat more than 100,000: "
+            "at most 100,000 are allowed",
+        )
+    ]
+
+
+def test_validate_refuses_an_alias_bomb_with_one_located_line_and_no_traceback(tmp_path: Path) -> None:
+    write(tmp_path / "config", dict(BASE) | {"bomb.yaml": alias_bomb()})
+    done = plenary("validate", "config", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "config/bomb.yaml:7:47: lol4[7]: the alias *a3 repeats 11,111 values, and with it the aliases of this file "
+        "repeat more than 100,000: at most 100,000 are allowed"
+    ]
+    assert "Traceback" not in done.stderr
+    assert "1 error(s), 0 warning(s) in 6 file(s): nothing was changed." in done.stderr
+
+
+def test_a_long_alias_chain_is_refused_where_it_grows_too_deep(tmp_path: Path) -> None:
+    chain = "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 3000))
+    texts = dict(BASE) | {"chain.yaml": "a0: &a0 [x]\n" + chain}
+    result = load_from(tmp_path, texts)
+    assert shown(result) == [
+        line_of(
+            tmp_path,
+            texts,
+            "chain.yaml",
+            "a63: &a63 [»*a62]",
+            "a63[0]",
+            "the alias *a62 nests the data 65 levels deep: at most 64 are allowed",
+        )
+    ]
+
+
+def test_an_alias_inside_its_own_anchor_is_reported_at_the_alias(tmp_path: Path) -> None:
+    texts = edited(WG, "    delegates: [rus-morozova]", "    delegates: &who [rus-morozova, *who]")
+    result = load_from(tmp_path, texts)
+    assert result.deployment is None
+    message = "the alias *who refers to a node that contains it"
+    assert line_of(tmp_path, texts, WG, "*who", "session.invited.delegates[1]", message) in shown(result)
+
+
+@pytest.mark.parametrize(
+    ("nested", "at", "path"),
+    [
+        # The root mapping and the session are two levels: the 63rd bracket is the 65th level.
+        pytest.param("[" * 500 + "]" * 500, "[" * 62 + "»[", "session.related" + "[0]" * 62, id="lists"),
+        pytest.param("{a: " * 300 + "1" + "}" * 300, "{a: " * 62 + "»{", "session.related" + ".a" * 62, id="maps"),
+    ],
+)
+def test_data_nested_too_deeply_is_refused_at_the_level_past_the_limit(
+    tmp_path: Path, nested: str, at: str, path: str
+) -> None:
+    texts = edited(PLENARY, "  related: [wg-2022-10]", f"  related: {nested}")
+    result = load_from(tmp_path, texts)
+    message = "the data is nested more than 64 levels deep: at most 64 are allowed"
+    assert shown(result) == [line_of(tmp_path, texts, PLENARY, "related: " + at, path, message)]
+
+
+def test_nesting_thousands_deep_is_a_located_syntax_error(tmp_path: Path) -> None:
+    texts = edited(PLENARY, "  related: [wg-2022-10]", "  related: " + "[" * 5000 + "]" * 5000)
+    result = load_from(tmp_path, texts)
+    [problem] = result.problems
+    assert (problem.file, problem.line) == (str(tmp_path / PLENARY), 26)
+    assert problem.message == "YAML syntax error: while increasing flow level: exceeded maximum nesting depth"
+
+
+def test_a_number_of_5000_digits_is_refused_at_its_line(tmp_path: Path) -> None:
+    texts = edited(PLENARY, "  number: 20", "  number: " + "7" * 5000)
+    result = load_from(tmp_path, texts)
+    message = "the number is too large (at most 9,223,372,036,854,775,807): quote it if it is meant as text"
+    assert shown(result) == [line_of(tmp_path, texts, PLENARY, "number: »7777", "session.number", message)]
+
+
+def test_a_huge_key_or_value_is_quoted_short(tmp_path: Path) -> None:
+    texts = edited(WG, "  kind: working_group", "  kind: working_group\n  " + "k" * 1000 + ": 1")
+    texts = texts | {KGZ: texts[KGZ].replace("    - id: mfa", "    - id: " + "m" * 100_000)}
+    result = load_from(tmp_path, texts)
+    assert len(result.errors) == 2, shown(result)
+    assert all(len(line) < 400 for line in shown(result)), [len(line) for line in shown(result)]
+    assert "unknown key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk…kk'" in shown(result)[-1]
