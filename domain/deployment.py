@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Literal
@@ -13,15 +13,21 @@ from domain.model import (
     Commission,
     Delegate,
     Delegation,
+    Model,
     NotificationPolicy,
     Role,
     Session,
     SessionFormat,
     SessionSpec,
-    SessionStatus,
     State,
 )
-from domain.values import local_time_problem
+from domain.overlaps import overlaps
+from domain.values import ANY_LANGUAGE, local_time_problem, needs_smtputf8, shown
+
+_SMTPUTF8 = (
+    "the part before the @ is not ASCII: a notice to this address can only be sent through an SMTP server "
+    "that offers SMTPUTF8"
+)
 
 Path = tuple[str | int, ...]
 """Where in the merged configuration a problem lies: section, index, keys and indices."""
@@ -148,6 +154,8 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
                         + _suggest(spec.agency, local_agencies),
                     )
                 )
+            if spec.email is not None and needs_smtputf8(spec.email):
+                problems.append(Problem((*path, "email"), _SMTPUTF8, "warning"))
             if spec.email is None and spec.telegram is None:
                 problems.append(
                     Problem(
@@ -204,7 +212,10 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
         if not invitations[session.id] and not draft.broken_ids and not draft.incomplete:
             problems.append(Problem((*path, "invited"), "invites nobody: no delegate matches", "warning"))
 
-    problems.extend(_overlaps(sessions, invitations, session_paths))
+    if commission is not None:
+        problems.extend(_foreign_texts(draft, commission))
+    clashes = overlaps(sessions, invitations, session_paths)
+    problems.extend(Problem(where, message, "warning") for where, message in clashes)
     if commission is None or any(p.severity == "error" for p in problems):
         return None, problems
     ordered = dict(sorted(sessions.items(), key=lambda kv: (kv[1].starts_at, kv[0])))
@@ -221,7 +232,23 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
     )
 
 
-@dataclass(frozen=True)
+def _foreign_texts(draft: Draft, commission: Commission) -> Iterator[Problem]:
+    """Warn of each text in a language that is not the commission's (nor a variant of one): nobody reads it."""
+    languages = commission.languages
+    listed = ", ".join(languages)
+    bases = {code.split("_")[0] for code in languages}
+    models: list[tuple[Path, Model]] = [(("commission",), commission)]
+    for section in ("states", "delegations", "sessions"):
+        models.extend(((section, index), model) for index, model in getattr(draft, section))
+    for prefix, model in models:
+        for path, text in model.texts(prefix):
+            for code in text:
+                if code != ANY_LANGUAGE and code not in languages and code.split("_")[0] not in bases:
+                    message = f"a text in {code!r}, which is not one of the commission's languages ({listed})"
+                    yield Problem((*path, code), message, "warning")
+
+
+@dataclass
 class _Known:
     """What references may point at; ``broken`` ids exist but failed validation."""
 
@@ -231,12 +258,19 @@ class _Known:
     sessions: set[str]
     broken: set[str]
     incomplete: bool
+    comparisons: int = 500_000
+    """How many names suggestions may still compare: thousands of bad references to thousands of names
+    would otherwise take minutes, for suggestions nobody reads that far."""
 
     def missing(self, ref: str, names: set[str], what: str) -> str | None:
         """Say why a reference is unknown, with a suggestion; None when it is known (or cannot be judged)."""
         if ref in names or ref in self.broken or self.incomplete:
             return None
-        return f"unknown {what} {ref!r}{_suggest(ref, names)}"
+        hint = ""
+        if len(names) <= self.comparisons and len(ref) <= 80:
+            self.comparisons -= len(names)
+            hint = _suggest(ref, names)
+        return f"unknown {what} {shown(ref)}{hint}"
 
 
 def _check_session(session: Session, path: Path, known: _Known) -> list[Problem]:
@@ -331,31 +365,3 @@ class _InvitationIndex:
         chosen.update(d for d in invited.delegates if d in self.known)
         chosen.difference_update(invited.exclude)
         return tuple(sorted(chosen, key=self.order.__getitem__))
-
-
-def _overlaps(
-    sessions: dict[str, Session], invitations: dict[str, tuple[str, ...]], paths: dict[str, Path]
-) -> list[Problem]:
-    live = sorted(
-        (s for s in sessions.values() if s.status is SessionStatus.SCHEDULED and s.ends_at > s.starts_at),
-        key=lambda s: (s.starts_at, s.id),
-    )
-    problems: list[Problem] = []
-    for i, first in enumerate(live):
-        first_set: set[str] | None = None
-        for second in live[i + 1 :]:
-            if second.starts_at >= first.ends_at:
-                break
-            if first_set is None:
-                first_set = set(invitations.get(first.id, ()))
-            both = [d for d in invitations.get(second.id, ()) if d in first_set]
-            if both:
-                shown = ", ".join(both[:5]) + (f" and {len(both) - 5} more" if len(both) > 5 else "")
-                problems.append(
-                    Problem(
-                        (*paths[second.id], "start"),
-                        f"overlaps {first.id!r}, and {len(both)} delegate(s) are invited to both: {shown}",
-                        "warning",
-                    )
-                )
-    return problems

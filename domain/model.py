@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
-from typing import Literal
+from functools import cache, cached_property
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, StrictBool, model_validator
 
@@ -24,11 +25,40 @@ from domain.values import (
     to_utc,
 )
 
+Path = tuple[str | int, ...]
+
 
 class Model(BaseModel):
     """Base of every configuration model: frozen, and unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    def texts(self, path: Path = ()) -> Iterator[tuple[Path, dict[str, str]]]:
+        """Every text (language → string) of this model and of the models inside it, with its path."""
+        for name in _text_holders(type(self)):
+            yield from _texts_in(getattr(self, name), (*path, name))
+
+
+def _texts_in(value: object, path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    if isinstance(value, Model):
+        yield from value.texts(path)
+    elif isinstance(value, dict):
+        yield path, value
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _texts_in(item, (*path, i))
+
+
+@cache
+def _text_holders(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model that may be or hold a text: mappings, models, and lists of them."""
+    return tuple(name for name, info in model.model_fields.items() if _may_hold_text(info.annotation))
+
+
+def _may_hold_text(annotation: Any) -> bool:
+    if get_origin(annotation) is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return True
+    return any(_may_hold_text(arg) for arg in get_args(annotation))
 
 
 class Role(StrEnum):

@@ -296,3 +296,60 @@ def test_a_huge_key_or_value_is_quoted_short(tmp_path: Path) -> None:
     assert len(result.errors) == 2, shown(result)
     assert all(len(line) < 400 for line in shown(result)), [len(line) for line in shown(result)]
     assert "unknown key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk…kk'" in shown(result)[-1]
+
+
+# --- checks across the configuration: warnings, and one per session for overlaps ------------------------------
+
+
+def test_a_text_in_a_language_the_commission_does_not_use_is_warned_about(tmp_path: Path) -> None:
+    texts = edited(WG, "  title: {ru: Рабочая группа, en: Working group}", "  title: {ru: Рабочая группа, de: AG}")
+    result = load_from(tmp_path, texts)
+    assert result.deployment is not None
+    message = "warning: a text in 'de', which is not one of the commission's languages (ru, en)"
+    assert shown(result) == [line_of(tmp_path, texts, WG, "AG", "session.title.de", message)]
+
+
+def test_validate_warns_of_an_address_that_needs_smtputf8_on_the_delegates_line(tmp_path: Path) -> None:
+    texts = edited(KGZ, "      email: t.asanov@kgz.example.org", "      email: иван@kgz.example.org")
+    write(tmp_path / "config", texts)
+    done = plenary("validate", "config", cwd=tmp_path)
+    assert done.returncode == 0, done
+    line, column = position(texts[KGZ], "иван@")
+    assert done.stderr.splitlines() == [
+        f"config/{KGZ}:{line}:{column}: delegation.delegates[0].email: warning: the part before the @ is not ASCII: "
+        "a notice to this address can only be sent through an SMTP server that offers SMTPUTF8"
+    ]
+
+
+def crowded(count: int) -> dict[str, str]:
+    """The base configuration and ``count`` video sessions at the same hour, each inviting kgz-asanov."""
+    items = "".join(
+        f"  - {{id: s{i:04d}, title: S, format: video, start: 2022-11-01T10:00, end: 2022-11-01T11:00,"
+        f" video: {{url: https://meet.example.org/s{i}}}, invited: {{delegates: [kgz-asanov]}}}}\n"
+        for i in range(count)
+    )
+    return dict(BASE) | {"sessions/crowd.yaml": "sessions:\n" + items}
+
+
+def test_two_thousand_overlapping_sessions_give_one_warning_each_at_most(tmp_path: Path) -> None:
+    texts = crowded(2000)
+    result = load_from(tmp_path, texts)
+    assert result.deployment is not None
+    assert len(result.warnings) == 1999
+    message = (
+        "warning: overlaps 1,999 sessions running at the same time (among them 's0000'), "
+        "and 1 delegate(s) invited to it are invited to one of those too: kgz-asanov"
+    )
+    piece = "s1999, title: S, format: video, start: »2022"
+    assert shown(result)[-1] == line_of(tmp_path, texts, "sessions/crowd.yaml", piece, "sessions[1999].start", message)
+
+
+def test_a_session_overlapping_several_is_warned_about_once_naming_them(tmp_path: Path) -> None:
+    texts = crowded(4)
+    result = load_from(tmp_path, texts)
+    assert result.warnings[-1].path == "sessions[3].start"
+    assert result.warnings[-1].message == (
+        "overlaps 's0000', 's0001', 's0002', and 1 delegate(s) are invited to it and to one of them: kgz-asanov"
+    )
+    first = "overlaps 's0000', and 1 delegate(s) are invited to both: kgz-asanov"
+    assert [w.message for w in result.warnings][:1] == [first]
