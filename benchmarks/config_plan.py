@@ -18,9 +18,15 @@ Wall times are the best of three runs (``time.perf_counter``, after a warm-up lo
 the configuration). Peak memory is measured with tracemalloc in a separate pass, so that tracing does
 not distort the timings; the plan's peak includes the deployment it works on. The process's peak RSS
 is printed at the end. The figures are checked against the targets — validate + plan under 3 s,
-peak under 300 MB, within 4× the bare parse — and each is marked PASS or FAIL. It is a report, not
-a test: the exit code is 0 whatever the figures, and 1 only when the generated configuration does
-not validate (the first 20 problems are printed) or does not invite whom it was meant to.
+peak under 300 MB, within 4× the bare parse — and each is marked PASS or FAIL.
+
+Then the same shape is generated 4× larger (4× the states, so 4× the delegates, and 4× the sessions) into
+another temporary directory, validated and planned the same way, and both sizes' figures are printed side by
+side: validation and planning must grow with the input, not faster (time ratio at most 1.25× the ratio of
+the input's bytes), which the larger size would show at once if a step were quadratic.
+
+It is a report, not a test: the exit code is 0 whatever the figures, and 1 only when a generated
+configuration does not validate (the first 20 problems are printed) or does not invite whom it was meant to.
 
 Run it from the project root::
 
@@ -57,6 +63,10 @@ MB = 1_000_000
 TARGET_SECONDS = 3.0
 TARGET_PEAK_BYTES = 300 * MB
 TARGET_RATIO = 4.0
+SCALE = 4
+"""How much larger the second size is."""
+TARGET_GROWTH = 1.25
+"""How much faster than the input the time may grow from one size to the other."""
 
 YEAR = 2027
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -595,7 +605,75 @@ def run(root: Path, shape: Shape) -> int:
     for label, figure, ok in checks:
         print(f"  {label:<32}{figure:>12}  {verdict(ok)}")
     print()
+    with tempfile.TemporaryDirectory(prefix="plenary-bench-scaled-") as tmp:
+        code = scaling(Path(tmp), shape, Figures(generated.total_bytes, invitations, validate_s, plan_s))
+    print()
     print(f"peak RSS of the process: {_mb(peak_rss_bytes())}")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One size's input and timings."""
+
+    input_bytes: int
+    invitations: int
+    validate_s: float
+    plan_s: float
+
+    @property
+    def total_s(self) -> float:
+        """Validate and plan together."""
+        return self.validate_s + self.plan_s
+
+
+def scaling(root: Path, shape: Shape, small: Figures) -> int:
+    """Generate the shape SCALE× larger under root, time it, and print both sizes side by side."""
+    larger = Shape(shape.seed, shape.states * SCALE, shape.agencies, shape.delegates, shape.sessions * SCALE)
+    generated = generate(root, larger)
+    result = load([str(root)], ENVIRON)
+    deployment = _deployment_of(result)
+    invitations = sum(len(ids) for ids in deployment.invitations.values())
+    if invitations != generated.invitations:
+        print(f"FAIL: the larger sessions resolve to {invitations:,} invitations, {generated.invitations:,} were meant")
+        return 1
+    del result
+    validate_s = best_time(lambda: load([str(root)], ENVIRON))
+    plan_s = best_time(lambda: plan(deployment, NOW))
+    big = Figures(generated.total_bytes, invitations, validate_s, plan_s)
+    print(
+        f"scaling: {SCALE}× the shape: {larger.states} states, {generated.delegates:,} delegates,"
+        f" {larger.sessions} sessions ({len(generated.files)} files)"
+    )
+    print(f"{'':<18}{'size ×1':>14}{f'size ×{SCALE}':>14}{'ratio':>10}")
+    rows = (
+        (
+            "input",
+            f"{small.input_bytes / MB:.1f} MB",
+            f"{big.input_bytes / MB:.1f} MB",
+            big.input_bytes / small.input_bytes,
+        ),
+        ("invitations", f"{small.invitations:,}", f"{big.invitations:,}", big.invitations / small.invitations),
+        ("validate", f"{small.validate_s:.3f} s", f"{big.validate_s:.3f} s", big.validate_s / small.validate_s),
+        ("plan", f"{small.plan_s:.3f} s", f"{big.plan_s:.3f} s", big.plan_s / small.plan_s),
+        ("validate + plan", f"{small.total_s:.3f} s", f"{big.total_s:.3f} s", big.total_s / small.total_s),
+    )
+    for label, first, second, ratio in rows:
+        print(f"{label:<18}{first:>14}{second:>14}{ratio:>9.2f}×")
+    growth = (big.validate_s / small.validate_s) / (big.input_bytes / small.input_bytes)
+    plan_growth = (big.plan_s / small.plan_s) / (big.invitations / small.invitations)
+    print()
+    print("targets")
+    checks = (
+        (f"validate grows with the input (≤ {TARGET_GROWTH:g}×)", f"{growth:.2f}×", growth <= TARGET_GROWTH),
+        (
+            f"plan grows with the invitations (≤ {TARGET_GROWTH:g}×)",
+            f"{plan_growth:.2f}×",
+            plan_growth <= TARGET_GROWTH,
+        ),
+    )
+    for label, figure, ok in checks:
+        print(f"  {label:<44}{figure:>8}  {verdict(ok)}")
     return 0
 
 
