@@ -116,7 +116,7 @@ class Service:
         await s.events.start()
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
-        self.tasks.spawn("changes", s.events.follow())
+        self.tasks.spawn("changes", s.events.follow(s.loops))
         s.timeline.start()
         try:
             report = await s.timeline.apply(deployment)
@@ -176,6 +176,7 @@ class Service:
         s = self.services
         if s is None:
             return
+        self.tasks.stopping()
         with contextlib.suppress(AttributeError):
             await self.runner.cleanup()
         await s.timeline.stop()

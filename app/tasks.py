@@ -40,6 +40,10 @@ class TaskRegistry:
             log.error("%s ended unexpectedly", name)
         self.loops.stopped(name, error)
 
+    def stopping(self) -> None:
+        """The service is stopping: tasks that end now end on purpose."""
+        self._stopping = True
+
     async def stop(self, grace: float = 5.0) -> None:
         """Cancel every task (after ``grace`` seconds for those already finishing) and wait for them."""
         self._stopping = True

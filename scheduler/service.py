@@ -127,7 +127,7 @@ class Timeline:
             report = await self._sync(deployment, ledger, notices, now)
         except Exception as exc:
             failures = self.loops.failed(LOOP, exc)
-            delay = backoff(failures, first=1.0, cap=60.0)
+            delay = backoff(failures, first=1.0, cap=15.0)
             log.error(
                 "synchronisation failed (%s: %s); trying again in %.0f s",
                 type(exc).__name__,

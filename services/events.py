@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from domain.events import Event
 from domain.ports import ChangeLog, Clock
+from services.supervision import Loops, backoff
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,21 @@ class EventBus:
             if len(batch) < 500:
                 return count
 
-    async def follow(self) -> None:
-        """Follow the change log until cancelled (a supervised loop)."""
+    async def follow(self, loops: Loops, name: str = "changes") -> None:
+        """Follow the change log until cancelled; a failure (the database) is reported, backed off from, survived."""
+        loops.register(name)
         while True:
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except Exception as exc:
+                failures = loops.failed(name, exc)
+                delay = backoff(failures)
+                log.warning(
+                    "cannot read the change log (%s: %s); trying again in %.1f s", type(exc).__name__, exc, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            loops.ok(name, next_within=self.poll)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)

@@ -149,3 +149,55 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
         for _ in range(20):
             assert base * 0.8 <= policy.delay(attempts) <= base * 1.2
     assert policy.delay(1, retry_after=500) >= 500
+
+
+async def test_each_channel_has_a_retry_budget_of_its_own(store: Store) -> None:
+    clock = FakeClock()
+    busy = [error(Outcome.TRANSIENT, "502 Bad Gateway") for _ in range(RETRY.max_attempts)]
+    telegram = FakeChannel("telegram", deque(busy))
+    email = FakeChannel("email", deque([error(Outcome.TRANSIENT, "451 4.3.0 Try again later")]))
+    dispatcher = make(store, clock, telegram, email)
+    key = await enqueue(store, clock)
+    for _ in range(RETRY.max_attempts):
+        await dispatcher.drain_once()
+        clock.advance(3600)
+    # Telegram used its three attempts; e-mail's first 451 is the first of e-mail's own three.
+    entry = await store.outbox.entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.PENDING, entry.last_error
+    assert entry.channel_used is None
+    assert "451" in (entry.last_error or "")
+    await dispatcher.drain_once()
+    entry = await store.outbox.entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.SENT
+    assert entry.channel_used == "email"
+    assert [d.key for d in email.sent] == [key]
+
+
+class BrokenComposer:
+    """A composer with a bug: every notice raises while it is rendered."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def compose(self, item: object, channel: str) -> None:
+        self.calls += 1
+        raise UnicodeEncodeError("ascii", "Иван", 0, 1, "ordinal not in range(128)")
+
+
+async def test_a_row_failing_for_a_reason_of_ours_ends_failed_with_its_reason(store: Store) -> None:
+    clock = FakeClock()
+    composer = BrokenComposer()
+    channels = {"telegram": FakeChannel("telegram"), "email": FakeChannel("email")}
+    dispatcher = Dispatcher(store.outbox, channels, composer, clock, "w", retry=RETRY)  # type: ignore[arg-type]
+    key = await enqueue(store, clock)
+    for _ in range(10):
+        await dispatcher.drain_once()
+        clock.advance(7200)
+    assert composer.calls == RETRY.internal_attempts  # tried a few times, not every hour forever
+    entry = await store.outbox.entry(key)
+    assert entry is not None
+    assert entry.status is OutboxStatus.FAILED
+    assert "internal error: UnicodeEncodeError" in (entry.last_error or "")
+    assert f"after {RETRY.internal_attempts} tries" in (entry.last_error or "")
