@@ -41,12 +41,15 @@ class _Policy(EmailPolicy):
 
     A fan-out sets and folds the same headers (subject, sender, part types) a thousand times; the library
     folds each through its parse tree again every time. A folded header depends only on its name, its value
-    and these settings, so it is kept.
+    and these settings, so it is kept — except the ones that differ for every message.
     """
 
     def fold_binary(self, name: str, value: str) -> bytes:
-        """As ``EmailPolicy.fold_binary``, remembered."""
-        key = (self.utf8, self.linesep, self.max_line_length, type(value), name, value)
+        """As ``EmailPolicy.fold_binary``, remembered for the headers that repeat."""
+        if name.lower() in _EVERY_MESSAGE_ITS_OWN:
+            return super().fold_binary(name, value)
+        # Keyed by the text, not the header object: that would keep its parse tree alive.
+        key = (self.utf8, self.linesep, self.max_line_length, type(value), name, str(value))
         folded = _FOLDED.get(key)
         if folded is None:
             folded = super().fold_binary(name, value)
@@ -56,8 +59,9 @@ class _Policy(EmailPolicy):
         return folded
 
 
+_EVERY_MESSAGE_ITS_OWN = frozenset({"to", "message-id"})
 _FOLDED: dict[tuple[Any, ...], bytes] = {}
-_FOLDED_LIMIT = 4096
+_FOLDED_LIMIT = 1024
 
 SMTP = _Policy(linesep="\r\n", header_factory=_Registry())
 """``email.policy.SMTP``'s settings: RFC 2047 headers folded at 78 octets, CRLF."""
@@ -77,7 +81,7 @@ def one_line(value: str) -> str:
     return _CONTROLS.sub(" ", value).strip()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _header(name: str, value: str | datetime) -> BaseHeader:
     """A header object, made once for each value that repeats across a fan-out."""
     header: BaseHeader = SMTP.header_factory(name, value)
