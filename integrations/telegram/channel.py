@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from typing import Any, TextIO
@@ -42,18 +43,27 @@ class TelegramChannel:
         connections: int = 64,
     ) -> None:
         self.limiter = limiter or PacingRateLimiter()
-        request = HTTPXRequest(connection_pool_size=connections, read_timeout=read_timeout, connect_timeout=10.0)
+        self._requests = (
+            HTTPXRequest(connection_pool_size=connections, read_timeout=read_timeout, connect_timeout=10.0),
+            HTTPXRequest(connection_pool_size=1),
+        )
         self.bot: ExtBot[Any] = ExtBot(
-            token, base_url=base_url or "https://api.telegram.org/bot", request=request, rate_limiter=self.limiter
+            token,
+            base_url=base_url or "https://api.telegram.org/bot",
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
+            rate_limiter=self.limiter,
         )
 
     async def start(self) -> None:
         """Open the HTTP connection pool and check the token (PTB's own messages would repeat it: not ours)."""
         try:
             await self.bot.initialize()
-        except InvalidToken:
-            raise ChannelUnavailable("the Telegram Bot API rejected TELEGRAM_BOT_TOKEN: check the token") from None
         except TelegramError as exc:
+            # The bot counts as not initialised, so its shutdown would leave the pools open.
+            await asyncio.gather(*(request.shutdown() for request in self._requests))
+            if isinstance(exc, InvalidToken):
+                raise ChannelUnavailable("the Telegram Bot API rejected TELEGRAM_BOT_TOKEN: check the token") from None
             message = type(exc).__name__
             raise ChannelUnavailable(f"cannot reach the Telegram Bot API ({message}): check TELEGRAM_API_URL") from None
 

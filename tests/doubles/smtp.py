@@ -160,6 +160,8 @@ class _FaultySMTP(SMTP):
     async def _handle_client(self) -> None:
         if not await self._fail(self.recorder.take("greeting")):
             await super()._handle_client()
+        elif self.transport is not None:  # a refused greeting ends the session
+            self.transport.close()
 
 
 class _Controller(Controller):

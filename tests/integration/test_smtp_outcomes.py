@@ -174,6 +174,7 @@ async def test_starttls_refused_sends_nothing(smtp: SmtpServer) -> None:
     smtp.fail_at("STARTTLS", "454 4.7.0 TLS not available due to temporary reason")
     channel = SmtpChannel(smtp.host, smtp.port, SENDER, "S", tls="starttls", timeout=1.0)
     error = await failure(channel)
+    await channel.close()
     assert error.outcome is Outcome.TRANSIENT
     assert "454" in error.reason
     assert smtp.received == []
