@@ -119,6 +119,7 @@ def bootstrap(
         retry=retry,
         loops=loops,
         lease_seconds=settings.lease_seconds,
+        events=events,
     )
     timeline = Timeline(store.outbox, store.announcements, clock, dispatcher.wake, loops=loops)
     health = ServiceHealth(
@@ -167,9 +168,10 @@ def default_channels(settings: Settings, deployment: Deployment, clock: Clock) -
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             tls=settings.smtp_tls,
             reply_to=commission.secretariat.email,
+            clock=clock,
         )
     else:
-        email = MaildirChannel(Path(settings.data_dir) / "maildir", sender, sender_name)
+        email = MaildirChannel(Path(settings.data_dir) / "maildir", sender, sender_name, clock=clock)
     telegram: Channel
     if settings.telegram_bot_token:
         telegram = TelegramChannel(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)

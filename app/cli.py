@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from app.outbox_cli import outbox_cli
 from app.plan_view import plan_json, plan_text
 from config.loader import LoadResult, load
 from config.settings import Settings
@@ -32,6 +33,7 @@ db_cli = typer.Typer(
     help="Manage the database (SQLite by default, PostgreSQL by PLENARY_DATABASE_URL).", no_args_is_help=True
 )
 cli.add_typer(db_cli, name="db")
+cli.add_typer(outbox_cli, name="outbox")
 
 PathsArg = Annotated[
     list[str],

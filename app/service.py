@@ -119,7 +119,7 @@ class Service:
         self.tasks.spawn("changes", s.events.follow(s.loops))
         s.timeline.start()
         try:
-            report = await s.timeline.apply(deployment)
+            report = await s.timeline.apply(deployment, s.configuration.put)
         except PlanningError as exc:
             raise ConfigurationError(problems=[str(exc)]) from None
         await s.configuration.accept(deployment)
@@ -159,7 +159,7 @@ class Service:
                 log.error("the new configuration was refused; still running on the last good one:")
                 s.configuration.refuse(removed)
                 return False
-            report = await s.timeline.apply(result.deployment)
+            report = await s.timeline.apply(result.deployment, s.configuration.put)
         except PlanningError as exc:
             log.error("the new configuration was refused; still running on the last good one:")
             s.configuration.refuse([str(exc)])

@@ -77,3 +77,8 @@ class DeliveryError(Exception):
 
 class ChannelUnavailable(Exception):
     """A channel cannot start (a rejected token, an unreachable server); the message names no secret."""
+
+
+class NoticeObsolete(Exception):
+    """A queued notice is no longer worth sending: a newer one superseded it, or its delegate is no longer
+    invited, or its session no longer takes place. It is recorded as skipped with the reason."""

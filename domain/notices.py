@@ -48,6 +48,8 @@ class Notice:
     status: NoticeStatus
     detail: str = ""
     """What distinguishes notices of one kind: the reminder's offset, the deadline's id, the update's revision."""
+    sequence: int | None = None
+    """The calendar SEQUENCE an invitation, update or cancellation carries (session and delegate revisions)."""
 
 
 def notice_key(session_id: str, kind: NoticeKind, delegate_id: str, detail: str = "") -> str:

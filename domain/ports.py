@@ -15,7 +15,7 @@ from domain.delivery import CalendarPart, Change, Delivery, Message
 from domain.deployment import Deployment
 from domain.events import Event
 from domain.feeds import Feed
-from domain.ledger import Ledger, SessionRecord
+from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Session
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
@@ -95,6 +95,10 @@ class Outbox(Protocol):
         """Record that the notice can never be delivered."""
         ...
 
+    async def mark_skipped(self, item: ClaimedItem, reason: str, now: datetime) -> bool:
+        """Record that the notice is no longer worth sending."""
+        ...
+
     async def release(self, worker: str, now: datetime) -> int:
         """Give back every row this worker holds (on shutdown); return how many."""
         ...
@@ -105,6 +109,14 @@ class Outbox(Protocol):
 
     async def entry(self, key: str) -> OutboxEntry | None:
         """Return one outbox entry by its idempotency key."""
+        ...
+
+    async def unsettled(self, *, failed_only: bool, session_id: str | None, limit: int) -> list[OutboxEntry]:
+        """Pending, claimed and failed entries (or failed only), oldest due first."""
+        ...
+
+    async def retry_failed(self, keys: Sequence[str], now: datetime) -> list[str]:
+        """Put failed entries back, due now on their first channel; return the keys that were failed."""
         ...
 
     async def breakdown(self, now: datetime) -> tuple[dict[tuple[str, str, str], int], int, float]:
@@ -125,6 +137,14 @@ class Announcements(Protocol):
 
     async def save(self, records: Mapping[str, SessionRecord]) -> None:
         """Remember what was announced about these sessions."""
+        ...
+
+    async def recipients(self, session_ids: Iterable[str] | None = None) -> dict[str, dict[str, RecipientRecord]]:
+        """What each delegate holds of these sessions (all when None)."""
+        ...
+
+    async def save_recipients(self, records: Mapping[tuple[str, str], RecipientRecord], now: datetime) -> None:
+        """Record delegates invited again or uninvited."""
         ...
 
 

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from domain.delivery import Delivery, DeliveryError, Outcome
+from domain.delivery import Delivery, DeliveryError, NoticeObsolete, Outcome
+from domain.events import DeliveriesRecorded
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem
-from domain.ports import Channel, Clock, Composer, Outbox
+from domain.ports import Channel, Clock, Composer, EventSink, Outbox
 from services.supervision import Loops, backoff, sleep_unless
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ async def persist(what: str, write: Callable[[], Awaitable[T]], stopping: asynci
             await sleep_unless(stopping, delay)
 
 
+CALENDAR_KINDS = frozenset({NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION})
+"""Kinds whose delivery changes what a delegate's calendar holds."""
+
 RESEND_WHEN_UNKNOWN = frozenset(
     {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION, NoticeKind.START, NoticeKind.AGENDA}
 )
@@ -70,6 +74,16 @@ class RetryPolicy:
         return max(base, retry_after or 0.0)
 
 
+def in_order(queue: list[ClaimedItem]) -> list[ClaimedItem]:
+    """One delegate's notices in the order they were planned, the calendar ones by rising SEQUENCE."""
+    ordered = sorted(queue, key=lambda i: (i.due_at, i.id))
+    slots = [n for n, item in enumerate(ordered) if "sequence" in item.payload]
+    by_sequence = sorted((ordered[n] for n in slots), key=lambda i: (int(i.payload["sequence"]), i.id))
+    for n, item in zip(slots, by_sequence, strict=True):
+        ordered[n] = item
+    return ordered
+
+
 class _SentRecorder:
     """Records deliveries in groups: one write for the sends that finish within a few milliseconds.
 
@@ -77,9 +91,16 @@ class _SentRecorder:
     """
 
     def __init__(
-        self, outbox: Outbox, clock: Clock, stopping: asyncio.Event, linger: float = 0.02, limit: int = 200
+        self,
+        outbox: Outbox,
+        clock: Clock,
+        stopping: asyncio.Event,
+        events: EventSink | None = None,
+        linger: float = 0.02,
+        limit: int = 200,
     ) -> None:
         self.outbox, self.clock, self.stopping, self.linger, self.limit = outbox, clock, stopping, linger, limit
+        self.events = events
         self._pending: dict[str, list[tuple[ClaimedItem, asyncio.Future[None]]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
@@ -104,9 +125,20 @@ class _SentRecorder:
                     lambda items=items, channel=channel: self.outbox.mark_sent_many(items, channel, self.clock.now()),  # type: ignore[misc]
                     self.stopping,
                 )
+                await self._announce(items)  # before the senders go on: a feed read after a send shows it
                 for _, future in chunk:
                     if not future.done():
                         future.set_result(None)
+
+    async def _announce(self, items: list[ClaimedItem]) -> None:
+        """Tell the feeds which sessions' calendar messages just went out (what delegates hold moved)."""
+        sessions = tuple(sorted({i.session_id for i in items if i.kind in CALENDAR_KINDS}))
+        if not sessions or self.events is None:
+            return
+        try:
+            await self.events.publish(DeliveriesRecorded(sessions))
+        except Exception as exc:  # the feeds catch up at the next change; delivery goes on
+            log.warning("could not announce %d deliveries: %s", len(items), exc)
 
 
 class Dispatcher:
@@ -128,6 +160,7 @@ class Dispatcher:
         idle_seconds: float = 1.0,
         loops: Loops | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        events: EventSink | None = None,
     ) -> None:
         self.outbox = outbox
         self.channels = channels
@@ -144,7 +177,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._recorder = _SentRecorder(outbox, clock, self._stopping)
+        self._recorder = _SentRecorder(outbox, clock, self._stopping, events)
         self.loops = loops or Loops()
         self.wall = wall
         """Real time, for leases: they measure whether a process is alive, whatever the service's clock shows."""
@@ -200,7 +233,12 @@ class Dispatcher:
         )
         if not items:
             return 0
-        tasks = [asyncio.create_task(self._deliver_guarded(item)) for item in items]
+        # One delegate's notices about one session go one after the other, oldest SEQUENCE first: a calendar
+        # must never receive an older version after a newer one. Different delegates go in parallel.
+        queues: dict[tuple[str, str], list[ClaimedItem]] = {}
+        for item in items:
+            queues.setdefault((item.session_id, item.delegate_id), []).append(item)
+        tasks = [asyncio.create_task(self._deliver_in_order(queue)) for queue in queues.values()]
         self._in_flight.update(tasks)
         try:
             await asyncio.gather(*tasks)
@@ -220,6 +258,10 @@ class Dispatcher:
             return
         if released:
             log.info("released %d notices for the next start", released)
+
+    async def _deliver_in_order(self, queue: list[ClaimedItem]) -> None:
+        for item in in_order(queue):
+            await self._deliver_guarded(item)
 
     async def _deliver_guarded(self, item: ClaimedItem) -> None:
         async with self._slots:
@@ -271,7 +313,13 @@ class Dispatcher:
         while index < len(item.channels):
             name = item.channels[index]
             channel = self.channels.get(name)
-            delivery = await self.composer.compose(item, name) if channel is not None else None
+            try:
+                delivery = await self.composer.compose(item, name) if channel is not None else None
+            except NoticeObsolete as exc:
+                log.info("%s: not sent: %s", item.key, exc)
+                now = self.clock.now()
+                await persist(item.key, partial(self.outbox.mark_skipped, item, str(exc), now), self._stopping)
+                return
             if channel is None or delivery is None:
                 index += 1
                 continue

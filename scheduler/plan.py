@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain.changes import digest, snapshot
 from domain.deployment import Deployment
-from domain.ledger import Ledger
+from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Role, Session, SessionStatus
 from domain.notices import KIND_ORDER, Notice, NoticeKind, NoticeStatus, notice_key
 from domain.runtime import paused_gc
@@ -32,13 +33,69 @@ class _Slot:
     """Only these delegates (those told of a session that is cancelled, postponed or changed)."""
     others: tuple[str, ...] = ()
     """Delegates who are not invited (any more) but must hear this (a cancellation after uninviting)."""
+    details: Mapping[str, str] | None = None
+    """A delegate's own key detail, when it differs from ``detail`` (a second invitation after uninviting)."""
+    calendar: bool = False
+    """The notice carries a calendar object: it gets a SEQUENCE."""
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What the configuration announces once its notices are queued: every session's record (its revision
+    raised when what delegates are told changed) and every delegate's invitation state (its revision raised
+    on each uninvite and re-invite). Both only grow, so the SEQUENCE built from them never falls."""
+
+    sessions: dict[str, SessionRecord]
+    changed: dict[str, SessionRecord]
+    """The records to write: new sessions and sessions whose announced facts changed."""
+    snapshots: dict[str, dict[str, Any]]
+    recipients: dict[str, dict[str, RecipientRecord]] = field(default_factory=dict)
+    transitions: dict[tuple[str, str], RecipientRecord] = field(default_factory=dict)
+    """The recipient states to write: (session, delegate) invited again or uninvited."""
+
+    def sequence(self, session_id: str, delegate_id: str) -> int:
+        """The SEQUENCE a calendar message to this delegate about this session carries now."""
+        record = self.recipients.get(session_id, {}).get(delegate_id)
+        return self.sessions[session_id].sequence + (record.revision if record else 0)
+
+    def holders(self, session_id: str) -> frozenset[str]:
+        """The delegates whose calendar holds the invitation (sent, not cancelled since)."""
+        return frozenset(d for d, r in self.recipients.get(session_id, {}).items() if r.holds)
+
+
+def announce(deployment: Deployment, ledger: Ledger, now: datetime) -> Announced:
+    """Work out the revisions this configuration implies, from what the ledger says was announced."""
+    sessions: dict[str, SessionRecord] = {}
+    changed: dict[str, SessionRecord] = {}
+    snapshots: dict[str, dict[str, Any]] = {}
+    recipients: dict[str, dict[str, RecipientRecord]] = {}
+    transitions: dict[tuple[str, str], RecipientRecord] = {}
+    for session_id in deployment.sessions:
+        fingerprint, snap = session_digest(deployment, session_id)
+        snapshots[session_id] = snap
+        old = ledger.sessions.get(session_id)
+        if old is not None and old.digest == fingerprint:
+            sessions[session_id] = old
+        else:
+            revision = 0 if old is None else old.sequence + 1
+            sessions[session_id] = changed[session_id] = SessionRecord(fingerprint, snap, revision, now)
+        invited = set(deployment.invitations[session_id])
+        held = dict(ledger.recipients.get(session_id, {}))
+        for delegate_id, record in list(held.items()):
+            if record.invited != (delegate_id in invited):
+                record = RecipientRecord(not record.invited, record.revision + 1, record.holds, record.sequence)
+                held[delegate_id] = transitions[(session_id, delegate_id)] = record
+        recipients[session_id] = held
+    return Announced(sessions, changed, snapshots, recipients, transitions)
 
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%MZ")
 
 
-def plan(deployment: Deployment, now: datetime, ledger: Ledger | None = None) -> list[Notice]:
+def plan(
+    deployment: Deployment, now: datetime, ledger: Ledger | None = None, announced: Announced | None = None
+) -> list[Notice]:
     """Return every notice still to be sent or recorded, ordered by due time, with stable keys.
 
     The ledger holds the keys of notices already settled (delivered, failed for good, recorded as stale),
@@ -49,8 +106,9 @@ def plan(deployment: Deployment, now: datetime, ledger: Ledger | None = None) ->
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    ledger = ledger or Ledger()
     with paused_gc():
-        return _plan(deployment, now, ledger or Ledger())
+        return _plan(deployment, now, ledger, announced or announce(deployment, ledger, now))
 
 
 def session_digest(deployment: Deployment, session_id: str) -> tuple[str, dict[str, object]]:
@@ -59,14 +117,14 @@ def session_digest(deployment: Deployment, session_id: str) -> tuple[str, dict[s
     return digest(snap), snap
 
 
-def _plan(deployment: Deployment, now: datetime, ledger: Ledger) -> list[Notice]:
+def _plan(deployment: Deployment, now: datetime, ledger: Ledger, announced: Announced) -> list[Notice]:
     settled = ledger.settled
     order = {d: i for i, d in enumerate(deployment.delegates)}
     channels = {d.id: d.channels for d in deployment.delegates.values()}
     notices: list[tuple[tuple[datetime, int, int, str, int], Notice]] = []
     for s_index, session in enumerate(deployment.sessions.values()):
         invitees = [deployment.delegates[d] for d in deployment.invitations[session.id]]
-        for slot in _slots(deployment, session, now, ledger):
+        for slot in _slots(deployment, session, now, announced):
             recipients: Iterable[Delegate] = invitees
             if slot.heads_only:
                 recipients = (d for d in invitees if d.role is Role.HEAD)
@@ -80,8 +138,14 @@ def _plan(deployment: Deployment, now: datetime, ledger: Ledger) -> list[Notice]
                 recipients = [*recipients, *(known[d] for d in slot.others if d in known)]
             rank = KIND_ORDER[slot.kind]
             prefix = notice_key(session.id, slot.kind, "", slot.detail)
+            details = slot.details or {}
             for delegate in recipients:
-                key = prefix + delegate.id
+                detail = details.get(delegate.id, slot.detail)
+                key = (
+                    prefix + delegate.id
+                    if detail == slot.detail
+                    else notice_key(session.id, slot.kind, delegate.id, detail)
+                )
                 if key in settled:
                     continue
                 notice = Notice(
@@ -92,30 +156,64 @@ def _plan(deployment: Deployment, now: datetime, ledger: Ledger) -> list[Notice]
                     due_at=slot.due_at,
                     channels=channels[delegate.id],
                     status=slot.status,
-                    detail=slot.detail,
+                    detail=detail,
+                    sequence=announced.sequence(session.id, delegate.id) if slot.calendar else None,
                 )
                 notices.append(((slot.due_at, s_index, rank, slot.detail, order[delegate.id]), notice))
     notices.sort(key=lambda item: item[0])
     return [notice for _, notice in notices]
 
 
-def _slots(deployment: Deployment, session: Session, now: datetime, ledger: Ledger) -> list[_Slot]:
-    """The notices of one session, with their due time and catch-up status."""
+def _slots(deployment: Deployment, session: Session, now: datetime, announced: Announced) -> list[_Slot]:
+    """The notices of one session, with their due time and catch-up status.
+
+    Keys follow revisions: an update or a cancellation of the session carries the session's revision
+    (``r3``), a cancellation after uninviting and a second invitation carry the delegate's (``u1``, ``i2``), so
+    that every step of A → B → A → B, cancel → restore → cancel, uninvite → re-invite is told.
+    """
     start, end = session.starts_at, session.ends_at
-    told = ledger.told.get(session.id, frozenset())
-    record = ledger.sessions.get(session.id)
+    record = announced.sessions[session.id]
+    revision = f"r{record.sequence}"
+    holders = announced.holders(session.id)
+    states = announced.recipients.get(session.id, {})
     now_status = NoticeStatus.DUE if now < end else NoticeStatus.STALE
     if session.status is SessionStatus.CANCELLED:
-        return [_Slot(NoticeKind.CANCELLATION, "", now, now_status, only=told)] if told else []
+        if not holders:
+            return []
+        return [
+            _Slot(
+                NoticeKind.CANCELLATION,
+                revision,
+                now,
+                now_status,
+                only=frozenset(),
+                others=tuple(sorted(holders)),
+                calendar=True,
+            )
+        ]
 
     slots: list[_Slot] = []
-    if told:
-        current, _ = session_digest(deployment, session.id)
-        if record is not None and record.digest != current:
-            slots.append(_Slot(NoticeKind.UPDATE, current, now, now_status, only=told))
-        uninvited = tuple(sorted(told - set(deployment.invitations[session.id])))
-        if uninvited:
-            slots.append(_Slot(NoticeKind.CANCELLATION, "", now, now_status, only=frozenset(), others=uninvited))
+    # An update goes to the invited who were told of the session: those who hold it, and those who hold its
+    # cancellation (a session restored); not to someone uninvited and invited again (a new invitation does).
+    told = frozenset(
+        d for d, r in states.items() if r.invited and r.sequence is not None and (r.holds or r.revision == 0)
+    )
+    if told and session.id in announced.changed and record.sequence > 0:
+        slots.append(_Slot(NoticeKind.UPDATE, revision, now, now_status, only=told, calendar=True))
+    uninvited = sorted(d for d in holders if not states[d].invited)
+    if uninvited:
+        slots.append(
+            _Slot(
+                NoticeKind.CANCELLATION,
+                "",
+                now,
+                now_status,
+                only=frozenset(),
+                others=tuple(uninvited),
+                details={d: f"u{states[d].revision}" for d in uninvited},
+                calendar=True,
+            )
+        )
     if session.status is SessionStatus.POSTPONED:
         return slots
 
@@ -128,7 +226,8 @@ def _slots(deployment: Deployment, session: Session, now: datetime, ledger: Ledg
 
     if policy.invitation is not None:
         due = start - policy.invitation
-        slots.append(_Slot(NoticeKind.INVITATION, "", due, until(due, start)))
+        again = {d: f"i{r.revision}" for d, r in states.items() if r.invited and r.revision}
+        slots.append(_Slot(NoticeKind.INVITATION, "", due, until(due, start), details=again or None, calendar=True))
     if policy.agenda is not None and session.agenda:
         due = start - policy.agenda
         slots.append(_Slot(NoticeKind.AGENDA, "", due, until(due, start)))

@@ -14,11 +14,11 @@ from apscheduler.triggers.date import DateTrigger
 
 from domain.changes import changes
 from domain.deployment import Deployment
-from domain.ledger import Ledger, SessionRecord
+from domain.ledger import Ledger
 from domain.notices import Notice, NoticeKind, NoticeStatus
 from domain.outbox import OutboxItem
 from domain.ports import Announcements, Clock, Outbox
-from scheduler.plan import plan, session_digest
+from scheduler.plan import Announced, announce, plan
 from services.supervision import Loops, backoff
 
 log = logging.getLogger(__name__)
@@ -85,21 +85,25 @@ class Timeline:
         async with self._lock:
             pass
 
-    async def apply(self, deployment: Deployment) -> SyncReport:
+    async def apply(self, deployment: Deployment, planned: Callable[[Deployment], None] | None = None) -> SyncReport:
         """Take a (new) configuration and synchronise at once; one that cannot be planned is refused.
 
         ``PlanningError``: the configuration in force stays. Any other error (the database) leaves the new
-        configuration in force and a synchronisation is tried again after a backoff.
+        configuration in force and a synchronisation is tried again after a backoff. ``planned`` is called
+        with the configuration once it is known to plan, before its notices are queued.
         """
         async with self._lock:
             ledger = await self.outbox.ledger()
             now = self.clock.now()
             try:
-                notices = plan(deployment, now, ledger)
+                announced = announce(deployment, ledger, now)
+                notices = plan(deployment, now, ledger, announced)
             except Exception as exc:
                 raise PlanningError(f"the configuration cannot be planned: {type(exc).__name__}: {exc}") from exc
             self.deployment = deployment
-            return await self._guarded(deployment, ledger, notices, now)
+            if planned is not None:  # before anything is queued: what is sent is rendered from this configuration
+                planned(deployment)
+            return await self._guarded(deployment, (ledger, announced, notices, now))
 
     async def sync(self) -> SyncReport:
         """Enqueue every notice due now, record stale ones, remember what was announced, set the next wake."""
@@ -107,7 +111,7 @@ class Timeline:
             deployment = self.deployment
             if deployment is None or self._stopped:
                 return SyncReport()
-            return await self._guarded(deployment, None, None, None)
+            return await self._guarded(deployment, None)
 
     async def _wake(self) -> None:
         """The timer's job: synchronise; a failure was logged and a retry is set."""
@@ -117,14 +121,15 @@ class Timeline:
             return
 
     async def _guarded(
-        self, deployment: Deployment, ledger: Ledger | None, notices: list[Notice] | None, now: datetime | None
+        self, deployment: Deployment, planned: tuple[Ledger, Announced, list[Notice], datetime] | None
     ) -> SyncReport:
         try:
-            if ledger is None or notices is None or now is None:
+            if planned is None:
                 now = self.clock.now()
                 ledger = await self.outbox.ledger()
-                notices = plan(deployment, now, ledger)
-            report = await self._sync(deployment, ledger, notices, now)
+                announced = announce(deployment, ledger, now)
+                planned = (ledger, announced, plan(deployment, now, ledger, announced), now)
+            report = await self._sync(*planned)
         except Exception as exc:
             failures = self.loops.failed(LOOP, exc)
             delay = backoff(failures, first=1.0, cap=15.0)
@@ -144,58 +149,45 @@ class Timeline:
             self.on_enqueued()
         return report
 
-    async def _sync(self, deployment: Deployment, ledger: Ledger, notices: list[Notice], now: datetime) -> SyncReport:
+    async def _sync(self, ledger: Ledger, announced: Announced, notices: list[Notice], now: datetime) -> SyncReport:
         report = SyncReport()
         items: list[OutboxItem] = []
-        snapshots = {session_id: session_digest(deployment, session_id) for session_id in deployment.sessions}
-        payloads = self._update_payloads(snapshots, ledger, notices)
+        changes_of = self._changes(announced, ledger, notices)
         for notice in notices:
             if notice.status is NoticeStatus.SCHEDULED and notice.due_at > now:
                 if report.next_due is None or notice.due_at < report.next_due:
                     report.next_due = notice.due_at
                 continue
-            items.append(
-                OutboxItem(notice, payloads.get(notice.session_id, {}) if notice.kind is NoticeKind.UPDATE else {})
-            )
+            payload: dict[str, object] = {}
+            if notice.sequence is not None:
+                payload["sequence"] = notice.sequence
+            if notice.kind is NoticeKind.UPDATE:
+                payload["changes"] = changes_of.get(notice.session_id, [])
+            items.append(OutboxItem(notice, payload))
             if notice.status is NoticeStatus.STALE:
                 report.skipped += 1
             else:
                 report.by_kind[notice.kind.value] += 1
         report.enqueued = await self.outbox.enqueue(items, now)
-        # Only after the updates are safely queued is the new state of each session recorded.
-        await self.announcements.save(self._records(snapshots, ledger, now))
+        # Only after the notices are safely queued is the new state of each session and delegate recorded.
+        await self.announcements.save(announced.changed)
+        await self.announcements.save_recipients(announced.transitions, now)
         self._schedule(report.next_due)
         return report
 
     @staticmethod
-    def _update_payloads(
-        snapshots: dict[str, tuple[str, dict[str, object]]], ledger: Ledger, notices: list[Notice]
-    ) -> dict[str, dict[str, object]]:
+    def _changes(announced: Announced, ledger: Ledger, notices: list[Notice]) -> dict[str, list[list[str]]]:
+        """What each updated session's update lists: what changed since the last announcement."""
         wanted = {n.session_id for n in notices if n.kind is NoticeKind.UPDATE}
-        payloads: dict[str, dict[str, object]] = {}
+        out: dict[str, list[list[str]]] = {}
         for session_id in wanted:
             record = ledger.sessions.get(session_id)
             if record is None:
                 continue
-            _, snap = snapshots[session_id]
-            payloads[session_id] = {
-                "changes": [[c.field, c.old, c.new] for c in changes(dict(record.snapshot), snap)],
-                "sequence": record.sequence + 1,
-            }
-        return payloads
-
-    @staticmethod
-    def _records(
-        snapshots: dict[str, tuple[str, dict[str, object]]], ledger: Ledger, now: datetime
-    ) -> dict[str, SessionRecord]:
-        records: dict[str, SessionRecord] = {}
-        for session_id, (digest, snap) in snapshots.items():
-            old = ledger.sessions.get(session_id)
-            if old is not None and old.digest == digest:
-                continue
-            sequence = 0 if old is None else old.sequence + 1
-            records[session_id] = SessionRecord(digest=digest, snapshot=snap, sequence=sequence, updated_at=now)
-        return records
+            out[session_id] = [
+                [c.field, c.old, c.new] for c in changes(dict(record.snapshot), announced.snapshots[session_id])
+            ]
+        return out
 
     def _schedule(self, next_due: datetime | None) -> None:
         if not self.scheduler.running:

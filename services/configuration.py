@@ -31,10 +31,14 @@ class Configuration:
             raise RuntimeError("no configuration is in force")
         return self.current
 
-    async def accept(self, deployment: Deployment) -> None:
-        """Put a planned configuration in force and tell every subscriber."""
+    def put(self, deployment: Deployment) -> None:
+        """Put a configuration that plans in force (before its notices are queued, so they render from it)."""
         self.current = deployment
         self.refused = []
+
+    async def accept(self, deployment: Deployment) -> None:
+        """Put a planned configuration in force and tell every subscriber (after its notices are queued)."""
+        self.put(deployment)
         await self.events.publish(ConfigurationApplied(deployment.commission.id))
 
     def refuse(self, problems: Sequence[str]) -> None:

@@ -6,14 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from domain.delivery import CalendarPart, Change, Delivery, Message
+from domain.delivery import CalendarPart, Change, Delivery, Message, NoticeObsolete
 from domain.deployment import Deployment
+from domain.model import Session, SessionStatus
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem
 from domain.ports import Announcements, Bindings, Calendars, Clock, Renderer
 from domain.values import localize
 
 CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}
+ANNOUNCING = {NoticeKind.INVITATION, NoticeKind.AGENDA, NoticeKind.REMINDER, NoticeKind.DEADLINE, NoticeKind.START}
+"""Kinds that tell an invited delegate about a session that takes place: pointless once either stops being so."""
 
 
 class DeliveryComposer:
@@ -54,6 +57,31 @@ class DeliveryComposer:
                 return f"@{delegate.telegram}"
         return None
 
+    async def _sequence(self, item: ClaimedItem, session_id: str) -> int:
+        """The SEQUENCE planned with the notice (older rows: the session's revision and the delegate's)."""
+        planned = item.payload.get("sequence")
+        if planned is not None:
+            return int(planned)
+        record = await self.announcements.get(session_id)
+        held = (await self.announcements.recipients([session_id])).get(session_id, {}).get(item.delegate_id)
+        return (record.sequence if record else 0) + (held.revision if held else 0)
+
+    async def _still_current(
+        self, item: ClaimedItem, kind: NoticeKind, session: Session, deployment: Deployment
+    ) -> None:
+        """Raise ``NoticeObsolete`` for a queued notice that the configuration or a newer message overtook."""
+        invited = item.delegate_id in deployment.invitations[session.id]
+        if kind in ANNOUNCING and (not invited or session.status is not SessionStatus.SCHEDULED):
+            state = "no longer invited" if not invited else f"the session is {session.status.value}"
+            raise NoticeObsolete(f"{state}: the {kind.value} is no longer worth sending")
+        if kind is NoticeKind.UPDATE and not invited:
+            raise NoticeObsolete("no longer invited: a cancellation tells them instead")
+        planned = item.payload.get("sequence")
+        if kind in CALENDAR_KINDS and planned is not None:
+            held = (await self.announcements.recipients([session.id])).get(session.id, {}).get(item.delegate_id)
+            if held is not None and held.sequence is not None and int(planned) < held.sequence:
+                raise NoticeObsolete(f"superseded: the delegate already has SEQUENCE {held.sequence}")
+
     async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
         """Render the notice for one channel; None when the delegate has no address there."""
         deployment = self.deployment()
@@ -65,14 +93,12 @@ class DeliveryComposer:
         if address is None:
             return None
         kind = NoticeKind(item.kind)
+        await self._still_current(item, kind, session, deployment)
         changes = [Change(*c) for c in item.payload.get("changes", [])]
         detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
         sequence: int | None = None
         if channel == "email" and kind in CALENDAR_KINDS:
-            record = await self.announcements.get(session.id)
-            sequence = record.sequence if record else 0
-            if kind is NoticeKind.CANCELLATION and delegate.id not in deployment.invitations[session.id]:
-                sequence += 1  # a CANCEL for one attendee must outrank the REQUEST they hold
+            sequence = await self._sequence(item, session.id)
         renderer, calendars = self.renderer, self.calendars
         now = self.clock.now()
         links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}

@@ -6,13 +6,13 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.deployment import Deployment
-from domain.events import AnswerRecorded, ConfigurationApplied, Event, LinkRotated
+from domain.events import AnswerRecorded, ConfigurationApplied, DeliveriesRecorded, Event, LinkRotated
 from domain.feeds import Feed, FeedLink, feed_sessions
-from domain.ledger import SessionRecord
+from domain.ledger import RecipientRecord, SessionRecord
 from domain.links import LinkScope, feed_token
 from domain.model import Role, Session, SessionStatus
 from domain.ports import Announcements, Answers, Calendars, Clock, Links, Renderer
@@ -29,6 +29,8 @@ class _View:
     heads: bool
     valid_until: datetime | None
     notes: dict[str, str]
+    records: dict[str, SessionRecord]
+    """The sessions' records as this feed shows them: a delegate's SEQUENCE is the one they last received."""
 
 
 class FeedService:
@@ -61,6 +63,7 @@ class FeedService:
         self._bodies: OrderedDict[tuple[object, ...], Feed] = OrderedDict()
         self._records: dict[str, SessionRecord] | None = None
         self._rsvps: dict[tuple[str, str], Rsvp] = {}
+        self._held: dict[str, dict[str, RecipientRecord]] = {}
         self._views: dict[tuple[LinkScope, str], _View] = {}
         self._hits: dict[tuple[str, str], tuple[datetime | None, Feed]] = {}
         """The last answer to each link, good until the configuration changes (or the date given)."""
@@ -71,8 +74,17 @@ class FeedService:
         bus.subscribe(LinkRotated, self._on_change)
         bus.subscribe(AnswerRecorded, self._on_change)
 
+        bus.subscribe(DeliveriesRecorded, self._on_deliveries)
+
     async def _on_change(self, event: Event) -> None:
         await self.refresh()
+
+    async def _on_deliveries(self, event: DeliveriesRecorded) -> None:
+        """Calendar messages went out: the SEQUENCE their delegates' feeds show moves with them."""
+        self._held.update(await self.announcements.recipients(event.sessions))
+        self._records = await self.announcements.all()
+        self._views.clear()
+        self._hits.clear()
 
     def links(self, deployment: Deployment, generations: dict[tuple[str, str], int]) -> list[FeedLink]:
         """Every live link: one per delegate and one per delegation."""
@@ -100,6 +112,7 @@ class FeedService:
         generations = await self.link_repo.generations()
         self._records = await self.announcements.all()
         self._rsvps = await self.answers.all()
+        self._held = await self.announcements.recipients()
         self._views.clear()
         self._hits.clear()
         self._bodies.clear()
@@ -178,7 +191,7 @@ class FeedService:
             lambda: self.calendars.personal_feed(
                 deployment,
                 view.sessions,
-                records,
+                view.records,
                 language=view.language,
                 stamp=now,
                 heads_only_deadlines=view.heads,
@@ -206,6 +219,8 @@ class FeedService:
             language, heads = (state.language if state else deployment.commission.language), True
         sessions = feed_sessions(deployment, members, now, self.keep_cancelled)
         notes = self._answers(deployment, sessions, subject, language) if scope is LinkScope.DELEGATE else {}
+        if scope is LinkScope.DELEGATE:
+            records = {s.id: self._as_received(records, s.id, subject) for s in sessions if s.id in records}
         state_of_sessions = tuple(
             (s.id, *((r.digest, r.sequence) if (r := records.get(s.id)) else ("", 0))) for s in sessions
         )
@@ -218,7 +233,17 @@ class FeedService:
             heads=heads,
             valid_until=min(expiries, default=None),
             notes=notes,
+            records=records,
         )
+
+    def _as_received(self, records: dict[str, SessionRecord], session_id: str, delegate_id: str) -> SessionRecord:
+        """A session's record with the SEQUENCE this delegate last received (or would receive now)."""
+        record = records[session_id]
+        held = self._held.get(session_id, {}).get(delegate_id)
+        if held is None:
+            return record
+        sequence = held.sequence if held.sequence is not None else record.sequence + held.revision
+        return replace(record, sequence=sequence)
 
     def _answers(
         self, deployment: Deployment, sessions: list[Session], delegate_id: str, language: str

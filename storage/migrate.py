@@ -24,12 +24,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest revision (a SQLite file and its folder are created)."""
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision``, the newest by default (a SQLite file and its folder are
+    created)."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     finally:
         await engine.dispose()
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -167,4 +168,16 @@ instance_secrets = Table(
     Column("name", String(60), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("delegate_id", ID, primary_key=True),
+    Column("invited", Boolean, nullable=False),
+    Column("revision", Integer, nullable=False, default=0, server_default="0"),
+    Column("holds", Boolean, nullable=False),
+    Column("sequence", Integer),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.ledger import SessionRecord
+from domain.ledger import RecipientRecord, SessionRecord
 from storage.engine import reader
 from storage.repositories._sql import insert
-from storage.tables import session_records
+from storage.tables import recipients, session_records
+
+
+async def read_recipients(
+    conn: AsyncConnection, session_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, RecipientRecord]]:
+    """What every delegate holds of these sessions (of every session when None)."""
+    query = select(recipients)
+    if session_ids is not None:
+        query = query.where(recipients.c.session_id.in_(list(session_ids)))
+    out: dict[str, dict[str, RecipientRecord]] = {}
+    for row in await conn.execute(query):
+        out.setdefault(row.session_id, {})[row.delegate_id] = RecipientRecord(
+            row.invited, row.revision, row.holds, row.sequence
+        )
+    return out
 
 
 class AnnouncementRepository:
@@ -54,6 +70,35 @@ class AnnouncementRepository:
         statement = statement.on_conflict_do_update(
             index_elements=["session_id"],
             set_={k: statement.excluded[k] for k in ("digest", "snapshot", "sequence", "updated_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def recipients(self, session_ids: Iterable[str] | None = None) -> dict[str, dict[str, RecipientRecord]]:
+        """What each delegate holds of these sessions (all when None)."""
+        async with self.reader.connect() as conn:
+            return await read_recipients(conn, session_ids)
+
+    async def save_recipients(self, records: Mapping[tuple[str, str], RecipientRecord], now: datetime) -> None:
+        """Record delegates invited again or uninvited (their revision raised)."""
+        if not records:
+            return
+        rows = [
+            {
+                "session_id": session_id,
+                "delegate_id": delegate_id,
+                "invited": r.invited,
+                "revision": r.revision,
+                "holds": r.holds,
+                "sequence": r.sequence,
+                "updated_at": now,
+            }
+            for (session_id, delegate_id), r in records.items()
+        ]
+        statement = insert(self.engine, recipients).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"],
+            set_={k: statement.excluded[k] for k in ("invited", "revision", "updated_at")},
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement)

@@ -6,15 +6,19 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ledger import Ledger, SessionRecord
 from domain.outbox import ClaimedItem, OutboxItem
 from domain.records import SETTLED_STATUSES, OutboxEntry, OutboxStatus
 from storage.engine import reader
 from storage.repositories._sql import BATCH, insert
-from storage.tables import outbox, session_records
+from storage.repositories.announcements import read_recipients
+from storage.tables import outbox, recipients, session_records
+
+CALENDAR_KINDS = frozenset({"invitation", "update", "cancellation"})
+"""Kinds that carry a calendar object: sending one changes what the delegate holds."""
 
 _CLAIM_COLUMNS = (
     outbox.c.id,
@@ -83,19 +87,13 @@ class OutboxRepository:
         return added
 
     async def ledger(self) -> Ledger:
-        """Return the settled keys, who was sent each session's invitation, and what was announced."""
+        """Return the settled keys, what every delegate holds of every session, and what was announced."""
         settled_statuses = [s.value for s in SETTLED_STATUSES]
         async with self.reader.connect() as conn:
             keys = await conn.execute(select(outbox.c.key).where(outbox.c.status.in_(settled_statuses)))
-            told_rows = await conn.execute(
-                select(outbox.c.session_id, outbox.c.delegate_id).where(
-                    (outbox.c.kind == "invitation") & (outbox.c.status == OutboxStatus.SENT.value)
-                )
-            )
             records = await conn.execute(select(session_records))
-        told: dict[str, set[str]] = {}
-        for session_id, delegate_id in told_rows:
-            told.setdefault(session_id, set()).add(delegate_id)
+            held = await read_recipients(conn)
+        told = {session_id: {d for d, r in people.items() if r.holds} for session_id, people in held.items()}
         return Ledger(
             settled=frozenset(row[0] for row in keys),
             told=told,
@@ -105,6 +103,7 @@ class OutboxRepository:
                 )
                 for row in records
             },
+            recipients=held,
         )
 
     async def claim_due(
@@ -168,7 +167,38 @@ class OutboxRepository:
         )
         async with self.engine.begin() as conn:
             result = await conn.execute(statement)
+            if result.rowcount and values.get("status") == OutboxStatus.SENT.value:
+                await self._holdings(conn, [item], now)
         return bool(result.rowcount)
+
+    async def _holdings(self, conn: AsyncConnection, items: Sequence[ClaimedItem], now: datetime) -> None:
+        """What the delegates now hold, for the calendar messages just recorded (never a lower SEQUENCE)."""
+        rows = [
+            {
+                "session_id": item.session_id,
+                "delegate_id": item.delegate_id,
+                "invited": item.kind != "cancellation",
+                "revision": 0,
+                "holds": item.kind != "cancellation",
+                "sequence": int(item.payload.get("sequence") or 0),
+                "updated_at": now,
+            }
+            for item in items
+            if item.kind in CALENDAR_KINDS
+        ]
+        if not rows:
+            return
+        statement = insert(self.engine, recipients).values(rows)
+        newer = (recipients.c.sequence.is_(None)) | (statement.excluded.sequence >= recipients.c.sequence)
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"],
+            set_={
+                "holds": case((newer, statement.excluded.holds), else_=recipients.c.holds),
+                "sequence": case((newer, statement.excluded.sequence), else_=recipients.c.sequence),
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        await conn.execute(statement)
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
         """Record a delivery; False when the row is no longer this worker's."""
@@ -183,7 +213,7 @@ class OutboxRepository:
         )
 
     async def mark_sent_many(self, items: Sequence[ClaimedItem], channel: str, now: datetime) -> int:
-        """Record many deliveries through one channel in one statement; return how many were still ours."""
+        """Record many deliveries through one channel in one transaction; return how many were still ours."""
         if not items:
             return 0
         statement = (
@@ -203,10 +233,16 @@ class OutboxRepository:
                 lease_until=None,
                 updated_at=now,
             )
+            .returning(outbox.c.id)
         )
         async with self.engine.begin() as conn:
-            result = await conn.execute(statement)
-        return int(result.rowcount)
+            ours = {row[0] for row in await conn.execute(statement)}
+            await self._holdings(conn, [item for item in items if item.id in ours], now)
+        return len(ours)
+
+    async def mark_skipped(self, item: ClaimedItem, reason: str, now: datetime) -> bool:
+        """Record that the notice is no longer worth sending (superseded, or its delegate no longer invited)."""
+        return await self._finish(item, now, status=OutboxStatus.SKIPPED.value, last_error=reason[:2000])
 
     async def mark_retry(
         self,
@@ -271,16 +307,43 @@ class OutboxRepository:
             result = await conn.execute(statement)
         return int(result.rowcount)
 
+    async def unsettled(self, *, failed_only: bool, session_id: str | None, limit: int) -> list[OutboxEntry]:
+        """Pending, claimed and failed entries (or failed only), oldest due first."""
+        wanted = [OutboxStatus.FAILED.value]
+        if not failed_only:
+            wanted += [OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value]
+        query = select(outbox).where(outbox.c.status.in_(wanted)).order_by(outbox.c.due_at, outbox.c.id).limit(limit)
+        if session_id is not None:
+            query = query.where(outbox.c.session_id == session_id)
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_entry(row._asdict()) for row in rows]
+
+    async def retry_failed(self, keys: Sequence[str], now: datetime) -> list[str]:
+        """Put failed entries back, due now on their first channel with fresh budgets; return their keys."""
+        if not keys:
+            return []
+        statement = (
+            update(outbox)
+            .where(outbox.c.key.in_(list(keys)) & (outbox.c.status == OutboxStatus.FAILED.value))
+            .values(
+                status=OutboxStatus.PENDING.value,
+                next_attempt_at=now,
+                channel_index=0,
+                channel_attempts=0,
+                internal_errors=0,
+                updated_at=now,
+            )
+            .returning(outbox.c.key)
+        )
+        async with self.engine.begin() as conn:
+            return [row[0] for row in await conn.execute(statement)]
+
     async def entry(self, key: str) -> OutboxEntry | None:
         """Return one outbox entry by its idempotency key."""
         async with self.reader.connect() as conn:
             row = (await conn.execute(select(outbox).where(outbox.c.key == key))).first()
-        if row is None:
-            return None
-        values = row._asdict()
-        values["channels"] = tuple(c for c in values["channels"].split(",") if c)
-        fields = OutboxEntry.model_fields
-        return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})
+        return _entry(row._asdict()) if row is not None else None
 
     async def breakdown(self, now: datetime) -> tuple[dict[tuple[str, str, str], int], int, float]:
         """Counts by (kind, channel, status); notices pending or in flight; age in seconds of the oldest due."""
@@ -307,3 +370,9 @@ class OutboxRepository:
         async with self.reader.connect() as conn:
             rows = await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
         return {status: count for status, count in rows}
+
+
+def _entry(values: dict[str, Any]) -> OutboxEntry:
+    values["channels"] = tuple(c for c in values["channels"].split(",") if c)
+    fields = OutboxEntry.model_fields
+    return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})

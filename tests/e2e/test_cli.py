@@ -188,3 +188,58 @@ def test_links_lists_every_delegate_and_rotation_changes_one(tmp_path: Path) -> 
     assert len(csv_out) == 1 + len(first)
     unknown = plenary("links", "config/examples/", "--rotate", "nobody", env=env)
     assert unknown.returncode == 2
+
+
+def test_outbox_lists_failed_deliveries_with_their_reason_and_retries_one(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from domain.notices import Notice, NoticeKind, NoticeStatus
+    from domain.outbox import OutboxItem
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+    from storage.repositories import Store
+
+    data = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{data / 'plenary.db'}"
+    failed, pending = "icmec-xx:invitation:kgz-asanov", "icmec-xx:invitation:rus-head"
+
+    async def prepare() -> Store:
+        await upgrade(url)
+        store = Store(create_engine(url))
+        now = datetime(2022, 10, 1, tzinfo=UTC)
+        for key, delegate in ((failed, "kgz-asanov"), (pending, "rus-head")):
+            notice = Notice(key, NoticeKind.INVITATION, "icmec-xx", delegate, now, ("email",), NoticeStatus.DUE)
+            await store.outbox.enqueue([OutboxItem(notice)], now)
+        item = next(i for i in await store.outbox.claim_due(now, "w", 60, 10) if i.key == failed)
+        await store.outbox.mark_failed(item, "email: recipient refused: 550 5.1.1 no such user", now)
+        await store.outbox.release("w", now)
+        return store
+
+    async def status(key: str) -> str:
+        store = Store(create_engine(url))
+        try:
+            entry = await store.outbox.entry(key)
+        finally:
+            await store.engine.dispose()
+        assert entry is not None
+        return entry.status.value
+
+    asyncio.run(prepare())
+    env = {"PLENARY_DATA_DIR": str(data)}
+    listed = json.loads(plenary("outbox", "--json", env=env).stdout)
+    assert {row["key"]: row["status"] for row in listed} == {failed: "failed", pending: "pending"}
+    only_failed = json.loads(plenary("outbox", "--failed", "--json", env=env).stdout)
+    assert [row["key"] for row in only_failed] == [failed]
+    assert only_failed[0]["reason"] == "email: recipient refused: 550 5.1.1 no such user"
+    table = plenary("outbox", "--failed", env={**env, "COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    assert "550 5.1.1 no such user" in table.stdout
+    assert "kgz-asanov" in table.stdout
+    refused = plenary("outbox", "retry", pending, env=env)
+    assert refused.returncode == 1
+    assert f"{pending} is not a failed delivery" in refused.stderr
+    retried = plenary("outbox", "retry", failed, env=env)
+    assert retried.returncode == 0, retried.stderr
+    assert asyncio.run(status(failed)) == "pending"
+    assert json.loads(plenary("outbox", "--failed", "--json", env=env).stdout) == []

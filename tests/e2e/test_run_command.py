@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,13 @@ def test_run_without_accounts_then_reload(tmp_path: Path, how: str) -> None:
     assert out.count("[telegram → ") >= 10  # the Telegram users' invitations and updates, in the console
     assert "Приглашение" in out
     assert kinds(maildir)["invitation"] == 12
+    # The Date: header follows the service's clock (a simulated October 2022), not the machine's.
+    dates = {
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Date"].datetime.date()
+        for p in (maildir / "new").iterdir()
+    }
+    assert min(dates) >= date(2022, 10, 5)
+    assert max(dates) <= date(2022, 10, 20)
 
 
 def test_run_refuses_an_invalid_configuration(tmp_path: Path) -> None:

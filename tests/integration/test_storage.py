@@ -268,3 +268,50 @@ async def test_ledger_knows_who_was_told_and_what_was_announced(store: Store) ->
     assert ledger.told == {"icmec-xx": {claimed[0].delegate_id}}
     assert ledger.sessions["icmec-xx"].sequence == 1
     assert ledger.sessions["icmec-xx"].snapshot == {"start": "x"}
+
+
+async def test_an_older_database_learns_what_each_delegate_holds(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from domain.ledger import RecipientRecord
+
+    await upgrade(database_url, "0006")
+    engine = create_engine(database_url)
+    # kgz-asanov got the invitation; rus-head got it and was uninvited; rus-head also got "old", since cancelled
+    rows = [
+        ("icmec-xx:invitation:kgz-asanov", "invitation", "icmec-xx", "kgz-asanov"),
+        ("icmec-xx:invitation:rus-head", "invitation", "icmec-xx", "rus-head"),
+        ("icmec-xx:cancellation:rus-head", "cancellation", "icmec-xx", "rus-head"),
+        ("old:invitation:rus-head", "invitation", "old", "rus-head"),
+        ("old:cancellation:rus-head", "cancellation", "old", "rus-head"),
+    ]
+    try:
+        async with engine.begin() as conn:
+            for key, kind, session, delegate in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO outbox (key, kind, session_id, delegate_id, channels, due_at, status, attempts,"
+                        " channel_index, sent_at, created_at, updated_at) VALUES (:key, :kind, :session, :delegate,"
+                        " 'email', :at, 'sent', 1, 0, :at, :at, :at)"
+                    ),
+                    {"key": key, "kind": kind, "session": session, "delegate": delegate, "at": T0.replace(tzinfo=None)},
+                )
+            for session, status, sequence in (("icmec-xx", "scheduled", 2), ("old", "cancelled", 1)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO session_records (session_id, digest, snapshot, sequence, updated_at)"
+                        " VALUES (:s, 'x', :snap, :seq, :at)"
+                    ),
+                    {"s": session, "snap": f'{{"status": "{status}"}}', "seq": sequence, "at": T0.replace(tzinfo=None)},
+                )
+    finally:
+        await engine.dispose()
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    try:
+        held = await Store(engine).announcements.recipients()
+    finally:
+        await engine.dispose()
+    assert held["icmec-xx"]["kgz-asanov"] == RecipientRecord(invited=True, revision=0, holds=True, sequence=2)
+    assert held["icmec-xx"]["rus-head"] == RecipientRecord(invited=False, revision=1, holds=False, sequence=3)
+    assert held["old"]["rus-head"] == RecipientRecord(invited=True, revision=0, holds=False, sequence=1)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from config.loader import load
 from domain.deployment import Deployment, Draft, build_deployment
-from domain.ledger import Ledger, SessionRecord
+from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import (
     AgendaItem,
     Commission,
@@ -55,6 +55,13 @@ COMMISSION = Commission(
     timezone="Europe/Moscow",
     secretariat=Secretariat(email="s@example.org"),
 )
+
+
+def holding(told: dict[str, set[str]]) -> dict[str, dict[str, RecipientRecord]]:
+    """What the ledger says when these delegates were sent these sessions' invitations (and nothing since)."""
+    return {
+        s: {d: RecipientRecord(invited=True, revision=0, holds=True, sequence=0) for d in ds} for s, ds in told.items()
+    }
 
 
 @st.composite
@@ -183,7 +190,8 @@ def test_a_cancelled_session_plans_only_its_cancellation(
             if data.draw(st.booleans()):
                 told.add(notice_key(session_id, NoticeKind.INVITATION, delegate))
                 told_by_session.setdefault(session_id, set()).add(delegate)
-    notices = plan(deployment, now, Ledger(settled=frozenset(told), told=told_by_session))
+    ledger = Ledger(settled=frozenset(told), told=told_by_session, recipients=holding(told_by_session))
+    notices = plan(deployment, now, ledger)
     for notice in notices:
         session = deployment.sessions[notice.session_id]
         if session.status is SessionStatus.CANCELLED:
@@ -317,6 +325,7 @@ def _told_ledger(deployment: Deployment, told: set[str]) -> Ledger:
         settled=frozenset(notice_key("icmec-xx", NoticeKind.INVITATION, d) for d in told),
         told={"icmec-xx": told},
         sessions={"icmec-xx": SessionRecord(digest, snap, 0, datetime(2022, 9, 28, tzinfo=UTC))},
+        recipients=holding({"icmec-xx": told}),
     )
 
 
