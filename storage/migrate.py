@@ -8,11 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from storage.engine import create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x706C656E  # "plen": the advisory lock held while a process migrates
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -30,6 +31,10 @@ async def upgrade(url: str, revision: str = "head") -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
+            # Several processes may start at once: one migrates, the others wait and then find nothing to do.
+            # On SQLite the transaction's BEGIN IMMEDIATE serialises them; PostgreSQL needs a lock of its own.
+            if engine.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     finally:
         await engine.dispose()

@@ -201,3 +201,41 @@ async def test_a_blocked_bot_falls_back_to_email(
     assert entry.attempts == 1
     # The other bound delegate still gets Telegram.
     assert [m for m in telegram.messages if m.chat_id == BOUND["rus-head"]]
+
+
+async def test_removing_an_announced_session_is_refused_and_readiness_says_the_configuration_is_stale(
+    database_url: str, config_dir: Path, smtp: SmtpServer, telegram: FakeTelegramApi, tmp_path: Path
+) -> None:
+    h = await start(database_url, config_dir, smtp, telegram, tmp_path, datetime(2022, 10, 5, tzinfo=UTC))
+    try:
+        await h.settle()
+        sent = len(smtp.received)
+        sessions = config_dir / "sessions"
+        kept = {p: p.read_text(encoding="utf-8") for p in sessions.iterdir()}
+        (sessions / "2022-10-19-xx.yaml").unlink()  # the XX meeting deleted, and what referred to it
+        for name in ("2022-10-17-coordinating-council.yaml", "2022-10-17-working-group.yaml"):
+            (sessions / name).write_text(kept[sessions / name].replace("  related: [icmec-xx]\n", ""), "utf-8")
+        assert not await h.service.reload()
+        assert h.service.deployment is not None
+        assert "icmec-xx" in h.service.deployment.sessions  # the configuration in force stays
+        readyz = f"http://127.0.0.1:{h.service.http_port}/readyz"
+        async with aiohttp.ClientSession() as http, http.get(readyz) as r:
+            assert r.status == 503
+            body = await r.json()
+        assert body["checks"]["configuration"] is False
+        problem = str(body["problems"]["configuration"])
+        assert "icmec-xx" in problem
+        assert "status: cancelled" in problem
+        await asyncio.sleep(0.5)
+        assert len(smtp.received) == sent  # nothing was sent on the refused edit
+        for path, text in kept.items():
+            path.write_text(text, encoding="utf-8")
+        _edit(config_dir, "  format: hybrid", "  format: hybrid\n  status: cancelled")
+        assert await h.service.reload()
+        await h.settle()
+        async with aiohttp.ClientSession() as http, http.get(readyz) as r:
+            assert r.status == 200
+        cancellations = [r for r in h.emails("cancellation") if r.message["X-Plenary-Session"] == "icmec-xx"]
+        assert len(cancellations) == 18
+    finally:
+        await h.service.stop()
