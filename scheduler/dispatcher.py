@@ -103,13 +103,16 @@ class _SentRecorder:
         self.events = events
         self._pending: dict[str, list[tuple[ClaimedItem, asyncio.Future[None]]]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def record(self, item: ClaimedItem, channel: str) -> None:
         """Record one delivery; returns once it is written (or the dispatcher stops)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(channel, []).append((item, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_soon())
+            task = self._flusher = asyncio.create_task(self._flush_soon())
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
         await future
 
     async def _flush_soon(self) -> None:
@@ -125,10 +128,15 @@ class _SentRecorder:
                     lambda items=items, channel=channel: self.outbox.mark_sent_many(items, channel, self.clock.now()),  # type: ignore[misc]
                     self.stopping,
                 )
-                await self._announce(items)  # before the senders go on: a feed read after a send shows it
                 for _, future in chunk:
                     if not future.done():
                         future.set_result(None)
+                await self._announce(items)
+
+    async def idle(self) -> None:
+        """Wait until every delivery handed in so far is recorded and announced."""
+        while self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def _announce(self, items: list[ClaimedItem]) -> None:
         """Tell the feeds which sessions' calendar messages just went out (what delegates hold moved)."""
@@ -155,7 +163,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         batch: int = 200,
         concurrency: int = 64,
-        in_flight: int = 16,
+        in_flight: int = 32,
         lease_seconds: float = 60.0,
         idle_seconds: float = 1.0,
         loops: Loops | None = None,
@@ -242,6 +250,7 @@ class Dispatcher:
         self._in_flight.update(tasks)
         try:
             await asyncio.gather(*tasks)
+            await self._recorder.idle()  # a batch is done when its deliveries are recorded and announced
         finally:
             self._in_flight.difference_update(tasks)
         return len(items)

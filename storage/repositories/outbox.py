@@ -42,6 +42,7 @@ class OutboxRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reader = reader(engine)
+        self._upsert_holdings: Any = None
 
     async def enqueue(self, entries: Iterable[OutboxItem], now: datetime) -> int:
         """Put notices in the outbox (stale ones as skipped); a key already there is left alone.
@@ -188,17 +189,22 @@ class OutboxRepository:
         ]
         if not rows:
             return
-        statement = insert(self.engine, recipients).values(rows)
-        newer = (recipients.c.sequence.is_(None)) | (statement.excluded.sequence >= recipients.c.sequence)
-        statement = statement.on_conflict_do_update(
-            index_elements=["session_id", "delegate_id"],
-            set_={
-                "holds": case((newer, statement.excluded.holds), else_=recipients.c.holds),
-                "sequence": case((newer, statement.excluded.sequence), else_=recipients.c.sequence),
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
-        await conn.execute(statement)
+        # One statement with many parameter sets: compiled once and cached, not once per batch of rows.
+        await conn.execute(self._holdings_statement(), rows)
+
+    def _holdings_statement(self) -> Any:
+        if self._upsert_holdings is None:
+            statement = insert(self.engine, recipients)
+            newer = (recipients.c.sequence.is_(None)) | (statement.excluded.sequence >= recipients.c.sequence)
+            self._upsert_holdings = statement.on_conflict_do_update(
+                index_elements=["session_id", "delegate_id"],
+                set_={
+                    "holds": case((newer, statement.excluded.holds), else_=recipients.c.holds),
+                    "sequence": case((newer, statement.excluded.sequence), else_=recipients.c.sequence),
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
+        return self._upsert_holdings
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
         """Record a delivery; False when the row is no longer this worker's."""

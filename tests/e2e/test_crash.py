@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 from tests.doubles.smtp import SmtpServer, smtp_server
 
 DELEGATES = 500
-IN_FLIGHT_BOUND = 16
+IN_FLIGHT_BOUND = 32
 """The most notices that can be sent (or being sent) and not yet recorded (docs/delivery.md)."""
 
 
