@@ -13,12 +13,13 @@ from typing import Annotated
 import typer
 
 from app.outbox_cli import outbox_cli
-from app.plan_view import plan_json, plan_text
+from app.plan_view import plan_console, plan_json, print_plan, update_changes
 from config.loader import LoadResult, load
 from config.settings import Settings
 from config.starter import StarterExistsError, write_starter
 from domain.ledger import Ledger
 from domain.notices import NoticeKind
+from scheduler.plan import announce
 from scheduler.plan import plan as plan_notices
 
 cli = typer.Typer(
@@ -129,7 +130,8 @@ def plan(
         for value in wanted or ():
             if value not in known:
                 raise typer.BadParameter(f"unknown {name} {value!r}", param_hint=f"--{name}")
-    notices = plan_notices(deployment, moment, record)
+    announced = announce(deployment, record or Ledger(), moment)
+    notices = plan_notices(deployment, moment, record, announced)
     if session:
         notices = [n for n in notices if n.session_id in session]
     if delegate:
@@ -138,13 +140,11 @@ def plan(
         notices = [n for n in notices if n.kind in kind]
     if hide_stale:
         notices = [n for n in notices if n.status.value != "stale"]
-    out = sys.stdout
+    changes = update_changes(record, announced, notices)
     if as_json:
-        out.writelines(plan_json(deployment, notices, moment))
+        sys.stdout.writelines(plan_json(deployment, notices, moment, changes))
     else:
-        color = out.isatty() and "NO_COLOR" not in os.environ
-        for line in plan_text(deployment, notices, moment, color=color):
-            out.write(line + "\n")
+        print_plan(plan_console(sys.stdout), deployment, notices, moment, changes)
 
 
 @cli.command()
