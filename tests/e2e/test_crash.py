@@ -70,11 +70,12 @@ def start_service(config: Path, env: dict[str, str], log: Path) -> subprocess.Po
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
 
 
-async def wait_for(smtp: SmtpServer, predicate: object, limit: float) -> None:
+async def wait_for(smtp: SmtpServer, predicate: object, limit: float, log: Path) -> None:
     deadline = time.monotonic() + limit
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; {len(smtp.received)} messages received")
+            tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]  # noqa: ASYNC240 (failing anyway)
+            raise AssertionError(f"timed out; {len(smtp.received)} messages received; the service said:\n{tail}")
         await asyncio.sleep(0.05)
 
 
@@ -97,7 +98,7 @@ async def test_sigkill_mid_fanout_then_restart(database_url: str, tmp_path: Path
         env.pop("TELEGRAM_BOT_TOKEN", None)
         first = start_service(config, env, log)
         try:
-            await wait_for(smtp, lambda: len(smtp.received) >= 120, 90)
+            await wait_for(smtp, lambda: len(smtp.received) >= 120, 90, log)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
@@ -108,7 +109,7 @@ async def test_sigkill_mid_fanout_then_restart(database_url: str, tmp_path: Path
         # on SQLite the one process of the database takes back whatever was claimed.
         second = start_service(config, {**env, "PLENARY_WORKER_ID": "crash-worker-2"}, log)
         try:
-            await wait_for(smtp, lambda: len({r.recipients[0] for r in smtp.received}) >= DELEGATES, 120)
+            await wait_for(smtp, lambda: len({r.recipients[0] for r in smtp.received}) >= DELEGATES, 120, log)
             await asyncio.sleep(1.0)  # anything still to come would come now
         finally:
             second.send_signal(signal.SIGTERM)

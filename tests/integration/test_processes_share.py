@@ -1,0 +1,127 @@
+"""Two processes' services over one database: what one changes, the other hears of through the change log, and
+a send in progress stays with the worker that claimed it however long it takes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from app.bootstrap import Services, bootstrap
+from config.loader import load
+from config.settings import Settings
+from domain.delivery import Delivery
+from domain.links import LinkScope
+from domain.notices import Notice, NoticeKind, NoticeStatus
+from domain.outbox import OutboxItem
+from domain.records import RsvpAnswer
+from scheduler.dispatcher import Dispatcher
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repositories import Store
+from tests.conftest import EXAMPLES
+from tests.doubles.channels import FakeClock, FakeComposer
+
+SECRET = b"shared-secret-for-both-processes"
+
+
+@pytest.fixture
+async def two(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Services, Services]]:
+    await upgrade(database_url)
+    result = load([str(EXAMPLES)], {})
+    assert result.deployment is not None
+    made = []
+    for name in ("first", "second"):
+        store = Store(create_engine(database_url))
+        clock = FakeClock(datetime(2022, 10, 10, tzinfo=UTC))
+        services = bootstrap(Settings(data_dir=tmp_path), clock, store=store, channels={}, worker=name, secret=SECRET)
+        services.configuration.put(result.deployment)
+        await services.events.start()
+        made.append(services)
+    yield made[0], made[1]
+    for services in made:
+        await services.store.engine.dispose()
+
+
+def description(body: bytes) -> str:
+    """The XX meeting's DESCRIPTION in a feed."""
+    events = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    return next(str(e["DESCRIPTION"]) for e in events if str(e["UID"]).startswith("icmec-xx@"))
+
+
+async def test_an_answer_recorded_by_one_process_shows_in_the_others_feed(two: tuple[Services, Services]) -> None:
+    first, second = two
+    deployment = second.configuration.require()
+    token = next(link.token for link in second.feeds.links(deployment, {}) if link.subject == "kgz-asanov")
+    before = await second.feeds.feed(token, LinkScope.DELEGATE.value)
+    assert before is not None
+    assert "Ваш ответ" not in description(before.body)
+    await first.answers.record("icmec-xx", "kgz-asanov", RsvpAnswer.REMOTE)
+    assert await second.events.catch_up() == 1  # what the follower loop does every half second
+    after = await second.feeds.feed(token, LinkScope.DELEGATE.value)
+    assert after is not None
+    assert "Ваш ответ:" in description(after.body)
+    assert after.etag != before.etag
+
+
+async def test_a_rotation_by_one_process_is_a_404_in_the_other(two: tuple[Services, Services]) -> None:
+    first, second = two
+    deployment = second.configuration.require()
+    token = next(link.token for link in second.feeds.links(deployment, {}) if link.subject == "rus-head")
+    assert await second.feeds.feed(token, LinkScope.DELEGATE.value) is not None
+    await first.links.rotate(LinkScope.DELEGATE, "rus-head")
+    await second.events.catch_up()
+    assert await second.feeds.feed(token, LinkScope.DELEGATE.value) is None
+
+
+class SlowChannel:
+    """A channel whose every send takes a while (a slow SMTP server, Telegram's pace)."""
+
+    name = "email"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[Delivery] = []
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def send(self, delivery: Delivery) -> None:
+        """Take a while, then keep the delivery."""
+        await asyncio.sleep(self.seconds)
+        self.sent.append(delivery)
+
+
+async def test_a_send_that_outlives_its_lease_stays_with_its_worker(database_url: str) -> None:
+    await upgrade(database_url)
+    store = Store(create_engine(database_url))
+    clock = FakeClock(datetime(2022, 10, 10, tzinfo=UTC))
+    notices = [
+        Notice(f"s:invitation:d{i}", NoticeKind.INVITATION, "s", f"d{i}", clock.now(), ("email",), NoticeStatus.DUE)
+        for i in range(4)
+    ]
+    await store.outbox.enqueue([OutboxItem(n) for n in notices], clock.now())
+    slow, other = SlowChannel(0.4), SlowChannel(0.0)
+    # The first worker's lease is 0.3 s; its sends take 0.4 s each, one after another: 1.6 s in all.
+    first = Dispatcher(store.outbox, {"email": slow}, FakeComposer(), clock, "first", lease_seconds=0.3, in_flight=1)
+    second = Dispatcher(store.outbox, {"email": other}, FakeComposer(), clock, "second", lease_seconds=0.3)
+    try:
+        running = asyncio.create_task(first.run())  # renews its leases while it sends
+        async with asyncio.timeout(20):
+            while len(slow.sent) < len(notices):
+                await asyncio.sleep(0.1)
+                await second.drain_once()  # the second worker keeps looking while the first is sending
+    finally:
+        await first.stop()
+        await second.stop()
+        await running
+        await store.engine.dispose()
+    assert sorted(d.key for d in slow.sent) == sorted(n.key for n in notices)
+    assert other.sent == [], "the second worker took notices the first was still sending"
