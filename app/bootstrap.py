@@ -21,6 +21,7 @@ from messages.render import Renderers
 from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
 from services.answers import AnswerService
+from services.attendance import AttendanceService
 from services.bindings import BindingService
 from services.configuration import Configuration
 from services.delivery import DeliveryComposer
@@ -49,6 +50,7 @@ class Services:
     feeds: FeedService
     links: LinkService
     answers: AnswerService
+    attendance: AttendanceService
     bindings: BindingService
     health: ServiceHealth
     timeline: Timeline
@@ -143,6 +145,7 @@ def bootstrap(
         feeds=feeds,
         links=LinkService(store.links, events, clock),
         answers=AnswerService(store.answers, events, clock),
+        attendance=AttendanceService(store.attendance, events, clock),
         bindings=BindingService(store.bindings, events, clock),
         health=health,
         timeline=timeline,

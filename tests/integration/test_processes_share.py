@@ -125,3 +125,31 @@ async def test_a_send_that_outlives_its_lease_stays_with_its_worker(database_url
         await store.engine.dispose()
     assert sorted(d.key for d in slow.sent) == sorted(n.key for n in notices)
     assert other.sent == [], "the second worker took notices the first was still sending"
+
+
+async def test_a_repeated_video_event_is_recorded_once_and_heard_once_by_the_other_process(
+    two: tuple[Services, Services],
+) -> None:
+    from domain.events import AttendanceRecorded
+    from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
+
+    first, second = two
+    heard: list[AttendanceRecorded] = []
+
+    async def keep(event: AttendanceRecorded) -> None:
+        heard.append(event)
+
+    second.events.subscribe(AttendanceRecorded, keep)
+    joined = AttendanceEvent(
+        session_id="icmec-xx",
+        delegate_id="kgz-asanov",
+        source=AttendanceSource.VIDEO,
+        kind=AttendanceKind.JOIN,
+        occurred_at=datetime(2022, 10, 19, 11, 2, tzinfo=UTC),
+        external_id="jitsi:room:occupant-7:joined",
+    )
+    assert await first.attendance.record(joined)
+    assert not await first.attendance.record(joined)  # the platform retried its webhook
+    await second.events.catch_up()
+    assert heard == [AttendanceRecorded("icmec-xx", "kgz-asanov")]
+    assert len(await second.store.attendance.for_session("icmec-xx")) == 1
