@@ -65,6 +65,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """An empty database on the PostgreSQL server, for what only PostgreSQL does (several processes)."""
+    created = await _postgres_database()
+    assert created is not None
+    url, name = created
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     """A store over a migrated SQLite database of its own."""
     from storage.engine import create_engine

@@ -142,10 +142,9 @@ async def test_a_second_process_on_the_same_sqlite_database_is_refused_before_it
 
 @pytest.mark.postgres
 async def test_two_replicas_on_postgresql_send_each_notice_once_and_serve_the_same_links(
-    database_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("replicas share PostgreSQL; SQLite serves one process")
+    database_url = postgres_url  # replicas share PostgreSQL; SQLite serves one process
     config = tmp_path / "config"
     write_config(config)
     log = tmp_path / "service.log"
