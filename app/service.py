@@ -182,6 +182,7 @@ class Service:
         await s.timeline.stop()
         await s.dispatcher.stop()
         await self.tasks.stop()
+        await s.events.stop()
         for channel in (s.channels or {}).values():
             await channel.close()
         s.composer.close()

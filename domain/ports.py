@@ -7,7 +7,7 @@ change events go to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -355,4 +355,12 @@ class ChangeLog(Protocol):
 
     async def last(self) -> int:
         """The position of the newest event (0 when there is none)."""
+        ...
+
+    async def listen(self, wake: Callable[[], None]) -> bool:
+        """Call ``wake`` when another process appends, where the database can push; whether it can."""
+        ...
+
+    async def unlisten(self) -> None:
+        """Stop listening."""
         ...

@@ -30,6 +30,9 @@ class EventBus:
         self._handlers: dict[type[Event], list[Handler]] = {}
         self._position = 0
         self._wake = asyncio.Event()
+        self.pushed = False
+        self._push_wanted = False
+        """Whether the database wakes the follower (PostgreSQL NOTIFY); otherwise it looks every ``poll`` s."""
 
     def subscribe(self, kind: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
         """Call ``handler`` for every event of this type (published here or by another process)."""
@@ -49,9 +52,16 @@ class EventBus:
                 log.exception("a subscriber of %s failed", event.name)
 
     async def start(self) -> None:
-        """Begin after the newest event already in the log: what came before is in the state read at start."""
+        """Begin after the newest event already in the log (what came before is in the state read at start), and
+        have the database wake the follower when another process logs one, where it can."""
         if self.changes is not None:
             self._position = await self.changes.last()
+            self.pushed = self._push_wanted = await self.changes.listen(self.wake)
+
+    async def stop(self) -> None:
+        """Stop listening to the database."""
+        if self.changes is not None:
+            await self.changes.unlisten()
 
     def wake(self) -> None:
         """Read the change log now (another process announced a change, e.g. by PostgreSQL NOTIFY)."""
@@ -87,6 +97,9 @@ class EventBus:
                 await asyncio.sleep(delay)
                 continue
             loops.ok(name, next_within=self.poll)
+            if self.changes is not None and self._push_wanted:
+                # Free while the LISTEN connection lives; after a server restart or a cut, listen again.
+                self.pushed = await self.changes.listen(self.wake)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)

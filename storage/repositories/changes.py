@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.events import Event, event_from
 from storage.engine import reader
 from storage.tables import change_log
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(days=7)
 """How long events stay in the log: far longer than any process needs to catch up."""
@@ -23,6 +28,38 @@ class ChangeLogRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reader = reader(engine)
+        self._listening: Any = None
+        """The pooled connection held for LISTEN, and its asyncpg connection."""
+
+    async def listen(self, wake: Callable[[], None]) -> bool:
+        """On PostgreSQL, call ``wake`` whenever any process appends (LISTEN on a connection of its own,
+        outside the pool: a pooled connection may sit behind a transaction pooler that drops LISTEN); return
+        whether notifications will come (False on SQLite, or when it cannot: the follower polls anyway)."""
+        if self.engine.dialect.name != "postgresql":
+            return False
+        if self._listening is not None and not self._listening.is_closed():
+            return True
+        self._listening = None  # lost with the server (a restart, a cut): listen again
+        import asyncpg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+            await conn.add_listener(self.CHANNEL, lambda *_: wake())
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("cannot LISTEN for changes (%s); the change log is polled instead", type(exc).__name__)
+            return False
+        self._listening = conn
+        return True
+
+    async def unlisten(self) -> None:
+        """Stop listening and close the connection."""
+        conn, self._listening = self._listening, None
+        if conn is not None:
+            try:
+                await conn.close(timeout=5)
+            except (OSError, TimeoutError):
+                conn.terminate()
 
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         """Record an event; on PostgreSQL, NOTIFY the other processes in the same transaction."""

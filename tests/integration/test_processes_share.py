@@ -44,6 +44,7 @@ async def two(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Services
         made.append(services)
     yield made[0], made[1]
     for services in made:
+        await services.events.stop()
         await services.store.engine.dispose()
 
 
@@ -153,3 +154,39 @@ async def test_a_repeated_video_event_is_recorded_once_and_heard_once_by_the_oth
     await second.events.catch_up()
     assert heard == [AttendanceRecorded("icmec-xx", "kgz-asanov")]
     assert len(await second.store.attendance.for_session("icmec-xx")) == 1
+
+
+async def test_on_postgresql_the_other_process_is_woken_by_notify_not_by_polling(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from domain.events import AnswerRecorded
+    from services.supervision import Loops
+
+    await upgrade(postgres_url)
+    made = []
+    for name in ("first", "second"):
+        clock = FakeClock(datetime(2022, 10, 10, tzinfo=UTC))
+        services = bootstrap(
+            Settings(data_dir=tmp_path), clock, store=Store(create_engine(postgres_url)), channels={}, worker=name
+        )
+        services.events.poll = 60.0  # it would look only once a minute by itself
+        await services.events.start()
+        made.append(services)
+    first, second = made
+    heard = asyncio.Event()
+
+    async def keep(event: AnswerRecorded) -> None:
+        heard.set()
+
+    second.events.subscribe(AnswerRecorded, keep)
+    follower = asyncio.create_task(second.events.follow(Loops()))
+    try:
+        assert second.events.pushed
+        await asyncio.sleep(0.2)  # the follower has looked once and waits
+        await first.answers.record("icmec-xx", "kgz-asanov", RsvpAnswer.IN_PERSON)
+        await asyncio.wait_for(heard.wait(), timeout=3)
+    finally:
+        follower.cancel()
+        for services in made:
+            await services.events.stop()
+            await services.store.engine.dispose()

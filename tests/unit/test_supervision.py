@@ -72,6 +72,12 @@ class FakeChangeLog:
     async def last(self) -> int:
         return len(self.rows)
 
+    async def listen(self, wake: object) -> bool:
+        return False
+
+    async def unlisten(self) -> None:
+        return None
+
 
 async def test_events_reach_this_processs_subscribers_at_once_and_the_others_through_the_log() -> None:
     log = FakeChangeLog()
