@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from app.clock import SystemClock
 from config.settings import Settings
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
@@ -73,7 +74,7 @@ def worker_name(settings: Settings) -> str:
 
 def bootstrap(
     settings: Settings,
-    clock: Clock,
+    clock: Clock | None = None,
     *,
     channels: dict[str, Channel] | None = None,
     retry: RetryPolicy | None = None,
@@ -81,7 +82,9 @@ def bootstrap(
     store: Store | None = None,
     secret: bytes = b"",
 ) -> Services:
-    """Build the service's parts; ``channels``, ``store`` and the rest override the defaults (tests, demos)."""
+    """Build the service's parts; ``clock``, ``channels``, ``store`` and the rest override the defaults (tests,
+    demos): the real clock, the channels the settings describe (chosen at start), the store at the settings' URL."""
+    clock = clock or SystemClock()
     store = store or Store(create_engine(settings.resolved_database_url()))
     worker = worker or worker_name(settings)
     loops = Loops()
