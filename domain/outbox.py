@@ -40,7 +40,7 @@ class ClaimedItem:
     channel_attempts: int = 0
     """Attempts on the current channel (each channel has its own budget)."""
     internal_errors: int = 0
-    """Failures for a reason of ours (a rendering bug, an address the MIME code cannot encode)."""
+    """Failures for a reason of ours (a rendering bug, a template that fails on one delegate's data)."""
 
 
 @dataclass(frozen=True)
