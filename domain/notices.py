@@ -22,6 +22,9 @@ class NoticeKind(StrEnum):
 
 KIND_ORDER = {kind: i for i, kind in enumerate(NoticeKind)}
 
+CALENDAR_KINDS = frozenset({NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION})
+"""Kinds that carry a calendar object: their delivery changes what a delegate's calendar holds (and its SEQUENCE)."""
+
 
 class NoticeStatus(StrEnum):
     """Where a planned notice stands at the moment of planning."""

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from domain.delivery import Delivery, DeliveryError, NoticeObsolete, Outcome
 from domain.events import DeliveriesRecorded
-from domain.notices import NoticeKind
+from domain.notices import CALENDAR_KINDS, NoticeKind
 from domain.outbox import ClaimedItem
 from domain.ports import Channel, Clock, Composer, EventSink, Outbox
 from services.supervision import Loops, backoff, sleep_unless
@@ -43,9 +43,6 @@ async def persist(what: str, write: Callable[[], Awaitable[T]], stopping: asynci
             log.warning("%s: recording failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay)
             await sleep_unless(stopping, delay)
 
-
-CALENDAR_KINDS = frozenset({NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION})
-"""Kinds whose delivery changes what a delegate's calendar holds."""
 
 RESEND_WHEN_UNKNOWN = frozenset(
     {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION, NoticeKind.START, NoticeKind.AGENDA}

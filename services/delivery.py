@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from domain.delivery import CalendarPart, Change, Delivery, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import NoticeKind
+from domain.notices import CALENDAR_KINDS, NoticeKind
 from domain.outbox import ClaimedItem
 from domain.ports import Announcements, Bindings, Calendars, Clock, Renderer
 from domain.values import localize
 
-CALENDAR_KINDS = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.CANCELLATION}
 ANNOUNCING = {NoticeKind.INVITATION, NoticeKind.AGENDA, NoticeKind.REMINDER, NoticeKind.DEADLINE, NoticeKind.START}
 """Kinds that tell an invited delegate about a session that takes place: pointless once either stops being so."""
 

@@ -10,15 +10,13 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ledger import Ledger, SessionRecord
+from domain.notices import CALENDAR_KINDS
 from domain.outbox import ClaimedItem, OutboxItem
 from domain.records import SETTLED_STATUSES, OutboxEntry, OutboxStatus
 from storage.engine import reader
 from storage.repositories._sql import BATCH, insert
 from storage.repositories.announcements import read_recipients
 from storage.tables import outbox, recipients, session_records
-
-CALENDAR_KINDS = frozenset({"invitation", "update", "cancellation"})
-"""Kinds that carry a calendar object: sending one changes what the delegate holds."""
 
 _CLAIM_COLUMNS = (
     outbox.c.id,
