@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from app.bootstrap import Services, bootstrap, default_channels
-from app.instance import DatabaseLock
+from app.instance import AlreadyRunning, DatabaseLock
 from app.secrets import server_secret
 from app.tasks import TaskRegistry
 from config.loader import LoadResult, load
@@ -99,8 +99,9 @@ class Service:
         assert deployment is not None
         for warning in result.warnings:
             log.warning("%s", warning)
-        ledger = await s.store.outbox.ledger()
-        removed = removed_announced(deployment, ledger)
+        # Refused before anything starts. The timeline reads the ledger again when it applies: by then the
+        # dispatcher may have settled notices, and planning from an older ledger could miss who holds what.
+        removed = removed_announced(deployment, await s.store.outbox.ledger())
         if removed:
             raise ConfigurationError(problems=removed)
         s.feeds.secret = await server_secret(self.settings, s.store, self.clock)
@@ -121,7 +122,7 @@ class Service:
         try:
             report = await s.timeline.apply(deployment, s.configuration.put)
         except PlanningError as exc:
-            raise ConfigurationError(problems=[str(exc)]) from None
+            raise ConfigurationError(problems=exc.problems) from None
         await s.configuration.accept(deployment)
         log.info(
             "running %s: %d sessions, %d delegates; next notice due %s",
@@ -154,15 +155,10 @@ class Service:
             s.configuration.refuse([str(p) for p in result.errors])
             return False
         try:
-            removed = removed_announced(result.deployment, await s.store.outbox.ledger())
-            if removed:
-                log.error("the new configuration was refused; still running on the last good one:")
-                s.configuration.refuse(removed)
-                return False
             report = await s.timeline.apply(result.deployment, s.configuration.put)
         except PlanningError as exc:
             log.error("the new configuration was refused; still running on the last good one:")
-            s.configuration.refuse([str(exc)])
+            s.configuration.refuse(exc.problems)
             return False
         except Exception as exc:  # the database: the timeline retries; the new configuration is in force
             log.error("the new configuration is in force but could not be synchronised yet: %s", exc)
@@ -206,8 +202,6 @@ def _mtimes(paths: Sequence[str]) -> dict[str, float]:
 
 async def serve(service: Service, *, watch: bool = False, until: datetime | None = None) -> int:
     """Run the service until SIGTERM/SIGINT (or the clock passes ``until``); SIGHUP reloads."""
-    from app.instance import AlreadyRunning
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload_requested = asyncio.Event()

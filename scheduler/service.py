@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from domain.changes import changes
+from domain.changes import changes, removed_announced
 from domain.deployment import Deployment
 from domain.ledger import Ledger
 from domain.notices import Notice, NoticeKind, NoticeStatus
@@ -28,7 +28,11 @@ LOOP = "timeline"
 
 
 class PlanningError(Exception):
-    """A configuration that validated cannot be planned; the one in force stays."""
+    """A configuration that validated cannot be planned, or removes what delegates hold; the one in force stays."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass
@@ -88,18 +92,23 @@ class Timeline:
     async def apply(self, deployment: Deployment, planned: Callable[[Deployment], None] | None = None) -> SyncReport:
         """Take a (new) configuration and synchronise at once; one that cannot be planned is refused.
 
-        ``PlanningError``: the configuration in force stays. Any other error (the database) leaves the new
-        configuration in force and a synchronisation is tried again after a backoff. ``planned`` is called
-        with the configuration once it is known to plan, before its notices are queued.
+        ``PlanningError`` (it cannot be planned, or it removes a session or delegate that delegates hold an
+        invitation of: ``domain.changes.removed_announced``): the configuration in force stays. Any other error
+        (the database) leaves the new configuration in force and a synchronisation is tried again after a
+        backoff. ``planned`` is called with the configuration once it is known to plan, before its notices are
+        queued.
         """
         async with self._lock:
             ledger = await self.outbox.ledger()
+            removed = removed_announced(deployment, ledger)
+            if removed:
+                raise PlanningError(removed)
             now = self.clock.now()
             try:
                 announced = announce(deployment, ledger, now)
                 notices = plan(deployment, now, ledger, announced)
             except Exception as exc:
-                raise PlanningError(f"the configuration cannot be planned: {type(exc).__name__}: {exc}") from exc
+                raise PlanningError([f"the configuration cannot be planned: {type(exc).__name__}: {exc}"]) from exc
             self.deployment = deployment
             if planned is not None:  # before anything is queued: what is sent is rendered from this configuration
                 planned(deployment)
