@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import secrets as random
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from app.clock import SystemClock
 from config.settings import Settings
@@ -58,11 +57,6 @@ class Services:
     dispatcher: Dispatcher
     composer: DeliveryComposer
     channels: dict[str, Channel] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def deployment(self) -> Deployment | None:
-        """The configuration in force."""
-        return self.configuration.current
 
 
 def worker_name(settings: Settings) -> str:
