@@ -208,6 +208,8 @@ async def serve(service: Service, *, watch: bool = False, until: datetime | None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+    # Taken before the configuration is read: an edit made while the service starts is reloaded, not missed.
+    seen = await asyncio.to_thread(_mtimes, service.paths) if watch else {}
     try:
         await service.start()
     except ConfigurationError as exc:
@@ -218,7 +220,6 @@ async def serve(service: Service, *, watch: bool = False, until: datetime | None
     except (ChannelUnavailable, AlreadyRunning) as exc:
         log.error("not started: %s", exc)
         return 1
-    seen = await asyncio.to_thread(_mtimes, service.paths) if watch else {}
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
