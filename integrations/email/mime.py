@@ -17,6 +17,7 @@ from email.errors import HeaderParseError, NonASCIILocalPartDefect
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
+from email.utils import formataddr
 from functools import lru_cache
 from typing import Any
 
@@ -161,6 +162,21 @@ class Draft:
         return Outgoing(self.sender, self.recipient, self.smtputf8, data)
 
 
+def _set_per_message(message: EmailMessage, name: str, address: Address) -> None:
+    """Set an address header that differs for every message, without the header registry's parser.
+
+    The registry parses every address it is handed again (a parse tree of some hundred tokens) and
+    ``policy.SMTP`` folds it from that tree: about 0.3 ms a message, half of what building one costs.
+    ``formataddr`` writes the same mailbox (RFC 2047 for a non-ASCII name, quoting otherwise), and the
+    policy still refolds through the registry any line it finds longer than 78 octets, so a long name is
+    folded exactly as before. A UTF-8 address (SMTPUTF8) keeps the registry's way.
+    """
+    if not address.addr_spec.isascii():
+        message[name] = SMTP.header_factory(name, address)
+        return
+    message.set_raw(name, formataddr((address.display_name, address.addr_spec), charset="utf-8"))
+
+
 def _part(content_type: str, data: bytes) -> EmailMessage:
     part = EmailMessage(SMTP)
     part["Content-Type"] = _header("Content-Type", content_type)
@@ -194,11 +210,11 @@ def email_message(
     message = EmailMessage(SMTP)
     message["Subject"] = _header("Subject", one_line(text.subject))
     message["From"] = _header("From", str(sender))
-    message["To"] = SMTP.header_factory("To", recipient)
+    _set_per_message(message, "To", recipient)
     if reply_to is not None:
         message["Reply-To"] = _header("Reply-To", str(reply_to))
     message["Date"] = _header("Date", now.astimezone(UTC).replace(microsecond=0))
-    message["Message-ID"] = SMTP.header_factory("Message-ID", message_id(delivery.key, sender.domain))
+    message.set_raw("Message-ID", message_id(delivery.key, sender.domain))
     message["Content-Language"] = _header("Content-Language", one_line(text.language))
     message["Auto-Submitted"] = _header("Auto-Submitted", "auto-generated")
     for name, value in delivery.headers.items():

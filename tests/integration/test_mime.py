@@ -6,7 +6,9 @@ import dataclasses
 import email
 import email.policy
 from datetime import UTC, datetime, timedelta, timezone
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import icalendar
 import pytest
@@ -163,3 +165,27 @@ def test_the_message_is_what_policy_smtp_itself_generates() -> None:
     for i in range(3):
         built = draft(delivery(name=f"Делегат {i}", key=f"k{i}"), SENDER, SENDER_NAME, NOW)
         assert built.outgoing().data == built.message.as_bytes(policy=email.policy.SMTP)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Талант Асанов",
+        'Asanov, T. "Talant" (KGZ) \\ <deputy>',
+        "Чрезвычайный и Полномочный Посол Республики Казахстан в Российской Федерации Иванов Иван Иванович",
+        "Ambassador Extraordinary and Plenipotentiary of the Kyrgyz Republic to the Russian Federation T. Asanov",
+        "",
+    ],
+)
+def test_the_recipient_reads_back_as_written_and_its_lines_are_folded(name: str) -> None:
+    raw = email_bytes(delivery(name=name), SENDER, SENDER_NAME, NOW)
+    assert all(len(line) <= 78 for line in lines(raw))
+    assert all(byte < 128 for byte in raw)
+    [to] = parse(raw)["To"].addresses
+    assert to.addr_spec == "t.asanov@kgz.example.org"
+    # RFC 2047 6.2: the space between two encoded words is not part of the name; the stdlib's parser
+    # keeps it (it reads "Полномоч ный"), a mail program's decoder, like email.header's, does not.
+    value = email.message_from_bytes(raw, policy=email.policy.compat32)["To"]
+    phrase = value.rpartition("<")[0].strip()
+    written = str(make_header(decode_header(phrase))) if "=?" in phrase else parseaddr(value)[0]
+    assert written == name
