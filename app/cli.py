@@ -19,6 +19,7 @@ from config.settings import Settings
 from config.starter import StarterExistsError, write_starter
 from domain.ledger import Ledger
 from domain.notices import NoticeKind
+from messages import catalogues
 from scheduler.plan import announce
 from scheduler.plan import plan as plan_notices
 
@@ -43,7 +44,7 @@ PathsArg = Annotated[
 
 
 def _load_or_exit(paths: list[str]) -> LoadResult:
-    result = load(paths, os.environ)
+    result = load(paths, os.environ, catalogues.languages())
     for problem in result.problems:
         typer.echo(str(problem), err=problem.severity == "warning" and result.deployment is not None)
     if result.deployment is None:

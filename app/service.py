@@ -26,6 +26,7 @@ from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
 from integrations.telegram.channel import ConsoleTelegram
+from messages import catalogues
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
 from storage.engine import describe
@@ -80,7 +81,7 @@ class Service:
 
     async def _start(self, url: str) -> None:
         log.info("database: %s", describe(url))
-        result = load(self.paths, self.environ)
+        result = load(self.paths, self.environ, catalogues.languages())
         if result.deployment is None:
             raise ConfigurationError(result)
         await upgrade(url)
@@ -149,7 +150,7 @@ class Service:
         """Re-read the configuration; apply it only if it validates and plans, else keep the one in force."""
         s = self.services
         assert s is not None
-        result = await asyncio.to_thread(load, self.paths, self.environ)
+        result = await asyncio.to_thread(load, self.paths, self.environ, catalogues.languages())
         if result.deployment is None:
             log.error("the new configuration was refused; still running on the last good one:")
             s.configuration.refuse([str(p) for p in result.errors])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Literal
@@ -246,13 +246,16 @@ class _Assembler:
         return f"{origin.doc.file}:{line}"
 
 
-def load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:
-    """Read, validate and check the configuration in these files and directories."""
+def load(paths: Iterable[str], environ: Mapping[str, str], catalogues: Collection[str] | None = None) -> LoadResult:
+    """Read, validate and check the configuration in these files and directories.
+
+    ``catalogues``: the languages notices can be written in; a language named that is not one is an error.
+    """
     with paused_gc():
-        return _load(paths, environ)
+        return _load(paths, environ, catalogues)
 
 
-def _load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:
+def _load(paths: Iterable[str], environ: Mapping[str, str], catalogues: Collection[str] | None) -> LoadResult:
     files, missing = discover(paths)
     assembler = _Assembler()
     for name in missing:
@@ -267,20 +270,22 @@ def _load(paths: Iterable[str], environ: Mapping[str, str]) -> LoadResult:
             assembler.located.append(Located(str(file), 1, 1, "", f"cannot read the file: {exc.strerror}"))
             continue
         assembler.add_document(read_yaml(str(file), text, environ))
-    return _finish(assembler, [str(f) for f in files])
+    return _finish(assembler, [str(f) for f in files], catalogues)
 
 
-def load_texts(texts: Mapping[str, str], environ: Mapping[str, str]) -> LoadResult:
+def load_texts(
+    texts: Mapping[str, str], environ: Mapping[str, str], catalogues: Collection[str] | None = None
+) -> LoadResult:
     """Validate configuration given as texts keyed by a file name (for tests and tools)."""
     assembler = _Assembler()
     for name, text in texts.items():
         assembler.add_document(read_yaml(name, text, environ))
-    return _finish(assembler, list(texts))
+    return _finish(assembler, list(texts), catalogues)
 
 
-def _finish(assembler: _Assembler, files: list[str]) -> LoadResult:
+def _finish(assembler: _Assembler, files: list[str], catalogues: Collection[str] | None) -> LoadResult:
     assembler.validate()
-    deployment, problems = build_deployment(assembler.draft)
+    deployment, problems = build_deployment(assembler.draft, catalogues)
     structural_errors = any(p.severity == "error" for p in assembler.located)
     for problem in problems:
         if problem.path == ("commission",) and structural_errors and assembler.origins["commission"]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Literal
 
+from domain.languages import missing_texts, unserved
 from domain.model import (
     Agency,
     Commission,
@@ -88,8 +89,14 @@ _FORMAT_NAMES = {
 }
 
 
-def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
-    """Check references, ids and times across the draft; return the deployment when nothing is wrong."""
+def build_deployment(
+    draft: Draft, catalogues: Collection[str] | None = None
+) -> tuple[Deployment | None, list[Problem]]:
+    """Check references, ids and times across the draft; return the deployment when nothing is wrong.
+
+    ``catalogues`` are the languages the messages can be written in; given, every language the configuration
+    names must be one of them (or a variant of one).
+    """
     problems: list[Problem] = []
     commission = draft.commission
     if commission is None and not draft.incomplete:
@@ -214,6 +221,16 @@ def build_deployment(draft: Draft) -> tuple[Deployment | None, list[Problem]]:
 
     if commission is not None:
         problems.extend(_foreign_texts(draft, commission))
+        if catalogues is not None:
+            named: list[tuple[Path, str]] = [(("states", i, "language"), state.language) for i, state in draft.states]
+            named += [
+                ((*delegate_paths[d.id], "language"), d.language)
+                for d in delegates.values()
+                if "language" in d.model_fields_set
+            ]
+            problems.extend(Problem(where, message) for where, message in unserved(commission, named, catalogues))
+        gaps = missing_texts(commission, sessions, invitations, delegates, session_paths)
+        problems.extend(Problem(where, message, "warning") for where, message in gaps)
     clashes = overlaps(sessions, invitations, session_paths)
     problems.extend(Problem(where, message, "warning") for where, message in clashes)
     if commission is None or any(p.severity == "error" for p in problems):

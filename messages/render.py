@@ -1,11 +1,14 @@
 """Rendering notices: the delegate's language (or the commission's), their time zone and locale, every channel.
 
-Each kind of notice is one template per language, ``templates/<lang>/<kind>.j2``, written once for all
-outputs. The loader serves every template under three prefixes — ``text/``, ``html/`` and ``telegram/`` —
-so Jinja compiles a plain copy (the subject and the text part) and escaping copies (e-mail HTML, Telegram
-HTML) of the same source. A template writes its structure through the markup macros ``m`` of the output
-being rendered (``templates/_text.j2``, ``_html.j2``, ``_telegram.j2``) and its words through its
-language's catalogue (``<lang>/_catalogue.j2``), which also names the Babel locale of the language.
+Each kind of notice is one template, ``templates/<kind>.j2``, written once for every language and output:
+its words go through gettext (Jinja's ``i18n`` extension, newstyle, so a translation's placeholders are
+checked and its values escaped), and the catalogues (``messages.catalogues``) hold each language's
+translations. The loader serves every template under three prefixes — ``text/``, ``html/`` and
+``telegram/`` — so Jinja compiles a plain copy (the subject and the text part) and escaping copies (e-mail
+HTML, Telegram HTML) of the same source. A template writes its structure through the markup macros ``m`` of
+the output being rendered (``templates/_text.j2``, ``_html.j2``, ``_telegram.j2``) and the phrases every
+notice shares through ``templates/_words.j2``. Each language has an environment of its own with its
+translations installed; the compiled templates are shared between them (one bytecode cache).
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
+from functools import cache, partial
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_timedelta
+from babel.support import Translations
+from babel.units import format_unit
 from jinja2 import (
     BaseLoader,
     BytecodeCache,
@@ -30,15 +33,19 @@ from jinja2 import (
     Template,
     TemplateNotFound,
     pass_context,
+    pass_eval_context,
 )
 from jinja2.bccache import Bucket
 from jinja2.environment import TemplateModule
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from domain.delivery import Change, Message
 from domain.deployment import Deployment
 from domain.model import Session
 from domain.notices import NoticeKind
+from messages import catalogues, phrases, words
 from messages.filters import tel, unbreakable, webcal
 from messages.telegram import TELEGRAM_LIMIT, telegram_length, truncate_html
 from messages.views import Countdown, DeadlineView, Views, split_offset
@@ -47,7 +54,6 @@ DIALECTS = ("text", "html", "telegram")
 """The outputs every template is rendered to: plain text (and subject), e-mail HTML, Telegram HTML."""
 
 _ESCAPED = frozenset({"html", "telegram"})
-_CATALOGUE = "_catalogue.j2"
 _LINK_SCHEMES = ("https://", "http://", "tg://", "mailto:")
 _SHORT_TITLE = 300
 """How long an agenda item's or document's title may stay in a Telegram message that is too long."""
@@ -71,7 +77,7 @@ class _DialectLoader(BaseLoader):
 
 
 class _Environment(Environment):
-    """An environment where templates name their siblings: ``_catalogue.j2`` from ``html/ru/agenda.j2``."""
+    """An environment where templates name their siblings: ``_words.j2`` from ``html/agenda.j2``."""
 
     def join_path(self, template: str, parent: str) -> str:
         """Resolve a template's name in the folder (dialect and language) of the template that names it."""
@@ -88,27 +94,49 @@ def _until(context: Context, delta: timedelta) -> str:
     return format_timedelta(delta, add_direction=True, locale=context["locale"])
 
 
-@pass_context
-def _duration(context: Context, delta: timedelta) -> str:
-    """An exact duration in the message's locale: ``1 час 30 минут``, ``10 minutes``."""
-    locale = context["locale"]
-    seconds = max(int(delta.total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [
-        format_timedelta(timedelta(seconds=amount * unit), threshold=1, locale=locale)
-        for amount, unit in ((days, 86400), (hours, 3600), (minutes, 60))
-        if amount
-    ]
-    return " ".join(parts) or format_timedelta(timedelta(0), locale=locale)
+_UNITS = ((86400, "duration-day"), (3600, "duration-hour"), (60, "duration-minute"))
 
 
-@pass_context
-def _plural(context: Context, count: int, **forms: str) -> str:
-    """The word form for a count by the locale's plural rules: ``3|plural(one="пункт", few="пункта", …)``."""
-    form = context["locale"].plural_form(count)
-    return forms.get(form, forms["other"])
+def _duration_filter(translations: Translations) -> Callable[[Context, timedelta], str]:
+    """The ``duration`` filter for one language: an exact duration, ``1 час 30 минут``, ``21 день``, ``10 minutes``.
+
+    Written by Babel from CLDR's units; where CLDR has no words of the language's own for them (Tajik's
+    are the root's ``min``, ``h``, ``d``), the catalogue's are used instead.
+    """
+
+    @pass_context
+    def duration(context: Context, delta: timedelta) -> str:
+        locale = context["locale"]
+        rest = max(int(delta.total_seconds()), 0)
+        amounts: list[tuple[int, str]] = []
+        for size, unit in _UNITS:
+            amount, rest = divmod(rest, size)
+            if amount:
+                amounts.append((amount, unit))
+        own = _cldr_has_units(locale)
+        return " ".join(
+            format_unit(amount, unit, length="long", locale=locale) if own else _unit(translations, amount, unit)
+            for amount, unit in amounts or [(0, "duration-minute")]
+        )
+
+    return duration
+
+
+@cache
+def _cldr_has_units(locale: Locale) -> bool:
+    return format_unit(2, "duration-minute", length="long", locale=locale) != format_unit(
+        2, "duration-minute", length="long", locale="root"
+    )
+
+
+def _unit(translations: Translations, amount: int, unit: str) -> str:
+    if unit == "duration-day":
+        text = translations.ngettext("%(num)d day", "%(num)d days", amount)
+    elif unit == "duration-hour":
+        text = translations.ngettext("%(num)d hour", "%(num)d hours", amount)
+    else:
+        text = translations.ngettext("%(num)d minute", "%(num)d minutes", amount)
+    return str(text) % {"num": amount}
 
 
 def _clip(text: str, limit: int | None) -> str:
@@ -146,8 +174,9 @@ def _shared_bytecode() -> _MemoryBytecode:
     return _MemoryBytecode()
 
 
-def _environment() -> _Environment:
+def _environment(language: str, translations: Translations) -> _Environment:
     env = _Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=_DialectLoader(),
         bytecode_cache=_shared_bytecode(),
         autoescape=_escaping,
@@ -157,20 +186,49 @@ def _environment() -> _Environment:
         keep_trailing_newline=False,
         auto_reload=False,
     )
-    env.filters.update(until=_until, duration=_duration, plural=_plural, clip=_clip)
+    env.filters.update(until=_until, duration=_duration_filter(translations), clip=_clip)
     env.filters.update(unbreakable=unbreakable, tel=tel, webcal=webcal)
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(_gettext_callables(translations))
+    env.globals["words"] = words.table(language)
+    env.globals.update(when=partial(phrases.when, language), span=partial(phrases.span, language))
     return env
 
 
-def _template_languages() -> tuple[str, ...]:
-    root = resources.files("messages").joinpath("templates")
-    return tuple(
-        sorted(
-            child.name
-            for child in root.iterdir()
-            if child.is_dir() and not child.name.startswith("_") and child.joinpath(_CATALOGUE).is_file()
-        )
-    )
+def _gettext_callables(translations: Translations) -> dict[str, Callable[..., str]]:
+    """``_``, ``gettext``, ``ngettext`` and ``pgettext`` with the i18n extension's newstyle behaviour, called directly.
+
+    The extension's own reach the translations through two ``Context.call`` layers (``_`` is an alias that
+    resolves ``gettext`` on every call); a notice makes some forty calls, and those layers made rendering
+    about a third slower than before the catalogues (``python -m benchmarks.render``). The behaviour is the
+    extension's: the translation is marked safe in an escaping template and ``%``-formatted with the
+    keyword arguments (escaped), so a placeholder missing from them fails the render; ``ngettext`` also
+    passes ``num``. A message without arguments is not formatted (none has a ``%`` of its own: the catalogue
+    checks make sure).
+    """
+    gettext, ngettext, pgettext = translations.ugettext, translations.ungettext, translations.upgettext
+
+    @pass_eval_context
+    def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+        text = _safe(eval_ctx, gettext(message))
+        return text % variables if variables else text
+
+    @pass_eval_context
+    def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return _safe(eval_ctx, ngettext(singular, plural, num)) % variables
+
+    @pass_eval_context
+    def _pgettext(eval_ctx: EvalContext, context: str, message: str, /, **variables: Any) -> str:
+        text = _safe(eval_ctx, pgettext(context, message))
+        return text % variables if variables else text
+
+    return {"_": _gettext, "gettext": _gettext, "ngettext": _ngettext, "pgettext": _pgettext}
+
+
+def _safe(eval_ctx: EvalContext, text: str) -> str:
+    return Markup(text) if eval_ctx.autoescape else text
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -196,36 +254,27 @@ def _one_line(text: str) -> str:
     return _BREAKING_SPACE.sub(" ", printable).strip()
 
 
-@dataclass(frozen=True, slots=True)
-class _Catalogue:
-    """A language that has templates, and the Babel locale its catalogue formats dates with."""
-
-    language: str
-    locale: Locale
-
-
 class Renderer:
     """Renders notices from the templates: in the delegate's language (else the commission's), zone and locale."""
 
     def __init__(self, deployment: Deployment) -> None:
         self._deployment = deployment
-        self._env = _environment()
-        self._languages = _template_languages()
-        self._catalogues: dict[str, _Catalogue] = {}
-        self._markup: dict[str, TemplateModule] = {}
+        self._languages = catalogues.languages()
+        self._envs: dict[str, _Environment] = {}
+        self._markup: dict[tuple[str, str], TemplateModule] = {}
 
     @property
     def languages(self) -> tuple[str, ...]:
-        """The languages that have templates."""
+        """The languages that have a catalogue."""
         return self._languages
 
     def language_for(self, language: str) -> str:
-        """The language a reader of ``language`` gets: theirs if it has templates, else the commission's first."""
+        """The language a reader of ``language`` gets: theirs if it has a catalogue, else the commission's first."""
         commission = self._deployment.commission
         for candidate in (language, language.split("_", 1)[0], *commission.languages, *self._languages):
             if candidate in self._languages:
                 return candidate
-        raise RuntimeError("the messages package has no templates")
+        raise RuntimeError("the messages package has no catalogue")
 
     def render(
         self,
@@ -243,7 +292,7 @@ class Renderer:
             raise ValueError("now must be timezone-aware")
         session = self._deployment.sessions[session_id]
         delegate = self._deployment.delegates[delegate_id]
-        catalogue = self._catalogue(self.language_for(delegate.language))
+        catalogue = catalogues.catalogue(self.language_for(delegate.language))
         views = Views(self._deployment, delegate, catalogue.language, catalogue.locale)
         context: dict[str, Any] = {
             "lang": catalogue.language,
@@ -261,11 +310,11 @@ class Renderer:
             "title_limit": None,
             "text_limit": None,
         }
-        name = f"{catalogue.language}/{kind.value}.j2"
-        plain = self._env.get_template(f"text/{name}").make_module(self._with(context, "text"))
+        env, name = self._env(catalogue.language), f"{kind.value}.j2"
+        plain = env.get_template(f"text/{name}").make_module(self._with(context, "text"))
         subject = _one_line(str(getattr(plain, "subject")))  # noqa: B009 (a template's exported variable)
-        html = self._env.get_template(f"html/{name}").render(self._with(context, "html"))
-        telegram = self._telegram(self._env.get_template(f"telegram/{name}"), self._with(context, "telegram"))
+        html = env.get_template(f"html/{name}").render(self._with(context, "html"))
+        telegram = self._telegram(env.get_template(f"telegram/{name}"), self._with(context, "telegram"))
         return Message(
             subject=subject,
             text=_tidy(str(plain)) + "\n",
@@ -276,24 +325,26 @@ class Renderer:
 
     def rsvp_note(self, language: str, answer: str, substitute: str | None = None) -> str:
         """One line saying what the delegate answered, for their calendar: ``Your answer: in person``."""
-        module = self._env.get_template(f"text/{self.language_for(language)}/{_CATALOGUE}").module
-        labels: Mapping[str, str] = getattr(module, "rsvp_answers")  # noqa: B009 (a template's exported variable)
-        line = f"{getattr(module, 'your_answer')}: {labels.get(answer, answer)}"  # noqa: B009
+        language = self.language_for(language)
+        words_: Mapping[str, Mapping[str, str]] = self._env(language).globals["words"]  # type: ignore[assignment]
+        labels = words_["answers"]
+        line = catalogues.catalogue(language).translations.gettext("Your answer: %(answer)s") % {
+            "answer": labels.get(answer, answer)
+        }
         return f"{line} {substitute}" if substitute else line
 
-    def _with(self, context: dict[str, Any], dialect: str) -> dict[str, Any]:
-        markup = self._markup.get(dialect)
-        if markup is None:
-            markup = self._markup[dialect] = self._env.get_template(f"{dialect}/_{dialect}.j2").module
-        return {**context, "dialect": dialect, "m": markup}
+    def _env(self, language: str) -> _Environment:
+        env = self._envs.get(language)
+        if env is None:
+            env = self._envs[language] = _environment(language, catalogues.catalogue(language).translations)
+        return env
 
-    def _catalogue(self, language: str) -> _Catalogue:
-        catalogue = self._catalogues.get(language)
-        if catalogue is None:
-            module = self._env.get_template(f"text/{language}/{_CATALOGUE}").module
-            locale = Locale.parse(str(getattr(module, "babel_locale", language)))
-            catalogue = self._catalogues[language] = _Catalogue(language, locale)
-        return catalogue
+    def _with(self, context: dict[str, Any], dialect: str) -> dict[str, Any]:
+        key = (context["lang"], dialect)
+        markup = self._markup.get(key)
+        if markup is None:
+            markup = self._markup[key] = self._env(key[0]).get_template(f"{dialect}/_{dialect}.j2").module
+        return {**context, "dialect": dialect, "m": markup}
 
     def _telegram(self, template: Template, context: dict[str, Any]) -> str:
         """Telegram HTML within the limit: long texts clipped, then fewer agenda items, then the markup cut."""

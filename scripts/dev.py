@@ -3,6 +3,7 @@
 
     python3 scripts/dev.py run    # run the service on the example, on a clock 20,000 times faster
     python3 scripts/dev.py test   # ruff, mypy, import contracts and the whole pytest suite
+    python3 scripts/dev.py catalogues   # extract messages.pot and merge it into every .po (docs/translations.md)
 
 Needs only Python 3.11+ and the package index. The environment lives in .venv and is
 reinstalled when pyproject.toml changes.
@@ -85,9 +86,52 @@ def test(pytest_args: list[str]) -> int:
     return code
 
 
+LOCALE = ROOT / "messages" / "locale"
+
+
+def catalogues() -> int:
+    """Extract every message into messages.pot, then merge it into each language's .po (pybabel update)."""
+    pot = LOCALE / "messages.pot"
+    _run(
+        BIN / "pybabel",
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "N_",
+        "-k",
+        "NP_:1c,2",
+        "--no-location",
+        "--sort-output",
+        "--project",
+        "Plenary",
+        "--copyright-holder",
+        "Plenary",
+        "-o",
+        pot,
+        ".",
+    )
+    _run(
+        BIN / "pybabel",
+        "update",
+        "-i",
+        pot,
+        "-d",
+        LOCALE,
+        "-D",
+        "messages",
+        "--ignore-obsolete",
+        "--previous",
+        "-w",
+        "120",
+    )
+    print("Now translate the entries that are empty or marked fuzzy in each .po (docs/translations.md).")
+    return 0
+
+
 def main() -> int:
-    """Dispatch ``run`` or ``test``."""
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "setup"):
+    """Dispatch ``run``, ``test`` or ``catalogues``."""
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "setup", "catalogues"):
         print(__doc__)
         return 2
     setup()
@@ -95,6 +139,8 @@ def main() -> int:
         return run()
     if sys.argv[1] == "test":
         return test(sys.argv[2:])
+    if sys.argv[1] == "catalogues":
+        return catalogues()
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from config.loader import LoadResult, load
+from messages import catalogues
 from scheduler.plan import plan
 from tests.unit.test_config_errors import BASE, COMMISSION, ENV, KGZ, PLENARY, WG, plenary, position, write
 
@@ -29,7 +30,7 @@ def edited(file: str, old: str, new: str) -> dict[str, str]:
 def load_from(root: Path, texts: dict[str, str]) -> LoadResult:
     """Write the texts under root and load them as ``plenary validate root`` does."""
     write(root, texts)
-    return load([str(root)], ENV)
+    return load([str(root)], ENV, catalogues.languages())
 
 
 def line_of(root: Path, texts: dict[str, str], file: str, piece: str, path: str, message: str) -> str:
@@ -306,7 +307,53 @@ def test_a_text_in_a_language_the_commission_does_not_use_is_warned_about(tmp_pa
     result = load_from(tmp_path, texts)
     assert result.deployment is not None
     message = "warning: a text in 'de', which is not one of the commission's languages (ru, en)"
-    assert shown(result) == [line_of(tmp_path, texts, WG, "AG", "session.title.de", message)]
+    # and the English reader invited gets the Russian title: said at the title, for that session
+    missing = "warning: session 'wg-2022-10': no 'en' text for 1 reader in title (they get the 'ru' text)"
+    assert shown(result) == [
+        line_of(tmp_path, texts, WG, "{ru: Рабочая группа", "session.title", missing),
+        line_of(tmp_path, texts, WG, "AG", "session.title.de", message),
+    ]
+
+
+def test_a_language_without_a_catalogue_is_refused_at_its_line(tmp_path: Path) -> None:
+    texts = edited(
+        KGZ, "      email: n.sydykova@kgz.example.org", "      email: n.sydykova@kgz.example.org\n      language: uz"
+    )
+    write(tmp_path / "config", texts)
+    done = plenary("validate", "config", cwd=tmp_path)
+    assert done.returncode == 1, done
+    line, column = position(texts[KGZ], "uz\n")
+    listed = ", ".join(catalogues.languages())
+    assert done.stdout.splitlines()[0] == (
+        f"config/{KGZ}:{line}:{column}: delegation.delegates[1].language: there is no message catalogue for 'uz', "
+        f"so no notice can be written in it (catalogues: {listed}); add messages/locale/uz/LC_MESSAGES/messages.po "
+        "(docs/translations.md) or choose one of those"
+    )
+
+
+def test_texts_a_reader_will_not_find_are_warned_of_once_per_session(tmp_path: Path) -> None:
+    # The commission writes in Kyrgyz too, and a Kyrgyz reader is invited: every text without it is named,
+    # in one warning at the first, with the text they get instead.
+    texts = edited(COMMISSION, "  languages: [ru, en]", "  languages: [ru, en, ky]")
+    texts[KGZ] = texts[KGZ].replace(
+        "      email: n.sydykova@kgz.example.org", "      email: n.sydykova@kgz.example.org\n      language: ky"
+    )
+    texts[WG] = texts[WG].replace(
+        "  title: {ru: Рабочая группа, en: Working group}",
+        "  title: {ru: Рабочая группа, en: Working group, ky: Жумушчу топ}",
+    )
+    texts[WG] += "  agenda:\n" + "".join(f"    - title: {{ru: Пункт {i}, en: Item {i}}}\n" for i in range(6))
+    result = load_from(tmp_path, texts)
+    assert result.deployment is not None
+    warnings = [str(p) for p in result.problems if "no 'ky' text" in p.message]
+    assert len(warnings) == 2, warnings  # the commission's name and the session's agenda
+    [session] = [w for w in warnings if "wg-2022-10" in w]
+    line, column = position(texts[WG], "{ru: Пункт 0")
+    assert session == (
+        f"{tmp_path / WG}:{line}:{column}: session.agenda[0].title: warning: session 'wg-2022-10': no 'ky' text for "
+        "1 reader in agenda[0].title, agenda[1].title, agenda[2].title, agenda[3].title and 2 more (they get the 'ru' "
+        "text)"
+    )
 
 
 def test_validate_warns_of_an_address_that_needs_smtputf8_on_the_delegates_line(tmp_path: Path) -> None:
