@@ -52,6 +52,8 @@ class Delivery:
     message: Message
     calendar: CalendarPart | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    sender_name: str | None = None
+    """Who an e-mail is from, in the reader's language (the secretariat's name); None for the channel's own."""
 
 
 class Outcome(StrEnum):

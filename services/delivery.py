@@ -117,6 +117,8 @@ class DeliveryComposer:
         # thread (so concurrent sends do not all compile the same templates at once).
         message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
         name = localize(delegate.name, delegate.language, deployment.commission.language)
+        commission = deployment.commission
+        secretariat = commission.secretariat
         headers = {"X-Plenary-Kind": kind.value, "X-Plenary-Session": session.id, "X-Plenary-Notice": item.key}
         return Delivery(
             key=item.key,
@@ -126,4 +128,7 @@ class DeliveryComposer:
             message=message,
             calendar=calendar,
             headers=headers,
+            sender_name=localize(
+                secretariat.name or commission.short_name or commission.name, message.language, commission.language
+            ),
         )

@@ -234,7 +234,8 @@ def email_message(
 def draft(delivery: Delivery, sender: str, sender_name: str, now: datetime, reply_to: str | None = None) -> Draft:
     """The message for one delivery, built; raises ``AddressError`` for an address no message can use."""
     utf8 = needs_smtputf8(sender, delivery.address)
-    from_, to = _sender(sender_name, sender, utf8), mailbox(delivery.name, delivery.address, utf8=utf8)
+    from_ = _sender(delivery.sender_name or sender_name, sender, utf8)
+    to = mailbox(delivery.name, delivery.address, utf8=utf8)
     reply = _sender("", reply_to, utf8) if reply_to else None
     return Draft(email_message(delivery, from_, to, now, reply), from_.addr_spec, to.addr_spec, utf8)
 

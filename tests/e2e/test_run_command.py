@@ -88,6 +88,33 @@ def test_run_without_accounts_then_reload(tmp_path: Path, how: str) -> None:
     }
     assert min(dates) >= date(2022, 10, 5)
     assert max(dates) <= date(2022, 10, 20)
+    readers_see_their_language(maildir)
+
+
+def readers_see_their_language(maildir: Path) -> None:
+    """Each e-mail is in its reader's language, from the secretariat named in it (the example has five)."""
+    invitations = []
+    for path in (maildir / "new").iterdir():
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if msg["X-Plenary-Kind"] == "invitation":
+            invitations.append(msg)
+    languages = {str(m["Content-Language"]) for m in invitations}
+    assert languages >= {"ru", "en", "hy", "kk", "ky"}
+    sender = {str(m["Content-Language"]): m["From"].addresses[0].display_name for m in invitations}
+    assert sender["en"] == "ICMEC Secretariat"
+    assert sender["ru"] == "Секретариат МКВЭС"
+    [kyrgyz] = [
+        m
+        for m in invitations
+        if m["X-Plenary-Session"] == "icmec-xx" and m["To"].addresses[0].addr_spec == "b.tokoev@kgz.example.org"
+    ]
+    assert kyrgyz["Content-Language"] == "ky"
+    assert str(kyrgyz["Subject"]).startswith("Чакыруу: XX заседание МКВЭС ОДКБ")  # the frame Kyrgyz, the title Russian
+    body = kyrgyz.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Приглашаем" not in text
+    assert "You are invited" not in text
 
 
 def test_run_refuses_an_invalid_configuration(tmp_path: Path) -> None:
