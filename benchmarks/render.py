@@ -4,7 +4,9 @@ The example configuration (``config/examples``) is loaded once. For every langua
 serves, every delegate invited to the XX meeting is made a reader of it, and every kind of notice is
 rendered for each of them through ``messages.render.Renderer``, the way the composer renders a delivery.
 A warm-up pass compiles the templates first; then the whole set is rendered ``--rounds`` times and the
-best round is kept. Reported: the messages rendered and the time per message, per language and overall.
+best round is kept. Reported: the messages rendered and the time per message, per language and overall,
+and the time it took to read every catalogue from its ``.po`` file (``messages.catalogues``), which
+happens once per process.
 
 The baseline, measured in the same run, is the same set rendered by the same renderer for readers of the
 commission's working language only (Russian): any extra cost a language brings (a catalogue to look up,
@@ -31,6 +33,7 @@ from benchmarks._common import positive
 from config.loader import load
 from domain.deployment import Deployment
 from domain.notices import NoticeKind
+from messages import catalogues
 from messages.render import Renderer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
@@ -83,11 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=positive, default=3, help="timed rounds per language (default 3)")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
+    for language in catalogues.languages():
+        catalogues.catalogue(language)
+    read_ms = (time.perf_counter() - started) * 1000
     deployment = example()
     delegates = deployment.invitations[SESSION]
     working = deployment.commission.language
     languages = Renderer(deployment).languages
     print(f"Render benchmark (Python {sys.version.split()[0]}): {len(delegates)} delegates × {len(NoticeKind)} kinds")
+    read = f"{len(catalogues.languages())} in {read_ms:.1f} ms"
+    print(f"  catalogues read from their .po files: {read} (once per process)")
     print(f"  {'readers of':<14}{'messages':>9}{'ms/message':>12}{'× ' + working:>10}")
     count, baseline = per_message(Renderer(reading(deployment, working)), delegates, args.rounds)
     print(f"  {working + ' (baseline)':<14}{count:>9,}{baseline * 1000:>12.3f}{1.0:>10.2f}")
