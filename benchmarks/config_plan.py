@@ -55,6 +55,7 @@ import yaml
 from benchmarks._common import positive, verdict
 from config.loader import LoadResult, load
 from domain.deployment import Deployment
+from messages import catalogues
 from scheduler.plan import plan
 
 DESCRIPTION = "Time and memory of validating and planning a generated commission-sized configuration."
@@ -76,6 +77,8 @@ FIRST_PLENARY = 25
 """The number of the first plenary meeting of the generated year."""
 
 ENVIRON = {"BENCH_VIDEO_PASSCODE": "314159"}
+CATALOGUES = catalogues.languages()
+"""The languages notices can be written in: ``plenary validate`` checks the configuration's against them."""
 """The environment given to ``load``: some sessions take their video passcode from it."""
 
 Data = dict[str, Any]
@@ -517,7 +520,7 @@ def measure_peaks(root: Path) -> Peaks:
     gc.collect()
     tracemalloc.start()
     try:
-        result = load([str(root)], ENVIRON)
+        result = load([str(root)], ENVIRON, CATALOGUES)
         validate_peak = tracemalloc.get_traced_memory()[1]
         deployment = _deployment_of(result)
         del result
@@ -567,7 +570,7 @@ def run(root: Path, shape: Shape) -> int:
     )
     print(f"files: {len(generated.files)}, {generated.total_bytes:,} bytes, in {root}")
 
-    result = load([str(root)], ENVIRON)  # the warm-up, and the check that the configuration is valid
+    result = load([str(root)], ENVIRON, CATALOGUES)  # the warm-up, and the check that the configuration is valid
     deployment = _deployment_of(result)
     invitations = sum(len(ids) for ids in deployment.invitations.values())
     if invitations != generated.invitations:
