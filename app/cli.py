@@ -12,14 +12,14 @@ from typing import Annotated
 
 import typer
 
+from app.cli_common import PathsArg, load_or_exit
+from app.links_cli import links
 from app.outbox_cli import outbox_cli
 from app.plan_view import plan_console, plan_json, print_plan, update_changes
-from config.loader import LoadResult, load
 from config.settings import Settings
 from config.starter import StarterExistsError, write_starter
 from domain.ledger import Ledger
 from domain.notices import NoticeKind
-from messages import catalogues
 from scheduler.plan import announce
 from scheduler.plan import plan as plan_notices
 
@@ -36,24 +36,7 @@ db_cli = typer.Typer(
 )
 cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
-
-PathsArg = Annotated[
-    list[str],
-    typer.Argument(help="YAML files or directories (read recursively); together they form one configuration."),
-]
-
-
-def _load_or_exit(paths: list[str]) -> LoadResult:
-    result = load(paths, os.environ, catalogues.languages())
-    for problem in result.problems:
-        typer.echo(str(problem), err=problem.severity == "warning" and result.deployment is not None)
-    if result.deployment is None:
-        errors, warnings = len(result.errors), len(result.warnings)
-        typer.echo(
-            f"{errors} error(s), {warnings} warning(s) in {len(result.files)} file(s): nothing was changed.", err=True
-        )
-        raise typer.Exit(1)
-    return result
+cli.command()(links)
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -89,7 +72,7 @@ async def _read_ledger(settings: Settings) -> Ledger | None:
 @cli.command()
 def validate(paths: PathsArg) -> None:
     """Check the configuration; print every problem as FILE:LINE:COL: path: message."""
-    result = _load_or_exit(paths)
+    result = load_or_exit(paths)
     d = result.deployment
     assert d is not None
     invitations = sum(len(v) for v in d.invitations.values())
@@ -120,7 +103,7 @@ def plan(
 ) -> None:
     """Print every notice the configuration implies: when, to whom, about what, through which channels."""
     moment = _parse_now(now)
-    result = _load_or_exit(paths)
+    result = load_or_exit(paths)
     deployment = result.deployment
     assert deployment is not None
     record = asyncio.run(_read_ledger(Settings())) if ledger else None
@@ -182,82 +165,6 @@ def run(
     stop_at = _parse_now(until) if until else None
     service = Service(settings=Settings(), paths=paths, clock=clock, environ=dict(os.environ))
     raise typer.Exit(asyncio.run(serve(service, watch=watch, until=stop_at)))
-
-
-@cli.command()
-def links(
-    paths: PathsArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-    rotate: Annotated[
-        list[str] | None, typer.Option(help="Revoke this delegate's (or delegation's STATE) link and issue a new one.")
-    ] = None,
-) -> None:
-    """List every delegate's calendar-feed links (https and webcal); --rotate revokes and reissues one."""
-    import csv
-    import json
-
-    from app.bootstrap import bootstrap
-    from app.clock import SystemClock
-    from app.secrets import server_secret
-    from domain.links import LinkScope
-    from storage.migrate import upgrade
-
-    result = _load_or_exit(paths)
-    deployment = result.deployment
-    assert deployment is not None
-    settings = Settings()
-    for subject in rotate or ():
-        if subject not in deployment.delegates and subject not in deployment.states:
-            raise typer.BadParameter(f"unknown delegate or state {subject!r}", param_hint="--rotate")
-
-    async def gather() -> list[dict[str, str]]:
-        await upgrade(settings.resolved_database_url())
-        services = bootstrap(settings, SystemClock(), channels={})
-        try:
-            for subject in rotate or ():
-                scope = LinkScope.DELEGATE if subject in deployment.delegates else LinkScope.DELEGATION
-                await services.links.rotate(scope, subject)
-            generations = await services.store.links.generations()
-            services.feeds.secret = await server_secret(settings, services.store, services.clock)
-        finally:
-            await services.store.engine.dispose()
-        service = services.feeds
-        base = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
-        rows = []
-        for link in service.links(deployment, generations):
-            path = ("/calendar/" if link.scope is LinkScope.DELEGATE else "/calendar/delegation/") + f"{link.token}.ics"
-            delegate = deployment.delegates.get(link.subject)
-            rows.append(
-                {
-                    "scope": link.scope.value,
-                    "id": link.subject,
-                    "state": delegate.state if delegate else link.subject,
-                    "agency": (delegate.agency or "") if delegate else "",
-                    "role": delegate.role.value if delegate else "",
-                    "https": base + path,
-                    "webcal": "webcal://" + (base + path).split("://", 1)[1],
-                }
-            )
-        return rows
-
-    rows = asyncio.run(gather())
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
-        writer.writeheader()
-        writer.writerows(rows)
-    else:
-        for row in rows:
-            label = f"{row['id']} ({row['state']}{', ' + row['role'] if row['role'] else ''})"
-            typer.echo(f"{label:<36} {row['https']}")
-    if rotate:
-        typer.echo(
-            f"rotated: {', '.join(rotate)}: their old links answer 404 at once here and within a second in a "
-            "running service",
-            err=True,
-        )
 
 
 @cli.command()
