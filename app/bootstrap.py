@@ -22,7 +22,7 @@ from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
 from services.answers import AnswerService
 from services.attendance import AttendanceService
-from services.bindings import BindingService
+from services.bindings import BindingService, StartLinks
 from services.configuration import Configuration
 from services.delivery import DeliveryComposer
 from services.events import EventBus
@@ -52,6 +52,7 @@ class Services:
     answers: AnswerService
     attendance: AttendanceService
     bindings: BindingService
+    start_links: StartLinks
     health: ServiceHealth
     timeline: Timeline
     dispatcher: Dispatcher
@@ -99,6 +100,13 @@ def bootstrap(
         base_url=base_url,
     )
     feeds.follow(events)
+    start_links = StartLinks(
+        store.links, store.bindings, configuration.get, secret, bot_username=settings.telegram_bot_username
+    )
+
+    async def personal_links(delegate_id: str) -> dict[str, str]:
+        return {**await feeds.personal_links(delegate_id), **await start_links.personal_links(delegate_id)}
+
     composer = DeliveryComposer(
         store.bindings,
         store.announcements,
@@ -107,7 +115,7 @@ def bootstrap(
         clock,
         configuration.require,
         console_telegram=bool(channels is None and settings.telegram_bot_token is None),
-        links=feeds.personal_links,
+        links=personal_links,
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -144,6 +152,7 @@ def bootstrap(
         answers=AnswerService(store.answers, events, clock),
         attendance=AttendanceService(store.attendance, events, clock),
         bindings=BindingService(store.bindings, events, clock),
+        start_links=start_links,
         health=health,
         timeline=timeline,
         dispatcher=dispatcher,

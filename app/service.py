@@ -25,7 +25,7 @@ from domain.changes import removed_announced
 from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
-from integrations.telegram.channel import ConsoleTelegram
+from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from messages import catalogues
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
@@ -105,10 +105,13 @@ class Service:
         removed = removed_announced(deployment, await s.store.outbox.ledger())
         if removed:
             raise ConfigurationError(problems=removed)
-        s.feeds.secret = await server_secret(self.settings, s.store, self.clock)
+        s.feeds.secret = s.start_links.secret = await server_secret(self.settings, s.store, self.clock)
         channels = s.channels = self.channels or default_channels(self.settings, deployment, self.clock)
         for channel in channels.values():
             await channel.start()
+        telegram = channels.get("telegram")
+        if s.start_links.bot_username is None and isinstance(telegram, TelegramChannel):
+            s.start_links.bot_username = telegram.bot.username  # getMe, when the channel started
         s.dispatcher.channels = channels
         s.composer.console_telegram = isinstance(channels.get("telegram"), ConsoleTelegram)
         if self._lock is not None:  # the only process on this database: whatever is claimed was ours

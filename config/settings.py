@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     """Unset: Telegram messages are printed to the console."""
     telegram_api_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_API_URL"))
+    telegram_bot_username: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_BOT_USERNAME"), pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$"
+    )
+    """The bot's @username, for the deep links; without it the running service asks Telegram (getMe)."""
     """The Bot API base URL, e.g. ``http://127.0.0.1:8081/bot`` for a self-hosted Bot API server."""
 
     smtp_host: str | None = Field(None, validation_alias=AliasChoices("SMTP_HOST"))

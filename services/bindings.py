@@ -1,9 +1,14 @@
-"""Binding a delegate's Telegram account, and undoing it."""
+"""Binding a delegate's Telegram account, and undoing it; the personal deep links that bind one."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable, Mapping
+
+from domain.deployment import Deployment
 from domain.events import AccountBound
-from domain.ports import Bindings, Clock, EventSink
+from domain.links import START_PREFIX, LinkScope, start_token
+from domain.ports import Bindings, Clock, EventSink, Links
 from domain.records import TelegramBinding
 
 
@@ -31,3 +36,57 @@ class BindingService:
         if removed:
             await self.events.publish(AccountBound(delegate_id, False))
         return removed
+
+
+class StartLinks:
+    """Each delegate's personal deep link into the bot, ``https://t.me/<bot>?start=b…``, and which delegate a
+    ``/start`` parameter names.
+
+    The token is derived from the server's secret and the link's generation (``domain.links.start_token``):
+    nothing that binds an account is stored, ``plenary links`` prints the same link every time, and
+    ``plenary links --rotate DELEGATE`` revokes it in every process at once (the generations are read from
+    the database on every ``/start``, which is rare).
+    """
+
+    def __init__(
+        self,
+        links: Links,
+        bindings: Bindings,
+        deployment: Callable[[], Deployment | None],
+        secret: bytes = b"",
+        bot_username: str | None = None,
+    ) -> None:
+        self.links, self.bindings, self.deployment = links, bindings, deployment
+        self.secret, self.bot_username = secret, bot_username
+
+    def _token(self, delegate_id: str, generations: Mapping[tuple[str, str], int]) -> str:
+        return start_token(self.secret, delegate_id, generations.get((LinkScope.TELEGRAM.value, delegate_id), 0))
+
+    def url(self, token: str) -> str | None:
+        """The deep link for a token, when the bot's username is known."""
+        return f"https://t.me/{self.bot_username}?start={token}" if self.bot_username else None
+
+    async def tokens(self) -> dict[str, str]:
+        """Every delegate's current token, by delegate id."""
+        deployment = self.deployment()
+        if deployment is None:
+            return {}
+        generations = await self.links.generations()
+        return {d: self._token(d, generations) for d in deployment.delegates}
+
+    async def resolve(self, token: str) -> str | None:
+        """The delegate whose live link carries this ``/start`` parameter; None for any other (revoked, forged)."""
+        if not token.startswith(START_PREFIX) or len(token) > 64:
+            return None
+        for delegate_id, current in (await self.tokens()).items():
+            if hmac.compare_digest(current, token):
+                return delegate_id
+        return None
+
+    async def personal_links(self, delegate_id: str) -> dict[str, str]:
+        """The link to put in a delegate's invitation, while their account is not bound yet."""
+        if not self.bot_username or self.deployment() is None or await self.bindings.get(delegate_id) is not None:
+            return {}
+        generations = await self.links.generations()
+        url = self.url(self._token(delegate_id, generations))
+        return {"telegram": url} if url else {}

@@ -1,4 +1,4 @@
-"""Revoking a feed link: the old one answers 404 at once here, and within seconds in every other process."""
+"""Revoking a personal link: the old one stops working at once here, and within seconds in every other process."""
 
 from __future__ import annotations
 
@@ -18,3 +18,8 @@ class LinkService:
         generation = await self.links.rotate(scope.value, subject, self.clock.now())
         await self.events.publish(LinkRotated(scope.value, subject, generation))
         return generation
+
+    async def rotate_delegate(self, delegate_id: str) -> None:
+        """Revoke every personal link of a delegate: their calendar feed's and their Telegram deep link."""
+        for scope in (LinkScope.DELEGATE, LinkScope.TELEGRAM):
+            await self.rotate(scope, delegate_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -184,10 +185,39 @@ def test_links_lists_every_delegate_and_rotation_changes_one(tmp_path: Path) -> 
     before = {row["id"]: row["https"] for row in first}
     assert [key for key in before if before[key] != after[key]] == ["kgz-asanov"]
     csv_out = plenary("links", "config/examples/", "--csv", env=env).stdout.splitlines()
-    assert csv_out[0] == "scope,id,state,agency,role,https,webcal"
+    assert csv_out[0] == "scope,id,state,agency,role,https,webcal,telegram"
     assert len(csv_out) == 1 + len(first)
     unknown = plenary("links", "config/examples/", "--rotate", "nobody", env=env)
     assert unknown.returncode == 2
+
+
+def test_links_give_each_delegate_a_telegram_link_and_its_qr_code(tmp_path: Path) -> None:
+    import segno
+
+    env = {"PLENARY_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_USERNAME": "icmec_bot"}
+    done = plenary("links", "config/examples/", "--json", "--qr", str(tmp_path / "qr"), env=env)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    links = {row["id"]: row["telegram"] for row in rows if row["scope"] == "delegate"}
+    assert all(row["telegram"] is None for row in rows if row["scope"] == "delegation")
+    pattern = re.compile(r"https://t\.me/icmec_bot\?start=b[A-Za-z0-9_-]{32}")  # 192 bits in a start parameter
+    assert all(pattern.fullmatch(link) for link in links.values()), links
+    assert len(set(links.values())) == len(links) == 26
+    # One PNG per delegate, encoding exactly their link (segno writes the same image for the same text).
+    pngs = sorted((tmp_path / "qr").iterdir())
+    assert [p.stem for p in pngs] == sorted(links)
+    asanov = tmp_path / "qr" / "kgz-asanov.png"
+    assert asanov.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    expected = tmp_path / "expected.png"
+    segno.make(links["kgz-asanov"], error="m").save(str(expected), scale=8, border=4)
+    assert asanov.read_bytes() == expected.read_bytes()
+    # Rotating a delegate revokes their Telegram link with their feed link; nobody else's changes.
+    rotated = plenary("links", "config/examples/", "--json", "--rotate", "kgz-asanov", env=env)
+    after = {row["id"]: row["telegram"] for row in json.loads(rotated.stdout) if row["scope"] == "delegate"}
+    assert [d for d in links if links[d] != after[d]] == ["kgz-asanov"]
+    without = plenary("links", "config/examples/", "--json", env={"PLENARY_DATA_DIR": str(tmp_path / "data")})
+    assert all(row["telegram"] is None for row in json.loads(without.stdout))
+    assert "set TELEGRAM_BOT_USERNAME" in without.stderr
 
 
 def test_outbox_lists_failed_deliveries_with_their_reason_and_retries_one(tmp_path: Path) -> None:

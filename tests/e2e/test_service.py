@@ -39,6 +39,10 @@ async def test_on_time_delivery_on_a_compressed_clock_with_catch_up(
         async with aiohttp.ClientSession() as http, http.get(link.group(0)) as response:
             assert response.status == 200
             assert "UID:icmec-xx@icmec.plenary" in await response.text()
+        # and, as the account is not bound yet, the deep link that binds it (the bot's name from getMe)
+        deep = re.search(r"https://t\.me/plenary_test_bot\?start=(b[A-Za-z0-9_-]{32})", text)
+        assert deep is not None, text
+        assert await h.service.services.start_links.resolve(deep.group(1)) == "kgz-tokoev"
     finally:
         await h.service.stop()
     deployment = h.service.deployment

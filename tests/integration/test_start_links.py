@@ -1,0 +1,93 @@
+"""Personal Telegram deep links as the bot will read them: each names one delegate, rotation revokes it, forged
+parameters name nobody, and a bound delegate's invitation no longer offers one. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from config.loader import load
+from domain.deployment import Deployment
+from domain.events import Event, LinkRotated
+from services.bindings import BindingService, StartLinks
+from services.links import LinkService
+from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.repositories import Store
+from tests.doubles.channels import FakeClock
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
+SECRET = bytes(range(32))
+
+
+class Events:
+    """The event sink, recording what was published."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.published.append(event)
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Deployment:
+    result = load([str(EXAMPLES)], os.environ)
+    assert result.deployment is not None
+    return result.deployment
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    try:
+        yield Store(engine)
+    finally:
+        await engine.dispose()
+
+
+def start_links(store: Store, deployment: Deployment, username: str | None = "icmec_bot") -> StartLinks:
+    return StartLinks(store.links, store.bindings, lambda: deployment, SECRET, bot_username=username)
+
+
+async def test_each_link_names_its_delegate_until_rotated(store: Store, deployment: Deployment) -> None:
+    links = start_links(store, deployment)
+    tokens = await links.tokens()
+    assert set(tokens) == set(deployment.delegates)
+    assert len(set(tokens.values())) == len(tokens)
+    for delegate_id, token in tokens.items():
+        assert await links.resolve(token) == delegate_id
+    old = tokens["kgz-asanov"]
+    events = Events()
+    await LinkService(store.links, events, FakeClock()).rotate_delegate("kgz-asanov")
+    assert await links.resolve(old) is None  # revoked at once
+    fresh = (await links.tokens())["kgz-asanov"]
+    assert fresh != old
+    assert await links.resolve(fresh) == "kgz-asanov"
+    assert await links.resolve(tokens["kgz-mamytova"]) == "kgz-mamytova"  # nobody else's changed
+    rotated = {(e.scope, e.subject) for e in events.published if isinstance(e, LinkRotated)}
+    assert rotated == {("delegate", "kgz-asanov"), ("telegram", "kgz-asanov")}
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["", "b", "c123456", "b" + "A" * 32, "b" + "A" * 100, "kgz-asanov", "bxhMGZ6HlfAlr0M0ucEsJlO_rHo8fHIwN"],
+)
+async def test_a_forged_or_foreign_parameter_names_nobody(store: Store, deployment: Deployment, forged: str) -> None:
+    assert await start_links(store, deployment).resolve(forged) is None
+    other_secret = StartLinks(store.links, store.bindings, lambda: deployment, b"another server's secret")
+    assert await start_links(store, deployment).resolve((await other_secret.tokens())["kgz-asanov"]) is None
+
+
+async def test_the_invitation_offers_the_link_until_the_account_is_bound(store: Store, deployment: Deployment) -> None:
+    links = start_links(store, deployment)
+    offered = await links.personal_links("kgz-tokoev")
+    token = (await links.tokens())["kgz-tokoev"]
+    assert offered == {"telegram": f"https://t.me/icmec_bot?start={token}"}
+    await BindingService(store.bindings, Events(), FakeClock()).bind("kgz-tokoev", 555, 555)
+    assert await links.personal_links("kgz-tokoev") == {}
+    assert await start_links(store, deployment, username=None).personal_links("kgz-mamytova") == {}
