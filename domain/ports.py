@@ -19,7 +19,8 @@ from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Session
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
-from domain.records import AttendanceEvent, AuditEntry, OutboxEntry, Rsvp, TelegramBinding
+from domain.records import AttendanceEvent, AuditEntry, OutboxEntry, Rsvp, Substitution, TelegramBinding
+from domain.records import Preferences as PreferencesRecord
 
 
 class Clock(Protocol):
@@ -181,6 +182,66 @@ class Answers(Protocol):
 
     async def for_session(self, session_id: str) -> list[Rsvp]:
         """A session's answers."""
+        ...
+
+    async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
+        """Every answer a delegate gave for a session, oldest first (the last is the one in force)."""
+        ...
+
+
+class Updates(Protocol):
+    """The Telegram updates handled, so that a replayed one is handled once."""
+
+    async def first_time(self, update_id: int, now: datetime) -> bool:
+        """Note an update; True the first time its id is seen, False for a replay."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget updates received before ``before`` (Telegram replays only recent ones); how many."""
+        ...
+
+
+class Preferences(Protocol):
+    """Delegates' own choices of language and time zone, made in the bot."""
+
+    async def get(self, delegate_id: str) -> PreferencesRecord | None:
+        """A delegate's choices, if they made any."""
+        ...
+
+    async def put(self, preferences: PreferencesRecord) -> None:
+        """Keep a delegate's choices, replacing earlier ones."""
+        ...
+
+    async def all(self) -> dict[str, PreferencesRecord]:
+        """Every delegate's choices, by delegate id."""
+        ...
+
+
+class Nudges(Protocol):
+    """When each delegate was last nudged to answer an invitation."""
+
+    async def last(self, session_id: str) -> dict[str, datetime]:
+        """For a session, when each delegate nudged so far was last nudged."""
+        ...
+
+    async def record(self, session_id: str, delegate_ids: Sequence[str], at: datetime) -> None:
+        """Note that these delegates were nudged now."""
+        ...
+
+
+class Substitutions(Protocol):
+    """Members replaced for a session by another member of their delegation."""
+
+    async def name(self, substitution: Substitution) -> None:
+        """Record a substitution, replacing an earlier one for the same member and session."""
+        ...
+
+    async def withdraw(self, session_id: str, delegate_id: str) -> bool:
+        """Undo a member's substitution; whether there was one."""
+        ...
+
+    async def for_session(self, session_id: str) -> list[Substitution]:
+        """A session's substitutions, by replaced member."""
         ...
 
 

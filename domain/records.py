@@ -33,6 +33,17 @@ class RsvpAnswer(StrEnum):
     SUBSTITUTE = "substitute"
 
 
+class RsvpSource(StrEnum):
+    """Where an answer came from."""
+
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    """The answer page linked from an e-mail."""
+    CALENDAR = "calendar"
+    """The Accept/Decline of the delegate's calendar, read back from the secretariat's mailbox."""
+    SECRETARIAT = "secretariat"
+
+
 class Rsvp(Record):
     """A delegate's answer to an invitation (intent, not fact)."""
 
@@ -42,6 +53,28 @@ class Rsvp(Record):
     substitute_id: str | None = None
     comment: str | None = None
     answered_at: AwareDatetime
+    source: RsvpSource = RsvpSource.TELEGRAM
+
+
+class Preferences(Record):
+    """What a delegate chose in the bot over their YAML; None keeps the YAML's."""
+
+    delegate_id: str
+    language: str | None = None
+    timezone: str | None = None
+    updated_at: AwareDatetime
+
+
+class Substitution(Record):
+    """A member replaced for one session by another member of the same delegation."""
+
+    session_id: str
+    delegate_id: str
+    """The member replaced."""
+    substitute_id: str
+    named_by: str
+    """Who named the substitute: ``delegate:<id>`` for a head of delegation, ``secretariat:<user id>``."""
+    named_at: AwareDatetime
 
 
 class AttendanceSource(StrEnum):

@@ -76,7 +76,23 @@ rsvps = Table(
     Column("substitute_id", ID),
     Column("comment", Text),
     Column("answered_at", UtcDateTime, nullable=False),
+    Column("source", String(20), nullable=False, server_default="telegram"),
 )
+
+rsvp_history = Table(
+    "rsvp_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ID, nullable=False),
+    Column("delegate_id", ID, nullable=False),
+    Column("answer", String(20), nullable=False),
+    Column("substitute_id", ID),
+    Column("comment", Text),
+    Column("answered_at", UtcDateTime, nullable=False),
+    Column("source", String(20), nullable=False),
+    Index(None, "session_id", "delegate_id"),
+)
+"""Every answer ever recorded, oldest first; ``rsvps`` holds the latest of each."""
 
 attendance_events = Table(
     "attendance_events",
@@ -181,3 +197,41 @@ recipients = Table(
     Column("sequence", Integer),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+telegram_updates = Table(
+    "telegram_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("received_at", UtcDateTime, nullable=False, index=True),
+)
+"""The Telegram updates handled: one replayed (same ``update_id``) is handled once."""
+
+delegate_preferences = Table(
+    "delegate_preferences",
+    metadata,
+    Column("delegate_id", ID, primary_key=True),
+    Column("language", String(20)),
+    Column("timezone", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""What a delegate chose in the bot over their YAML: their language, their time zone."""
+
+nudges = Table(
+    "nudges",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("delegate_id", ID, primary_key=True),
+    Column("nudged_at", UtcDateTime, nullable=False),
+)
+"""When the secretariat last nudged a delegate who had not answered (at most once a day)."""
+
+substitutions = Table(
+    "substitutions",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("delegate_id", ID, primary_key=True),
+    Column("substitute_id", ID, nullable=False),
+    Column("named_by", String(120), nullable=False),
+    Column("named_at", UtcDateTime, nullable=False),
+)
+"""A member replaced for one session by another of the same delegation, and who named them."""

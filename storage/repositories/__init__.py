@@ -15,6 +15,12 @@ from storage.repositories.attendance import AttendanceRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.bindings import BindingRepository
 from storage.repositories.changes import ChangeLogRepository
+from storage.repositories.conversation import (
+    NudgeRepository,
+    PreferenceRepository,
+    SubstitutionRepository,
+    UpdateRepository,
+)
 from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
@@ -27,9 +33,13 @@ __all__ = [
     "BindingRepository",
     "ChangeLogRepository",
     "LinkRepository",
+    "NudgeRepository",
     "OutboxRepository",
+    "PreferenceRepository",
     "SecretRepository",
     "Store",
+    "SubstitutionRepository",
+    "UpdateRepository",
 ]
 
 
@@ -47,6 +57,10 @@ class Store:
         self.audit = AuditRepository(engine)
         self.changes = ChangeLogRepository(engine)
         self.secrets = SecretRepository(engine)
+        self.updates = UpdateRepository(engine)
+        self.preferences = PreferenceRepository(engine)
+        self.nudges = NudgeRepository(engine)
+        self.substitutions = SubstitutionRepository(engine)
 
     async def ping(self, within: float = 2.0) -> bool:
         """Whether the database answers a trivial query within ``within`` seconds."""

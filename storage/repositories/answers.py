@@ -1,4 +1,4 @@
-"""Answers to invitations (RSVPs): one per delegate and session, the latest."""
+"""Answers to invitations (RSVPs): the latest per delegate and session, and every one ever given."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.records import Rsvp
 from storage.engine import reader
 from storage.repositories._sql import insert
-from storage.tables import rsvps
+from storage.tables import rsvp_history, rsvps
 
 
 class AnswerRepository:
@@ -19,14 +19,27 @@ class AnswerRepository:
         self.reader = reader(engine)
 
     async def record(self, rsvp: Rsvp) -> None:
-        """Record a delegate's answer, replacing an earlier one for the same session."""
-        statement = insert(self.engine, rsvps).values(**rsvp.model_dump())
+        """Record a delegate's answer, replacing an earlier one for the same session; the history keeps both."""
+        values = rsvp.model_dump()
+        statement = insert(self.engine, rsvps).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=["session_id", "delegate_id"],
-            set_={k: statement.excluded[k] for k in ("answer", "substitute_id", "comment", "answered_at")},
+            set_={k: statement.excluded[k] for k in ("answer", "substitute_id", "comment", "answered_at", "source")},
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement)
+            await conn.execute(rsvp_history.insert().values(**values))
+
+    async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
+        """Every answer a delegate gave for a session, oldest first."""
+        query = (
+            select(*(rsvp_history.c[name] for name in Rsvp.model_fields))
+            .where(rsvp_history.c.session_id == session_id, rsvp_history.c.delegate_id == delegate_id)
+            .order_by(rsvp_history.c.id)
+        )
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(query)
+        return [Rsvp.model_validate(row._asdict()) for row in rows]
 
     async def all(self) -> dict[tuple[str, str], Rsvp]:
         """Every recorded answer, by (session, delegate)."""

@@ -1,0 +1,130 @@
+"""What the bot keeps between updates: the updates handled, delegates' own choices, nudges, substitutions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.records import Preferences, Substitution
+from storage.engine import reader
+from storage.repositories._sql import insert
+from storage.tables import delegate_preferences, nudges, substitutions, telegram_updates
+
+
+class UpdateRepository:
+    """Implements ``domain.ports.Updates`` over the ``telegram_updates`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def first_time(self, update_id: int, now: datetime) -> bool:
+        """Note an update; True when no process had noted it before (the primary key decides, atomically)."""
+        statement = insert(self.engine, telegram_updates).values(update_id=update_id, received_at=now)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
+        return bool(result.rowcount)
+
+    async def prune(self, before: datetime) -> int:
+        """Forget the updates received before ``before``."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(telegram_updates).where(telegram_updates.c.received_at < before))
+        return int(result.rowcount or 0)
+
+
+class PreferenceRepository:
+    """Implements ``domain.ports.Preferences`` over the ``delegate_preferences`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def get(self, delegate_id: str) -> Preferences | None:
+        """A delegate's choices, if any."""
+        query = select(delegate_preferences).where(delegate_preferences.c.delegate_id == delegate_id)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return Preferences.model_validate(row._asdict()) if row is not None else None
+
+    async def put(self, preferences: Preferences) -> None:
+        """Keep a delegate's choices, replacing earlier ones."""
+        statement = insert(self.engine, delegate_preferences).values(**preferences.model_dump())
+        statement = statement.on_conflict_do_update(
+            index_elements=["delegate_id"],
+            set_={k: statement.excluded[k] for k in ("language", "timezone", "updated_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def all(self) -> dict[str, Preferences]:
+        """Every delegate's choices."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(select(delegate_preferences))
+        return {row.delegate_id: Preferences.model_validate(row._asdict()) for row in rows}
+
+
+class NudgeRepository:
+    """Implements ``domain.ports.Nudges`` over the ``nudges`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def last(self, session_id: str) -> dict[str, datetime]:
+        """When each delegate nudged for this session was nudged last."""
+        query = select(nudges.c.delegate_id, nudges.c.nudged_at).where(nudges.c.session_id == session_id)
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(query)
+        return {row.delegate_id: row.nudged_at for row in rows}
+
+    async def record(self, session_id: str, delegate_ids: Sequence[str], at: datetime) -> None:
+        """Note that these delegates were nudged at ``at``."""
+        if not delegate_ids:
+            return
+        statement = insert(self.engine, nudges).values(
+            [{"session_id": session_id, "delegate_id": d, "nudged_at": at} for d in delegate_ids]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"], set_={"nudged_at": statement.excluded.nudged_at}
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+
+class SubstitutionRepository:
+    """Implements ``domain.ports.Substitutions`` over the ``substitutions`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def name(self, substitution: Substitution) -> None:
+        """Record a substitution, replacing an earlier one for the same member and session."""
+        statement = insert(self.engine, substitutions).values(**substitution.model_dump())
+        statement = statement.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"],
+            set_={k: statement.excluded[k] for k in ("substitute_id", "named_by", "named_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def withdraw(self, session_id: str, delegate_id: str) -> bool:
+        """Undo a member's substitution."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(substitutions).where(
+                    substitutions.c.session_id == session_id, substitutions.c.delegate_id == delegate_id
+                )
+            )
+        return bool(result.rowcount)
+
+    async def for_session(self, session_id: str) -> list[Substitution]:
+        """A session's substitutions, by replaced member."""
+        query = (
+            select(substitutions).where(substitutions.c.session_id == session_id).order_by(substitutions.c.delegate_id)
+        )
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(query)
+        return [Substitution.model_validate(row._asdict()) for row in rows]
