@@ -151,7 +151,7 @@ def bootstrap(
         links=LinkService(store.links, events, clock),
         answers=AnswerService(store.answers, events, clock),
         attendance=AttendanceService(store.attendance, events, clock),
-        bindings=BindingService(store.bindings, events, clock),
+        bindings=BindingService(store.bindings, events, clock, start_links, store.audit),
         start_links=start_links,
         health=health,
         timeline=timeline,

@@ -71,9 +71,28 @@ class DeliveriesRecorded(Event):
     sessions: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class BindingRefused(Event):
+    """A personal Telegram link was opened by an account that may not bind it: the secretariat is told."""
+
+    name: ClassVar[str] = "binding_refused"
+    delegate_id: str
+    telegram_user_id: int
+    reason: str
+    """``taken`` (the delegate's account is another) or ``other_delegate`` (this account speaks for another)."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
-    for cls in (ConfigurationApplied, LinkRotated, AnswerRecorded, AccountBound, AttendanceRecorded, DeliveriesRecorded)
+    for cls in (
+        ConfigurationApplied,
+        LinkRotated,
+        AnswerRecorded,
+        AccountBound,
+        AttendanceRecorded,
+        DeliveriesRecorded,
+        BindingRefused,
+    )
 }
 
 

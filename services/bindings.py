@@ -4,19 +4,85 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 
 from domain.deployment import Deployment
-from domain.events import AccountBound
+from domain.events import AccountBound, BindingRefused
 from domain.links import START_PREFIX, LinkScope, start_token
-from domain.ports import Bindings, Clock, EventSink, Links
-from domain.records import TelegramBinding
+from domain.ports import Audit, Bindings, Clock, EventSink, Links
+from domain.records import AuditEntry, TelegramBinding
+
+
+class LinkOpened(StrEnum):
+    """What opening a personal Telegram link did."""
+
+    BOUND = "bound"
+    """The account now speaks for the delegate."""
+    ALREADY = "already"
+    """It already did: nothing changed."""
+    TAKEN = "taken"
+    """The delegate's account is another one: refused, and the secretariat is told."""
+    OTHER_DELEGATE = "other_delegate"
+    """This account already speaks for another delegate: refused, and the secretariat is told."""
+    UNKNOWN = "unknown"
+    """No live link carries this parameter (revoked, mistyped, forged): nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The outcome of opening a link, and the delegate it named (None when it named nobody)."""
+
+    outcome: LinkOpened
+    delegate_id: str | None = None
 
 
 class BindingService:
     """From binding on, a delegate's notices reach them in Telegram."""
 
-    def __init__(self, bindings: Bindings, events: EventSink, clock: Clock) -> None:
+    def __init__(
+        self,
+        bindings: Bindings,
+        events: EventSink,
+        clock: Clock,
+        links: StartLinks | None = None,
+        audit: Audit | None = None,
+    ) -> None:
         self.bindings, self.events, self.clock = bindings, events, clock
+        self.links, self.audit = links, audit
+
+    async def open_link(self, token: str, telegram_user_id: int, chat_id: int, username: str | None = None) -> Opened:
+        """Bind the account that opened a delegate's personal link, once: a link opened again by the same account
+        changes nothing; opened by another account (a forwarded invitation), it is refused and reported."""
+        delegate_id = await self.links.resolve(token) if self.links is not None else None
+        if delegate_id is None:
+            return Opened(LinkOpened.UNKNOWN)
+        current = await self.bindings.get(delegate_id)
+        if current is not None:
+            if current.telegram_user_id == telegram_user_id:
+                return Opened(LinkOpened.ALREADY, delegate_id)
+            return await self._refuse(delegate_id, telegram_user_id, LinkOpened.TAKEN)
+        speaks_for = await self.bindings.delegate_for(telegram_user_id)
+        if speaks_for is not None and speaks_for != delegate_id:
+            return await self._refuse(delegate_id, telegram_user_id, LinkOpened.OTHER_DELEGATE)
+        await self.bind(delegate_id, telegram_user_id, chat_id, username)
+        await self._log("telegram.bound", delegate_id, telegram_user_id)
+        return Opened(LinkOpened.BOUND, delegate_id)
+
+    async def _refuse(self, delegate_id: str, telegram_user_id: int, outcome: LinkOpened) -> Opened:
+        await self._log(f"telegram.refused.{outcome.value}", delegate_id, telegram_user_id)
+        await self.events.publish(BindingRefused(delegate_id, telegram_user_id, outcome.value))
+        return Opened(outcome, delegate_id)
+
+    async def _log(self, action: str, delegate_id: str, telegram_user_id: int) -> None:
+        if self.audit is not None:
+            entry = AuditEntry(
+                at=self.clock.now(),
+                actor=f"telegram:{telegram_user_id}",
+                action=action,
+                subject=delegate_id,
+            )
+            await self.audit.append(entry)
 
     async def bind(self, delegate_id: str, telegram_user_id: int, chat_id: int, username: str | None = None) -> None:
         """Bind the account (moving it from another delegate if it was theirs) and publish it."""

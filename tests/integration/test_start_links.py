@@ -11,8 +11,8 @@ import pytest
 
 from config.loader import load
 from domain.deployment import Deployment
-from domain.events import Event, LinkRotated
-from services.bindings import BindingService, StartLinks
+from domain.events import BindingRefused, Event, LinkRotated
+from services.bindings import BindingService, LinkOpened, Opened, StartLinks
 from services.links import LinkService
 from storage.engine import create_engine
 from storage.migrate import upgrade
@@ -91,3 +91,42 @@ async def test_the_invitation_offers_the_link_until_the_account_is_bound(store: 
     await BindingService(store.bindings, Events(), FakeClock()).bind("kgz-tokoev", 555, 555)
     assert await links.personal_links("kgz-tokoev") == {}
     assert await start_links(store, deployment, username=None).personal_links("kgz-mamytova") == {}
+
+
+async def test_a_link_binds_the_account_that_opens_it_once(store: Store, deployment: Deployment) -> None:
+    links = start_links(store, deployment)
+    events = Events()
+    service = BindingService(store.bindings, events, FakeClock(), links, store.audit)
+    tokens = await links.tokens()
+    opened = await service.open_link(tokens["kgz-tokoev"], 111, 111, "tokoev")
+    assert opened == Opened(LinkOpened.BOUND, "kgz-tokoev")
+    binding = await store.bindings.get("kgz-tokoev")
+    assert binding is not None
+    assert (binding.telegram_user_id, binding.chat_id, binding.username) == (111, 111, "tokoev")
+    assert await service.open_link(tokens["kgz-tokoev"], 111, 111) == Opened(LinkOpened.ALREADY, "kgz-tokoev")
+    # A forwarded invitation: another account opens the same link. Refused, reported, nothing moves.
+    assert await service.open_link(tokens["kgz-tokoev"], 222, 222) == Opened(LinkOpened.TAKEN, "kgz-tokoev")
+    assert (await store.bindings.get("kgz-tokoev")) == binding
+    assert await store.bindings.delegate_for(222) is None
+    # The same account cannot speak for a second delegate either.
+    assert await service.open_link(tokens["kgz-osmonov"], 111, 111) == Opened(LinkOpened.OTHER_DELEGATE, "kgz-osmonov")
+    assert await store.bindings.get("kgz-osmonov") is None
+    refused = [(e.delegate_id, e.telegram_user_id, e.reason) for e in events.published if isinstance(e, BindingRefused)]
+    assert refused == [("kgz-tokoev", 222, "taken"), ("kgz-osmonov", 111, "other_delegate")]
+    trail = [(e.actor, e.action, e.subject) for e in reversed(await store.audit.trail())]
+    assert trail == [
+        ("telegram:111", "telegram.bound", "kgz-tokoev"),
+        ("telegram:222", "telegram.refused.taken", "kgz-tokoev"),
+        ("telegram:111", "telegram.refused.other_delegate", "kgz-osmonov"),
+    ]
+
+
+async def test_a_revoked_or_forged_link_binds_nobody(store: Store, deployment: Deployment) -> None:
+    links = start_links(store, deployment)
+    service = BindingService(store.bindings, Events(), FakeClock(), links, store.audit)
+    old = (await links.tokens())["kgz-tokoev"]
+    await LinkService(store.links, Events(), FakeClock()).rotate_delegate("kgz-tokoev")
+    for token in (old, "b" + "A" * 32, "", "/start"):
+        assert await service.open_link(token, 333, 333) == Opened(LinkOpened.UNKNOWN)
+    assert await store.bindings.delegate_for(333) is None
+    assert await store.audit.trail() == []
