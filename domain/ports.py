@@ -316,6 +316,18 @@ class Renderer(Protocol):
         ...
 
 
+class Phrases(Protocol):
+    """What the bot says, by key, in a language: the words come from the message catalogues."""
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages there are words in."""
+        ...
+
+    def say(self, language: str, key: str, **values: str) -> str:
+        """A phrase in a language (or the nearest one there are words in), with its values put in."""
+        ...
+
+
 class Calendars(Protocol):
     """Builds iCalendar objects: invitations for e-mail, feeds for subscriptions."""
 

@@ -246,3 +246,17 @@ def test_durations_are_in_words_of_the_language(example: Deployment, language: s
     assert not re.search(r"\b\d+ (min|h|d)\b", text), text
     assert "10" in text
     assert "1" in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_everything_the_bot_says_is_in_every_language(language: str) -> None:
+    from messages.conversation import PHRASES, Phrasebook
+
+    values = {"name": "Талант Асанов", "commission": "МКВЭС ОДКБ", "email": "secretariat@icmec.example.org"}
+    book = Phrasebook()
+    for key, english in PHRASES.items():
+        wanted = {k: v for k, v in values.items() if f"%({k})s" in english}
+        said = book.say(language, key, **wanted)
+        assert all(v in said for v in wanted.values()), (language, key, said)
+        assert (said == english % wanted) == (language == "en"), (language, key, said)
+    assert book.say("uz", "help", commission="X") == book.say("en", "help", commission="X")
