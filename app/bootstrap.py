@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.clock import SystemClock
+from bot.conversation import Conversation
 from config.settings import Settings
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
@@ -17,6 +18,7 @@ from domain.values import localize
 from integrations.calendar.builder import IcsCalendars
 from integrations.email.channel import MaildirChannel, SmtpChannel
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
+from messages.conversation import Phrasebook
 from messages.render import Renderers
 from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
@@ -53,6 +55,7 @@ class Services:
     attendance: AttendanceService
     bindings: BindingService
     start_links: StartLinks
+    conversation: Conversation
     health: ServiceHealth
     timeline: Timeline
     dispatcher: Dispatcher
@@ -137,6 +140,7 @@ def bootstrap(
         loops,
         scheduled_jobs=lambda: len(timeline.scheduler.get_jobs()) if timeline.scheduler.running else 0,
     )
+    bindings = BindingService(store.bindings, events, clock, start_links, store.audit)
     return Services(
         settings=settings,
         clock=clock,
@@ -151,7 +155,8 @@ def bootstrap(
         links=LinkService(store.links, events, clock),
         answers=AnswerService(store.answers, events, clock),
         attendance=AttendanceService(store.attendance, events, clock),
-        bindings=BindingService(store.bindings, events, clock, start_links, store.audit),
+        bindings=bindings,
+        conversation=Conversation(bindings, store.bindings, store.updates, Phrasebook(), clock, configuration.get),
         start_links=start_links,
         health=health,
         timeline=timeline,

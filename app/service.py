@@ -19,6 +19,8 @@ from app.bootstrap import Services, bootstrap, default_channels
 from app.instance import AlreadyRunning, DatabaseLock
 from app.secrets import server_secret
 from app.tasks import TaskRegistry
+from bot.application import Polling
+from bot.application import build as build_bot
 from config.loader import LoadResult, load
 from config.settings import Settings
 from domain.changes import removed_announced
@@ -59,6 +61,7 @@ class Service:
     services: Services | None = None
     http_port: int = 0
     _lock: DatabaseLock | None = None
+    _bot: Polling | None = None
 
     @property
     def deployment(self) -> Deployment | None:
@@ -128,6 +131,7 @@ class Service:
         except PlanningError as exc:
             raise ConfigurationError(problems=exc.problems) from None
         await s.configuration.accept(deployment)
+        await self._start_bot(s, channels)
         log.info(
             "running %s: %d sessions, %d delegates; next notice due %s",
             deployment.commission.id,
@@ -135,6 +139,20 @@ class Service:
             len(deployment.delegates),
             report.next_due.isoformat() if report.next_due else "never",
         )
+
+    async def _start_bot(self, s: Services, channels: Mapping[str, Channel]) -> None:
+        """Answer delegates in Telegram (long polling), when there is a bot and this process is to fetch updates."""
+        token = self.settings.telegram_bot_token
+        if (
+            token is None
+            or self.settings.telegram_updates == "off"
+            or not isinstance(channels.get("telegram"), TelegramChannel)
+        ):
+            return
+        application = build_bot(token.get_secret_value(), s.conversation, self.settings.telegram_api_url)
+        self._bot = Polling(application)
+        await self._bot.start()
+        log.info("the bot answers delegates in Telegram (long polling)")
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
@@ -177,6 +195,8 @@ class Service:
         if s is None:
             return
         self.tasks.stopping()
+        if self._bot is not None:
+            await self._bot.stop()
         with contextlib.suppress(AttributeError):
             await self.runner.cleanup()
         await s.timeline.stop()

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("TELEGRAM_BOT_USERNAME"), pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$"
     )
     """The bot's @username, for the deep links; without it the running service asks Telegram (getMe)."""
+    telegram_updates: Literal["polling", "off"] = Field(
+        "polling", validation_alias=AliasChoices("PLENARY_TELEGRAM_UPDATES")
+    )
+    """Whether this process fetches the bot's updates (long polling) and answers delegates; ``off`` sends only."""
     """The Bot API base URL, e.g. ``http://127.0.0.1:8081/bot`` for a self-hosted Bot API server."""
 
     smtp_host: str | None = Field(None, validation_alias=AliasChoices("SMTP_HOST"))

@@ -211,14 +211,16 @@ class Delegate(DelegateSpec):
 
     @property
     def channels(self) -> tuple[str, ...]:
-        """The channels this delegate can be reached through, preferred first."""
+        """The channels this delegate can be reached through, preferred first: Telegram (once an account is bound),
+        then e-mail."""
         return _CHANNELS[(self.telegram is not None, self.email is not None)]
 
 
 _CHANNELS: dict[tuple[bool, bool], tuple[str, ...]] = {
     (True, True): ("telegram", "email"),
     (True, False): ("telegram",),
-    (False, True): ("email",),
+    # Anyone with an address can bind Telegram from the link in their invitation: from then on it comes first.
+    (False, True): ("telegram", "email"),
     (False, False): (),
 }
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.doubles.smtp import SmtpServer, smtp_server
-from tests.doubles.telegram_api import FakeTelegramApi
+from tests.doubles.telegram_bot_api import FakeBotApi
 
 
 @pytest.fixture
@@ -20,8 +20,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegramApi]:
-    async with FakeTelegramApi() as api:
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    # The Bot API with updates too: the service's bot long-polls it.
+    async with FakeBotApi() as api:
         yield api
 
 

@@ -1,0 +1,97 @@
+"""The bot's python-telegram-bot ``Application``: built with no job queue (the timeline and the outbox do the
+scheduling) and run by long polling beside the service; updates of different chats are handled
+concurrently, and those of one chat in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+
+from bot.conversation import Conversation
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class PerChat(BaseUpdateProcessor):
+    """Handles updates concurrently, except that the updates of one chat wait for each other (in order)."""
+
+    def __init__(self, limit: int = 64) -> None:
+        super().__init__(max_concurrent_updates=limit)
+        self._chats: dict[int, asyncio.Lock] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update's handling under its chat's lock."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._chats.setdefault(chat.id, asyncio.Lock())
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._chats.get(chat.id) is lock:
+                del self._chats[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+def build(token: str, conversation: Conversation, base_url: str | None = None) -> AnyApplication:
+    """The bot's Application with the conversation's handlers."""
+    builder = ApplicationBuilder().token(token).job_queue(None).concurrent_updates(PerChat())
+    if base_url:
+        builder = builder.base_url(base_url)
+    application = builder.build()
+    conversation.install(application)
+    application.add_error_handler(_logged)
+    return application
+
+
+async def _logged(update: object, context: Any) -> None:
+    """A handler failed: log it with the update id (never the update's content: it may carry a link)."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("the bot could not handle update %s: %r", update_id, context.error)
+
+
+class Polling:
+    """Runs the Application by long polling, from the service's start to its stop."""
+
+    def __init__(self, application: AnyApplication) -> None:
+        self.application = application
+        self.running = False
+
+    async def start(self) -> None:
+        """Initialise the Application and start fetching updates (those sent while it was down included)."""
+        await self.application.initialize()
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        await updater.start_polling(timeout=30, allowed_updates=Update.ALL_TYPES, error_callback=_polling_error)
+        self.running = True
+
+    async def stop(self) -> None:
+        """Stop fetching, let the updates being handled finish, close the connections."""
+        if not self.running:
+            return
+        self.running = False
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        await self.application.stop()
+        await self.application.shutdown()
+
+
+def _polling_error(error: TelegramError) -> None:
+    log.warning("fetching Telegram updates failed (%s); retrying", type(error).__name__)
