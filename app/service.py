@@ -150,7 +150,7 @@ class Service:
         ):
             return
         application = build_bot(token.get_secret_value(), s.conversation, self.settings.telegram_api_url)
-        self._bot = Polling(application)
+        self._bot = Polling(application, s.conversation)
         await self._bot.start()
         log.info("the bot answers delegates in Telegram (long polling)")
 

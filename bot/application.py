@@ -68,13 +68,18 @@ async def _logged(update: object, context: Any) -> None:
 class Polling:
     """Runs the Application by long polling, from the service's start to its stop."""
 
-    def __init__(self, application: AnyApplication) -> None:
-        self.application = application
+    def __init__(self, application: AnyApplication, conversation: Conversation) -> None:
+        self.application, self.conversation = application, conversation
         self.running = False
 
     async def start(self) -> None:
-        """Initialise the Application and start fetching updates (those sent while it was down included)."""
+        """Initialise the Application, set its command menu and start fetching updates (those sent while it was
+        down included)."""
         await self.application.initialize()
+        try:
+            await self.conversation.register_commands(self.application.bot)
+        except TelegramError as exc:  # the menu is a convenience: the bot answers without it
+            log.warning("could not set the bot's command menu (%s)", type(exc).__name__)
         await self.application.start()
         updater = self.application.updater
         assert updater is not None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, BotCommand, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -31,6 +31,8 @@ from services.bindings import BindingService, LinkOpened
 
 log = logging.getLogger(__name__)
 
+COMMANDS = ("start", "help")
+"""The commands in the menu, in its order."""
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 """New messages in a private chat: not edits, not groups or channels."""
 
@@ -60,6 +62,15 @@ class Conversation:
         """Add the handlers to a python-telegram-bot ``Application``."""
         for handler, group in self.handlers():
             application.add_handler(handler, group)
+
+    async def register_commands(self, bot: Bot) -> None:
+        """The command menu in every language there are words in (Telegram picks the user's), and by default in
+        the commission's working language."""
+        deployment = self.deployment()
+        default = deployment.commission.language if deployment is not None else "en"
+        for language in (*self.phrases.languages(), ""):
+            commands = [BotCommand(c, self.phrases.say(language or default, f"command.{c}")) for c in COMMANDS]
+            await bot.set_my_commands(commands, language_code=language or None)
 
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update already handled (by this process or another) before any handler sees it."""

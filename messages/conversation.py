@@ -39,6 +39,9 @@ PHRASES: Mapping[str, str] = {
         "/help shows this message."
     ),
     "unknown_command": N_("This command is not known. Send /help to see what this bot does."),
+    # The command menu (setMyCommands): a few words each, Telegram shows them beside the commands.
+    "command.start": N_("Connect this Telegram account"),
+    "command.help": N_("What this bot does"),
 }
 
 

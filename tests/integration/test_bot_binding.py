@@ -180,3 +180,32 @@ async def test_an_update_delivered_twice_is_handled_once(api: FakeBotApi, store:
             await application.process_update(Update.de_json(data, application.bot))
     assert len(api.sent_to(TOKOEV.id)) == 1  # bound once, answered once: not "already connected" twice
     assert await store.updates.first_time(data["update_id"], FakeClock().now()) is False
+
+
+async def test_the_command_menu_is_in_every_language_and_by_default_the_working_one(
+    api: FakeBotApi, store: Store, deployment: Deployment
+) -> None:
+    from bot.application import Polling, build
+
+    talk, _ = conversation(store, deployment, Events())
+    polling = Polling(build(api.token, talk, api.base_url), talk)
+    await polling.start()
+    try:
+        phrases = Phrasebook()
+        for language in ("ky", "hy", "en", "ru"):
+            menu = api.visible_commands(TOKOEV.id, language)
+            expected = [
+                ("start", phrases.say(language, "command.start")),
+                ("help", phrases.say(language, "command.help")),
+            ]
+            assert [(c["command"], c["description"]) for c in menu] == expected
+        # A language with no catalogue sees the commission's working language (Russian).
+        assert [c["description"] for c in api.visible_commands(TOKOEV.id, "de")] == [
+            phrases.say("ru", "command.start"),
+            phrases.say("ru", "command.help"),
+        ]
+        # and the polling application answers: the menu did not stop it
+        api.push(api.command_update(STRANGER, "/help"))
+        await replies(api, STRANGER.id, 1)
+    finally:
+        await polling.stop()
