@@ -26,6 +26,7 @@ from config.settings import Settings
 from domain.changes import removed_announced
 from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
+from domain.events import BindingRefused
 from domain.ports import Channel, Clock
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from messages import catalogues
@@ -152,6 +153,7 @@ class Service:
         application = build_bot(token.get_secret_value(), s.conversation, self.settings.telegram_api_url)
         self._bot = Polling(application, s.conversation)
         await self._bot.start()
+        s.events.subscribe(BindingRefused, s.conversation.tell_secretariat)
         log.info("the bot answers delegates in Telegram (long polling)")
 
     async def _start_http(self, s: Services) -> None:

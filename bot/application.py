@@ -76,6 +76,7 @@ class Polling:
         """Initialise the Application, set its command menu and start fetching updates (those sent while it was
         down included)."""
         await self.application.initialize()
+        self.conversation.bot = self.application.bot
         try:
             await self.conversation.register_commands(self.application.bot)
         except TelegramError as exc:  # the menu is a convenience: the bot answers without it

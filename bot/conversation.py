@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -25,6 +26,7 @@ from telegram.ext import (
 )
 
 from domain.deployment import Deployment
+from domain.events import BindingRefused
 from domain.ports import Bindings, Clock, Phrases, Updates
 from domain.values import localize
 from services.bindings import BindingService, LinkOpened
@@ -47,6 +49,8 @@ class Conversation:
     phrases: Phrases
     clock: Clock
     deployment: Callable[[], Deployment | None]
+    bot: Bot | None = None
+    """The bot that sends what no update asked for (the secretariat's alerts); set when it starts."""
 
     def handlers(self) -> list[tuple[BaseHandler[Any, Any, Any], int]]:
         """The handlers, with their groups: the replay check first (group -1), then the commands."""
@@ -71,6 +75,23 @@ class Conversation:
         for language in (*self.phrases.languages(), ""):
             commands = [BotCommand(c, self.phrases.say(language or default, f"command.{c}")) for c in COMMANDS]
             await bot.set_my_commands(commands, language_code=language or None)
+
+    async def tell_secretariat(self, event: BindingRefused) -> None:
+        """Tell the secretariat's Telegram accounts that a personal link was refused, in the working language."""
+        deployment, bot = self.deployment(), self.bot
+        if deployment is None or bot is None:
+            return
+        language = deployment.commission.language
+        delegate = deployment.delegates.get(event.delegate_id)
+        name = localize(delegate.name, language, language) if delegate is not None else ""
+        label = f"{name} ({event.delegate_id})" if name else event.delegate_id
+        key = f"secretariat.refused.{event.reason}"
+        text = self.phrases.say(language, key, delegate=label, user=str(event.telegram_user_id))
+        for admin in deployment.commission.secretariat.telegram_admins:
+            try:
+                await bot.send_message(admin, text)
+            except TelegramError as exc:
+                log.warning("could not tell secretariat account %d of a refused link (%s)", admin, type(exc).__name__)
 
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update already handled (by this process or another) before any handler sees it."""

@@ -39,6 +39,15 @@ PHRASES: Mapping[str, str] = {
         "/help shows this message."
     ),
     "unknown_command": N_("This command is not known. Send /help to see what this bot does."),
+    # To the secretariat's accounts (telegram_admins), in the commission's working language.
+    "secretariat.refused.taken": N_(
+        "The personal Telegram link of %(delegate)s was opened by another Telegram account (id %(user)s) and "
+        "refused: their invitation may have been forwarded. Their own account stays connected."
+    ),
+    "secretariat.refused.other_delegate": N_(
+        "Telegram account %(user)s, which already receives the notices of another delegate, opened the personal "
+        "link of %(delegate)s: it was refused. Each delegate must connect their own account."
+    ),
     # The command menu (setMyCommands): a few words each, Telegram shows them beside the commands.
     "command.start": N_("Connect this Telegram account"),
     "command.help": N_("What this bot does"),

@@ -25,6 +25,7 @@ from domain.deployment import Deployment
 from domain.events import BindingRefused, Event
 from messages.conversation import Phrasebook
 from services.bindings import BindingService, StartLinks
+from services.events import EventBus
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
@@ -209,3 +210,25 @@ async def test_the_command_menu_is_in_every_language_and_by_default_the_working_
         await replies(api, STRANGER.id, 1)
     finally:
         await polling.stop()
+
+
+async def test_the_secretariat_is_told_of_a_refused_link(api: FakeBotApi, store: Store, deployment: Deployment) -> None:
+    clock = FakeClock()
+    bus = EventBus(store.changes, clock, "test")
+    links = StartLinks(store.links, store.bindings, lambda: deployment, SECRET)
+    bindings = BindingService(store.bindings, bus, clock, links, store.audit)
+    talk = Conversation(bindings, store.bindings, store.updates, Phrasebook(), clock, lambda: deployment)
+    bus.subscribe(BindingRefused, talk.tell_secretariat)
+    token = (await links.tokens())["kgz-tokoev"]
+    async with running(api, talk) as application:
+        talk.bot = application.bot
+        api.push(api.command_update(TOKOEV, f"/start {token}"))
+        await replies(api, TOKOEV.id, 1)
+        api.push(api.command_update(FORWARDED, f"/start {token}"))
+        admins = deployment.commission.secretariat.telegram_admins
+        assert admins  # the example names two accounts
+        await api.wait_for(lambda: all(api.sent_to(a) for a in admins), within=5)
+    expected = Phrasebook().say(
+        "ru", "secretariat.refused.taken", delegate="Бакыт Токоев (kgz-tokoev)", user=str(FORWARDED.id)
+    )
+    assert [[m.text for m in api.sent_to(a)] for a in admins] == [[expected]] * len(admins)

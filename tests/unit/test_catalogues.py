@@ -252,7 +252,13 @@ def test_durations_are_in_words_of_the_language(example: Deployment, language: s
 def test_everything_the_bot_says_is_in_every_language(language: str) -> None:
     from messages.conversation import PHRASES, Phrasebook
 
-    values = {"name": "Талант Асанов", "commission": "МКВЭС ОДКБ", "email": "secretariat@icmec.example.org"}
+    values = {
+        "name": "Талант Асанов",
+        "commission": "МКВЭС ОДКБ",
+        "email": "secretariat@icmec.example.org",
+        "delegate": "Бакыт Токоев (kgz-tokoev)",
+        "user": "5002",
+    }
     book = Phrasebook()
     for key, english in PHRASES.items():
         wanted = {k: v for k, v in values.items() if f"%({k})s" in english}
