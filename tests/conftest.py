@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from domain.deployment import Deployment
     from storage.repositories import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,17 +78,40 @@ async def postgres_url() -> AsyncIterator[str]:
         await _drop_postgres_database(name)
 
 
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A store over a migrated SQLite database of its own."""
+@contextlib.asynccontextmanager
+async def migrated_store(url: str) -> AsyncIterator[Store]:
+    """A store over the database at ``url``, migrated to the newest revision; its engine disposed after."""
     from storage.engine import create_engine
     from storage.migrate import upgrade
     from storage.repositories import Store
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'plenary-test.db'}"
     await upgrade(url)
     engine = create_engine(url)
     try:
         yield Store(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store over a migrated SQLite database of its own."""
+    async with migrated_store(f"sqlite+aiosqlite:///{tmp_path / 'plenary-test.db'}") as store:
+        yield store
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A store over a migrated database of each kind (SQLite, and the PostgreSQL server)."""
+    async with migrated_store(database_url) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Deployment:
+    """The example configuration (config/examples), loaded once."""
+    from config.loader import load
+
+    result = load([str(EXAMPLES)], os.environ)
+    assert result.deployment is not None, [str(e) for e in result.errors]
+    return result.deployment

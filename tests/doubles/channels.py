@@ -1,4 +1,5 @@
-"""Hand-written doubles of the delivery ports: a channel that records and fails on cue, a composer."""
+"""Hand-written doubles of the delivery ports: a channel that records and fails on cue, a composer, a clock, an
+event sink that records."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.delivery import Delivery, DeliveryError, Message
+from domain.events import Event
 from domain.outbox import ClaimedItem
 
 
@@ -62,3 +64,14 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move the clock forward."""
         self.current += timedelta(seconds=seconds)
+
+
+class RecordingEvents:
+    """Implements ``EventSink``: keeps every event published, for a test to read."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        """Keep the event."""
+        self.published.append(event)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,50 +18,21 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.conversation import Conversation
-from config.loader import load
 from domain.deployment import Deployment
-from domain.events import BindingRefused, Event
+from domain.events import BindingRefused
 from messages.conversation import Phrasebook
 from services.bindings import BindingService, StartLinks
 from services.events import EventBus
-from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
-from tests.doubles.channels import FakeClock
+from tests.doubles.channels import FakeClock, RecordingEvents
 from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 SECRET = bytes(range(32))
 TOKOEV = TgUser(5001, "Бакыт", username="tokoev", language_code="ky")
 """kgz-tokoev reads Kyrgyz (the YAML's language)."""
 FORWARDED = TgUser(5002, "Someone", language_code="en")
 STRANGER = TgUser(5003, "Curious", language_code="ru")
-
-
-class Events:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.published.append(event)
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Deployment:
-    result = load([str(EXAMPLES)], os.environ)
-    assert result.deployment is not None
-    return result.deployment
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Store(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -89,7 +58,7 @@ async def running(
             await application.stop()
 
 
-def conversation(store: Store, deployment: Deployment, events: Events) -> tuple[Conversation, StartLinks]:
+def conversation(store: Store, deployment: Deployment, events: RecordingEvents) -> tuple[Conversation, StartLinks]:
     clock = FakeClock()
     links = StartLinks(store.links, store.bindings, lambda: deployment, SECRET, bot_username=None)
     bindings = BindingService(store.bindings, events, clock, links, store.audit)
@@ -105,7 +74,7 @@ async def replies(api: FakeBotApi, chat_id: int, count: int) -> list[str]:
 async def test_a_delegate_binds_from_their_link_and_a_forwarded_link_is_refused(
     api: FakeBotApi, store: Store, deployment: Deployment
 ) -> None:
-    events = Events()
+    events = RecordingEvents()
     talk, links = conversation(store, deployment, events)
     token = (await links.tokens())["kgz-tokoev"]
     async with running(api, talk):
@@ -139,7 +108,7 @@ async def test_a_delegate_binds_from_their_link_and_a_forwarded_link_is_refused(
 async def test_a_stranger_learns_what_the_bot_is_and_nothing_else(
     api: FakeBotApi, store: Store, deployment: Deployment
 ) -> None:
-    talk, _ = conversation(store, deployment, Events())
+    talk, _ = conversation(store, deployment, RecordingEvents())
     phrases = Phrasebook()
     stranger = phrases.say("ru", "stranger", commission="МКВЭС ОДКБ")
     async with running(api, talk):
@@ -155,7 +124,7 @@ async def test_a_stranger_learns_what_the_bot_is_and_nothing_else(
 async def test_groups_channels_edits_and_replays_change_nothing(
     api: FakeBotApi, store: Store, deployment: Deployment
 ) -> None:
-    talk, links = conversation(store, deployment, Events())
+    talk, links = conversation(store, deployment, RecordingEvents())
     token = (await links.tokens())["kgz-tokoev"]
     async with running(api, talk):
         api.push(api.group_update(TOKOEV, f"/start {token}"))
@@ -171,7 +140,7 @@ async def test_groups_channels_edits_and_replays_change_nothing(
 
 async def test_an_update_delivered_twice_is_handled_once(api: FakeBotApi, store: Store, deployment: Deployment) -> None:
     # As a retried webhook delivery, or a second process, brings it: the same update_id again.
-    talk, links = conversation(store, deployment, Events())
+    talk, links = conversation(store, deployment, RecordingEvents())
     token = (await links.tokens())["kgz-tokoev"]
     application = ApplicationBuilder().token(api.token).base_url(api.base_url).job_queue(None).updater(None).build()
     talk.install(application)
@@ -188,7 +157,7 @@ async def test_the_command_menu_is_in_every_language_and_by_default_the_working_
 ) -> None:
     from bot.application import Polling, build
 
-    talk, _ = conversation(store, deployment, Events())
+    talk, _ = conversation(store, deployment, RecordingEvents())
     polling = Polling(build(api.token, talk, api.base_url), talk)
     await polling.start()
     try:

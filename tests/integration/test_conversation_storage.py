@@ -3,10 +3,8 @@ handled once, delegates' own choices, nudges and substitutions; and the migratio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from domain.records import Preferences, Rsvp, RsvpAnswer, RsvpSource, Substitution
@@ -15,16 +13,6 @@ from storage.migrate import upgrade
 from storage.repositories import Store
 
 T0 = datetime(2022, 10, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Store(engine)
-    finally:
-        await engine.dispose()
 
 
 def rsvp(answer: RsvpAnswer, minutes: int, source: RsvpSource = RsvpSource.TELEGRAM, **extra: str) -> Rsvp:

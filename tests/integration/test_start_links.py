@@ -3,51 +3,16 @@ parameters name nobody, and a bound delegate's invitation no longer offers one. 
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from config.loader import load
 from domain.deployment import Deployment
-from domain.events import BindingRefused, Event, LinkRotated
+from domain.events import BindingRefused, LinkRotated
 from services.bindings import BindingService, LinkOpened, Opened, StartLinks
 from services.links import LinkService
-from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
-from tests.doubles.channels import FakeClock
+from tests.doubles.channels import FakeClock, RecordingEvents
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 SECRET = bytes(range(32))
-
-
-class Events:
-    """The event sink, recording what was published."""
-
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.published.append(event)
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Deployment:
-    result = load([str(EXAMPLES)], os.environ)
-    assert result.deployment is not None
-    return result.deployment
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Store(engine)
-    finally:
-        await engine.dispose()
 
 
 def start_links(store: Store, deployment: Deployment, username: str | None = "icmec_bot") -> StartLinks:
@@ -62,7 +27,7 @@ async def test_each_link_names_its_delegate_until_rotated(store: Store, deployme
     for delegate_id, token in tokens.items():
         assert await links.resolve(token) == delegate_id
     old = tokens["kgz-asanov"]
-    events = Events()
+    events = RecordingEvents()
     await LinkService(store.links, events, FakeClock()).rotate_delegate("kgz-asanov")
     assert await links.resolve(old) is None  # revoked at once
     fresh = (await links.tokens())["kgz-asanov"]
@@ -88,14 +53,14 @@ async def test_the_invitation_offers_the_link_until_the_account_is_bound(store: 
     offered = await links.personal_links("kgz-tokoev")
     token = (await links.tokens())["kgz-tokoev"]
     assert offered == {"telegram": f"https://t.me/icmec_bot?start={token}"}
-    await BindingService(store.bindings, Events(), FakeClock()).bind("kgz-tokoev", 555, 555)
+    await BindingService(store.bindings, RecordingEvents(), FakeClock()).bind("kgz-tokoev", 555, 555)
     assert await links.personal_links("kgz-tokoev") == {}
     assert await start_links(store, deployment, username=None).personal_links("kgz-mamytova") == {}
 
 
 async def test_a_link_binds_the_account_that_opens_it_once(store: Store, deployment: Deployment) -> None:
     links = start_links(store, deployment)
-    events = Events()
+    events = RecordingEvents()
     service = BindingService(store.bindings, events, FakeClock(), links, store.audit)
     tokens = await links.tokens()
     opened = await service.open_link(tokens["kgz-tokoev"], 111, 111, "tokoev")
@@ -123,9 +88,9 @@ async def test_a_link_binds_the_account_that_opens_it_once(store: Store, deploym
 
 async def test_a_revoked_or_forged_link_binds_nobody(store: Store, deployment: Deployment) -> None:
     links = start_links(store, deployment)
-    service = BindingService(store.bindings, Events(), FakeClock(), links, store.audit)
+    service = BindingService(store.bindings, RecordingEvents(), FakeClock(), links, store.audit)
     old = (await links.tokens())["kgz-tokoev"]
-    await LinkService(store.links, Events(), FakeClock()).rotate_delegate("kgz-tokoev")
+    await LinkService(store.links, RecordingEvents(), FakeClock()).rotate_delegate("kgz-tokoev")
     for token in (old, "b" + "A" * 32, "", "/start"):
         assert await service.open_link(token, 333, 333) == Opened(LinkOpened.UNKNOWN)
     assert await store.bindings.delegate_for(333) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -28,16 +27,6 @@ from storage.repositories import Store
 from storage.tables import metadata, outbox
 
 T0 = datetime(2022, 10, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Store(engine)
-    finally:
-        await engine.dispose()
 
 
 def _notice(delegate: str, kind: NoticeKind = NoticeKind.INVITATION, due: datetime = T0) -> Notice:
