@@ -326,8 +326,7 @@ class Renderer:
     def rsvp_note(self, language: str, answer: str, substitute: str | None = None) -> str:
         """One line saying what the delegate answered, for their calendar: ``Your answer: in person``."""
         language = self.language_for(language)
-        words_: Mapping[str, Mapping[str, str]] = self._env(language).globals["words"]  # type: ignore[assignment]
-        labels = words_["answers"]
+        labels = words.table(language)["answers"]
         line = catalogues.catalogue(language).translations.gettext("Your answer: %(answer)s") % {
             "answer": labels.get(answer, answer)
         }
