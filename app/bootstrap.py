@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.clock import SystemClock
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Desk
 from config.settings import Settings
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
@@ -25,12 +25,16 @@ from scheduler.service import Timeline
 from services.answers import AnswerService
 from services.attendance import AttendanceService
 from services.bindings import BindingService, StartLinks
+from services.checkins import CheckinService
 from services.configuration import Configuration
+from services.delegations import DelegationService
 from services.delivery import DeliveryComposer
 from services.events import EventBus
 from services.feeds import FeedService
 from services.health import ServiceHealth
 from services.links import LinkService
+from services.roster import Roster
+from services.steering import SteeringService
 from services.supervision import Loops
 from storage.engine import create_engine
 from storage.repositories import Store
@@ -56,6 +60,8 @@ class Services:
     bindings: BindingService
     start_links: StartLinks
     conversation: Conversation
+    roster: Roster
+    checkins: CheckinService
     health: ServiceHealth
     timeline: Timeline
     dispatcher: Dispatcher
@@ -110,6 +116,7 @@ def bootstrap(
     async def personal_links(delegate_id: str) -> dict[str, str]:
         return {**await feeds.personal_links(delegate_id), **await start_links.personal_links(delegate_id)}
 
+    phrases = Phrasebook()
     composer = DeliveryComposer(
         store.bindings,
         store.announcements,
@@ -119,6 +126,8 @@ def bootstrap(
         configuration.require,
         console_telegram=bool(channels is None and settings.telegram_bot_token is None),
         links=personal_links,
+        phrases=phrases,
+        secret=lambda: start_links.secret,
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -141,6 +150,32 @@ def bootstrap(
         scheduled_jobs=lambda: len(timeline.scheduler.get_jobs()) if timeline.scheduler.running else 0,
     )
     bindings = BindingService(store.bindings, events, clock, start_links, store.audit)
+    answers = AnswerService(store.answers, events, clock, configuration.get)
+    attendance = AttendanceService(store.attendance, events, clock)
+    checkins = CheckinService(attendance, store.audit, clock, configuration.get, secret)
+
+    async def put_in_force(deployment: Deployment) -> None:
+        await timeline.apply(deployment, configuration.put)
+        await configuration.accept(deployment)
+
+    roster = Roster(store.substitutions, store.preferences, put_in_force)
+    desk = Desk(
+        bindings=bindings,
+        accounts=store.bindings,
+        updates=store.updates,
+        phrases=phrases,
+        clock=clock,
+        deployment=configuration.get,
+        answers=answers,
+        checkins=checkins,
+        delegations=DelegationService(answers, store.substitutions, roster, store.audit, clock, configuration.get),
+        steering=SteeringService(store.answers, store.nudges, store.outbox, store.audit, clock, configuration.get),
+        renderer=renderer,
+        preferences=store.preferences,
+        roster=roster,
+        links=feeds.personal_links,
+        secret=lambda: start_links.secret,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -153,10 +188,12 @@ def bootstrap(
         calendars=calendars,
         feeds=feeds,
         links=LinkService(store.links, events, clock),
-        answers=AnswerService(store.answers, events, clock),
-        attendance=AttendanceService(store.attendance, events, clock),
+        answers=answers,
+        attendance=attendance,
         bindings=bindings,
-        conversation=Conversation(bindings, store.bindings, store.updates, Phrasebook(), clock, configuration.get),
+        conversation=Conversation(desk),
+        roster=roster,
+        checkins=checkins,
         start_links=start_links,
         health=health,
         timeline=timeline,

@@ -109,7 +109,9 @@ class Service:
         removed = removed_announced(deployment, await s.store.outbox.ledger())
         if removed:
             raise ConfigurationError(problems=removed)
-        s.feeds.secret = s.start_links.secret = await server_secret(self.settings, s.store, self.clock)
+        s.feeds.secret = s.start_links.secret = s.checkins.secret = await server_secret(
+            self.settings, s.store, self.clock
+        )
         channels = s.channels = self.channels or default_channels(self.settings, deployment, self.clock)
         for channel in channels.values():
             await channel.start()
@@ -127,6 +129,7 @@ class Service:
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
         s.timeline.start()
+        deployment = await s.roster.effective(deployment)  # with the chat's substitutes and choices
         try:
             report = await s.timeline.apply(deployment, s.configuration.put)
         except PlanningError as exc:
@@ -153,7 +156,7 @@ class Service:
         application = build_bot(token.get_secret_value(), s.conversation, self.settings.telegram_api_url)
         self._bot = Polling(application, s.conversation)
         await self._bot.start()
-        s.events.subscribe(BindingRefused, s.conversation.tell_secretariat)
+        s.events.subscribe(BindingRefused, s.conversation.tell_refused)
         log.info("the bot answers delegates in Telegram (long polling)")
 
     async def _start_http(self, s: Services) -> None:
@@ -178,8 +181,9 @@ class Service:
             log.error("the new configuration was refused; still running on the last good one:")
             s.configuration.refuse([str(p) for p in result.errors])
             return False
+        deployment = await s.roster.effective(result.deployment)
         try:
-            report = await s.timeline.apply(result.deployment, s.configuration.put)
+            report = await s.timeline.apply(deployment, s.configuration.put)
         except PlanningError as exc:
             log.error("the new configuration was refused; still running on the last good one:")
             s.configuration.refuse(exc.problems)
@@ -188,7 +192,7 @@ class Service:
             log.error("the new configuration is in force but could not be synchronised yet: %s", exc)
         else:
             log.info("configuration reloaded; %d notices queued", report.enqueued)
-        await s.configuration.accept(result.deployment)
+        await s.configuration.accept(deployment)
         return True
 
     async def stop(self) -> None:

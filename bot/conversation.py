@@ -2,22 +2,22 @@
 
 Only private chats are spoken to; messages in groups and channels, edited messages and update kinds the bot
 does not handle are left alone. An update Telegram delivers twice (a webhook retried, a second process
-polling) is handled once: the database notes every ``update_id`` before anything else runs.
+polling) is handled once: the database notes every ``update_id`` before anything else runs. A button's data
+is signed (``domain.callbacks``): forged, altered or stale data are answered and change nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     BaseHandler,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -25,41 +25,55 @@ from telegram.ext import (
     filters,
 )
 
-from domain.deployment import Deployment
+from bot.chat import Chat, Desk
+from bot.delegate import DelegateCommands
+from bot.head import HeadCommands
+from bot.secretariat import SECRETARIAT_COMMANDS, SecretariatCommands
+from domain import checkin
+from domain.callbacks import verify
 from domain.events import BindingRefused
-from domain.ports import Bindings, Clock, Phrases, Updates
+from domain.links import START_PREFIX
 from domain.values import localize
-from services.bindings import BindingService, LinkOpened
+from services.bindings import LinkOpened
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help")
-"""The commands in the menu, in its order."""
+COMMANDS = ("sessions", "rsvp", "agenda", "join", "checkin", "calendar", "delegation", "language", "timezone", "help")
+"""The commands in every delegate's menu, in its order (``/delegation`` answers heads only)."""
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 """New messages in a private chat: not edits, not groups or channels."""
 
+__all__ = ["COMMANDS", "Conversation", "Desk"]
 
-@dataclass
-class Conversation:
-    """What the handlers need: the use cases they call and the words they answer with."""
 
-    bindings: BindingService
-    accounts: Bindings
-    updates: Updates
-    phrases: Phrases
-    clock: Clock
-    deployment: Callable[[], Deployment | None]
-    bot: Bot | None = None
-    """The bot that sends what no update asked for (the secretariat's alerts); set when it starts."""
+class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
+    """Every handler of the bot, over the use cases of the desk."""
 
     def handlers(self) -> list[tuple[BaseHandler[Any, Any, Any], int]]:
         """The handlers, with their groups: the replay check first (group -1), then the commands."""
+        commands = {
+            "start": self.start,
+            "help": self.help,
+            "sessions": self.sessions,
+            "rsvp": self.rsvp,
+            "agenda": self.agenda,
+            "join": self.join,
+            "checkin": self.checkin,
+            "calendar": self.calendar,
+            "language": self.language_menu,
+            "timezone": self.timezone,
+            "delegation": self.delegation,
+            "status": self.status,
+            "remind": self.remind,
+            "checkincode": self.checkincode,
+        }
         return [
             (TypeHandler(Update, self.once), -1),
-            (CommandHandler("start", self.start, filters=PRIVATE), 0),
-            (CommandHandler("help", self.help, filters=PRIVATE), 0),
+            *((CommandHandler(name, handler, filters=PRIVATE), 0) for name, handler in commands.items()),
             (MessageHandler(PRIVATE & filters.COMMAND, self.unknown_command), 0),
             (MessageHandler(PRIVATE & ~filters.COMMAND, self.text), 0),
+            (CallbackQueryHandler(self.pressed_button), 0),
+            (TypeHandler(Update, self.unhandled), 1),
         ]
 
     def install(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -68,97 +82,132 @@ class Conversation:
             application.add_handler(handler, group)
 
     async def register_commands(self, bot: Bot) -> None:
-        """The command menu in every language there are words in (Telegram picks the user's), and by default in
-        the commission's working language."""
+        """The command menu in every language there are words in (Telegram picks the user's), by default in the
+        commission's working language, and the secretariat's own commands in its accounts' chats."""
         deployment = self.deployment()
         default = deployment.commission.language if deployment is not None else "en"
-        for language in (*self.phrases.languages(), ""):
-            commands = [BotCommand(c, self.phrases.say(language or default, f"command.{c}")) for c in COMMANDS]
+        for language in (*self.desk.phrases.languages(), ""):
+            commands = [BotCommand(c, self.desk.phrases.say(language or default, f"command.{c}")) for c in COMMANDS]
             await bot.set_my_commands(commands, language_code=language or None)
+        if deployment is None:
+            return
+        extra = [*COMMANDS, *SECRETARIAT_COMMANDS]
+        menu = [BotCommand(c, self.desk.phrases.say(default, f"command.{c}")) for c in extra]
+        for admin in deployment.commission.secretariat.telegram_admins:
+            try:
+                await bot.set_my_commands(menu, scope=BotCommandScopeChat(admin))
+            except TelegramError as exc:  # an account that never wrote to the bot has no chat yet
+                log.info("no command menu for secretariat account %d yet (%s)", admin, type(exc).__name__)
 
-    async def tell_secretariat(self, event: BindingRefused) -> None:
+    async def tell_refused(self, event: BindingRefused) -> None:
         """Tell the secretariat's Telegram accounts that a personal link was refused, in the working language."""
-        deployment, bot = self.deployment(), self.bot
-        if deployment is None or bot is None:
+        deployment = self.deployment()
+        if deployment is None:
             return
         language = deployment.commission.language
         delegate = deployment.delegates.get(event.delegate_id)
         name = localize(delegate.name, language, language) if delegate is not None else ""
         label = f"{name} ({event.delegate_id})" if name else event.delegate_id
-        key = f"secretariat.refused.{event.reason}"
-        text = self.phrases.say(language, key, delegate=label, user=str(event.telegram_user_id))
-        for admin in deployment.commission.secretariat.telegram_admins:
-            try:
-                await bot.send_message(admin, text)
-            except TelegramError as exc:
-                log.warning("could not tell secretariat account %d of a refused link (%s)", admin, type(exc).__name__)
+        say = self.sayer(language)
+        await self.tell_secretariat(
+            say(f"secretariat.refused.{event.reason}", delegate=label, user=str(event.telegram_user_id))
+        )
 
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update already handled (by this process or another) before any handler sees it."""
-        if not await self.updates.first_time(update.update_id, self.clock.now()):
+        if not await self.desk.updates.first_time(update.update_id, self.desk.clock.now()):
             log.info("update %d was handled already: ignored", update.update_id)
             raise ApplicationHandlerStop
 
+    async def unhandled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button pressed outside a private chat (an inline message, a group): answered, nothing else."""
+        if update.callback_query is not None and not _private(update):
+            await self.answer_query(update)
+
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """``/start <token>`` from a personal link binds the account; a bare ``/start`` says what the bot is."""
+        """``/start b…`` from a personal link binds the account; ``/start c…`` from the hall's QR code checks in;
+        a bare ``/start`` says what the bot is (and binds by username, where the commission allows it)."""
         user, message = update.effective_user, update.effective_message
-        if user is None or message is None:
+        deployment = self.deployment()
+        if user is None or message is None or deployment is None:
             return
         token = context.args[0] if context.args else ""
-        if not token:
-            await self.help(update, context)
+        if token.startswith(checkin.PREFIX) and not token.startswith(START_PREFIX):
+            delegate = await self.delegate_of(update)
+            if delegate is None:
+                await self.reply(update, self.sayer(await self.language(update))("stranger"))
+            else:
+                await self.check_in(update, delegate, token)
             return
-        opened = await self.bindings.open_link(token, user.id, message.chat_id, user.username)
-        deployment = self.deployment()
-        delegate = deployment.delegates.get(opened.delegate_id or "") if deployment else None
-        language = delegate.language if delegate is not None else await self._language(update)
-        if opened.outcome is LinkOpened.BOUND and delegate is not None and deployment is not None:
-            name = localize(delegate.name, language, deployment.commission.language)
-            await self._reply(update, language, "start.bound", name=name)
+        if token:
+            opened = await self.desk.bindings.open_link(token, user.id, message.chat_id, user.username)
         else:
-            await self._reply(update, language, f"start.{opened.outcome.value}")
+            opened = await self.desk.bindings.by_username(deployment, user.id, message.chat_id, user.username)
+            if opened.outcome is LinkOpened.UNKNOWN:
+                await self.help(update, context)
+                return
+        delegate = deployment.delegates.get(opened.delegate_id or "")
+        language = delegate.language if delegate is not None else await self.language(update)
+        say = self.sayer(language)
+        if opened.outcome is LinkOpened.BOUND and delegate is not None:
+            name = localize(delegate.name, language, deployment.commission.language)
+            await self.reply(update, say("start.bound", name=name))
+            upcoming = self.invited(delegate)
+            if upcoming:  # straight to the next session: answer, agenda, link and calendar one tap away
+                text, markup = await self.card(delegate, upcoming[0])
+                await self.reply(update, text, markup)
+        else:
+            await self.reply(update, say(f"start.{opened.outcome.value}"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """What the bot does (to a stranger: what it is)."""
-        key = "help" if await self._delegate(update) else "stranger"
-        await self._reply(update, await self._language(update), key)
+        delegate = await self.delegate_of(update)
+        say = self.sayer(await self.language(update))
+        if delegate is None:
+            await self.reply(update, say("stranger"))
+            return
+        text = say("help")
+        if self.desk.delegations.head(delegate.id) is not None:
+            text += "\n" + say("help.head")
+        user = update.effective_user
+        if user is not None and self.desk.steering.admits(user.id):
+            text += "\n" + say("help.secretariat")
+        await self.reply(update, text)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the bot does not have."""
-        key = "unknown_command" if await self._delegate(update) else "stranger"
-        await self._reply(update, await self._language(update), key)
+        key = "unknown_command" if await self.delegate_of(update) else "stranger"
+        await self.reply(update, self.sayer(await self.language(update))(key))
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything else written to the bot: a delegate is shown the help, a stranger what the bot is."""
         await self.help(update, context)
 
-    async def _delegate(self, update: Update) -> str | None:
-        user = update.effective_user
-        return await self.accounts.delegate_for(user.id) if user is not None else None
-
-    async def _language(self, update: Update) -> str:
-        """A bound delegate's language; a stranger's Telegram language when there are words in it, else the
-        commission's working language."""
-        deployment = self.deployment()
-        delegate_id = await self._delegate(update)
-        if deployment is not None and delegate_id in deployment.delegates:
-            return deployment.delegates[delegate_id].language
-        user = update.effective_user
-        code = (user.language_code or "") if user is not None else ""
-        known = self.phrases.languages()
-        for candidate in (code, code.split("-", 1)[0]):
-            if candidate in known:
-                return candidate
-        return deployment.commission.language if deployment is not None else "en"
-
-    async def _reply(self, update: Update, language: str, key: str, **values: str) -> None:
-        message = update.effective_message
-        if message is None:
+    async def pressed_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button: verified, then handed to the delegate's, the head's or the secretariat's handling."""
+        query = update.callback_query
+        if query is None:
             return
-        deployment = self.deployment()
-        commission = deployment.commission if deployment is not None else None
-        if commission is not None:
-            short = commission.short_name or commission.name
-            values.setdefault("commission", localize(short, language, commission.language))
-            values.setdefault("email", commission.secretariat.email)
-        await message.reply_text(self.phrases.say(language, key, **values))  # plain text: nothing to escape
+        if not _private(update):
+            await self.answer_query(update)
+            return
+        language = await self.language(update)
+        callback = verify(self.desk.secret(), query.data)
+        if callback is None:
+            log.warning("a button press with data that is not ours was refused (update %d)", update.update_id)
+            await self.answer_query(update, self.sayer(language)("stale"), alert=True)
+            return
+        if await self.secretariat_pressed(update, callback):
+            return
+        delegate = await self.delegate_of(update)
+        if delegate is None:
+            await self.answer_query(update, self.sayer(language)("stranger"), alert=True)
+            return
+        if await self.head_pressed(update, delegate, callback):
+            return
+        await self.pressed(update, delegate, callback)
+
+
+def _private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == "private"

@@ -15,7 +15,10 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from domain.records import RsvpAnswer
 
 LIMIT = 64
 """Telegram's limit on a button's callback data, in bytes."""
@@ -70,3 +73,25 @@ def verify(secret: bytes, data: object) -> Callback | None:
         return None
     action, *args = body.split(":")
     return Callback(action, tuple(args))
+
+
+def short(identifier: str) -> str:
+    """A 6-character stand-in for an id in callback data (session and delegate ids can be long): read back by
+    ``find`` among the ids it may be. A collision within one list is a chance of one in a billion."""
+    digest = hashlib.sha256(identifier.encode()).digest()[:5]
+    return base64.b32encode(digest).decode("ascii")[:6].lower()
+
+
+def find(stand_in: str, identifiers: Iterable[str]) -> str | None:
+    """The id among ``identifiers`` whose ``short`` form is ``stand_in``."""
+    return next((i for i in identifiers if short(i) == stand_in), None)
+
+
+ANSWER_CODES = {
+    RsvpAnswer.IN_PERSON: "i",
+    RsvpAnswer.REMOTE: "r",
+    RsvpAnswer.NOT_ATTENDING: "n",
+    RsvpAnswer.SUBSTITUTE: "s",
+}
+"""An answer's letter in an answer button's data (``a:<session>:<letter>``)."""
+ANSWERS_BY_CODE = {code: answer for answer, code in ANSWER_CODES.items()}

@@ -40,6 +40,14 @@ class CalendarPart:
 
 
 @dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a Telegram message: its label and the (signed) data its press sends back."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One notice to send through one channel to one address."""
 
@@ -54,6 +62,8 @@ class Delivery:
     headers: dict[str, str] = field(default_factory=dict)
     sender_name: str | None = None
     """Who an e-mail is from, in the reader's language (the secretariat's name); None for the channel's own."""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    """Rows of buttons under a Telegram message (the answers to an invitation); e-mail has none."""
 
 
 class Outcome(StrEnum):

@@ -150,6 +150,20 @@ class NotificationOverrides(Model):
         return policy.model_copy(update=changes)
 
 
+class TelegramPolicy(Model):
+    """How the bot treats delegates (commission-wide; sessions may move the windows)."""
+
+    bind_by_username: StrictBool = False
+    """Bind a delegate whose Telegram username is in the YAML on a plain /start (no personal link)."""
+    calendar_by_email: StrictBool = True
+    """Send calendar invitations and cancellations by e-mail to every delegate with an address, also when their
+    notices come through Telegram, so that their calendar stays right."""
+    join_opens: Duration = timedelta(minutes=30)
+    """How long before the start /join gives the join link (until the end)."""
+    checkin_opens: Duration = timedelta(hours=1)
+    """How long before the start check-in at the venue opens (until the end)."""
+
+
 class Commission(Model):
     """The commission itself."""
 
@@ -163,6 +177,7 @@ class Commission(Model):
     website: Url | None = None
     public_calendar: StrictBool = False
     notifications: NotificationPolicy = NotificationPolicy()
+    telegram: TelegramPolicy = TelegramPolicy()
 
     @property
     def language(self) -> str:
@@ -341,6 +356,10 @@ class SessionSpec(Model):
     related: list[Slug] = Field(default_factory=list)
     notifications: NotificationOverrides | None = None
     public: StrictBool = False
+    answers_until: LocalDateTime | None = None
+    """Until when (in the session's zone) delegates may change their answer; by default the start."""
+    join_opens: Duration | None = None
+    """How long before the start /join gives the link; by default the commission's ``telegram.join_opens``."""
 
 
 class Session(SessionSpec):
@@ -358,6 +377,15 @@ class Session(SessionSpec):
     def ends_at(self) -> datetime:
         """The UTC instant the session ends."""
         return to_utc(self.end, self.timezone)
+
+    @cached_property
+    def answers_close_at(self) -> datetime:
+        """The UTC instant after which answers can no longer be changed."""
+        return to_utc(self.answers_until, self.timezone) if self.answers_until is not None else self.starts_at
+
+    def join_opens_at(self, policy: TelegramPolicy) -> datetime:
+        """The UTC instant from which /join gives the link (it does until the end)."""
+        return self.starts_at - (self.join_opens if self.join_opens is not None else policy.join_opens)
 
     def deadline_at(self, deadline: Deadline) -> datetime:
         """The UTC instant of one of this session's deadlines."""

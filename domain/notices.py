@@ -18,6 +18,8 @@ class NoticeKind(StrEnum):
     UPDATE = "update"
     CANCELLATION = "cancellation"
     SUMMARY = "summary"
+    NUDGE = "nudge"
+    """Asked by the secretariat (/remind): the invitation has no answer yet."""
 
 
 KIND_ORDER = {kind: i for i, kind in enumerate(NoticeKind)}

@@ -240,8 +240,8 @@ class Substitutions(Protocol):
         """Undo a member's substitution; whether there was one."""
         ...
 
-    async def for_session(self, session_id: str) -> list[Substitution]:
-        """A session's substitutions, by replaced member."""
+    async def for_session(self, session_id: str | None = None) -> list[Substitution]:
+        """A session's substitutions (every session's, when None), by replaced member."""
         ...
 
 
@@ -325,6 +325,18 @@ class Phrases(Protocol):
 
     def say(self, language: str, key: str, **values: str) -> str:
         """A phrase in a language (or the nearest one there are words in), with its values put in."""
+        ...
+
+    def span(self, deployment: Deployment, delegate_id: str, session_id: str) -> str:
+        """When a session runs, in its zone and (when it differs) the delegate's, in the delegate's language."""
+        ...
+
+    def when(self, deployment: Deployment, delegate_id: str, moment: datetime, zone: str) -> str:
+        """An instant in a zone and (when it differs) the delegate's, in the delegate's language."""
+        ...
+
+    def clock_time(self, language: str, moment: datetime, zone: str) -> str:
+        """The time of day of an instant in a zone (``14:05``), in a language's format."""
         ...
 
 

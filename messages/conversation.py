@@ -8,54 +8,44 @@ HTML parse mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from messages import catalogues
-from messages.words import N_
+from babel.dates import format_time
 
-PHRASES: Mapping[str, str] = {
-    "start.bound": N_(
-        "Your Telegram account is now connected, %(name)s. From now on the notices of %(commission)s come here."
-    ),
-    "start.already": N_("This Telegram account is already connected: your notices come here."),
-    "start.taken": N_(
-        "This personal link has already been used by another Telegram account, so it cannot connect this one. "
-        "The secretariat has been informed; if the link is yours, please write to %(email)s."
-    ),
-    "start.other_delegate": N_(
-        "This Telegram account already receives the notices of another delegate: each delegate connects their "
-        "own account. Please write to the secretariat: %(email)s."
-    ),
-    "start.unknown": N_(
-        "This link is not valid: it may have been replaced by a newer one. Please open the link in your latest "
-        "invitation, or write to the secretariat: %(email)s."
-    ),
-    "stranger": N_(
-        "This is the notification bot of %(commission)s. It serves the delegates of its sessions. If you are a "
-        "delegate, open the personal link in your invitation e-mail to connect this account."
-    ),
-    "help": N_(
-        "Here you receive the invitations, agendas, reminders and join links of %(commission)s. "
-        "/help shows this message."
-    ),
-    "unknown_command": N_("This command is not known. Send /help to see what this bot does."),
-    # To the secretariat's accounts (telegram_admins), in the commission's working language.
-    "secretariat.refused.taken": N_(
-        "The personal Telegram link of %(delegate)s was opened by another Telegram account (id %(user)s) and "
-        "refused: their invitation may have been forwarded. Their own account stays connected."
-    ),
-    "secretariat.refused.other_delegate": N_(
-        "Telegram account %(user)s, which already receives the notices of another delegate, opened the personal "
-        "link of %(delegate)s: it was refused. Each delegate must connect their own account."
-    ),
-    # The command menu (setMyCommands): a few words each, Telegram shows them beside the commands.
-    "command.start": N_("Connect this Telegram account"),
-    "command.help": N_("What this bot does"),
-}
+from domain.deployment import Deployment
+from messages import catalogues, phrases
+from messages.bot_words import PHRASES
+from messages.views import Span, Views
 
 
 class Phrasebook:
     """Implements ``domain.ports.Phrases`` from the message catalogues."""
+
+    def span(self, deployment: Deployment, delegate_id: str, session_id: str) -> str:
+        """When a session runs, as the notices say it."""
+        session = deployment.sessions[session_id]
+        views, language = self._views(deployment, delegate_id)
+        start = views.moment(session.starts_at, session.timezone)
+        return phrases.span(language, Span(start, views.moment(session.ends_at, session.timezone)))
+
+    def when(self, deployment: Deployment, delegate_id: str, moment: datetime, zone: str) -> str:
+        """An instant, as the notices say it."""
+        views, language = self._views(deployment, delegate_id)
+        return phrases.when(language, views.moment(moment, zone))
+
+    def clock_time(self, language: str, moment: datetime, zone: str) -> str:
+        """The time of day in a zone."""
+        return format_time(moment.astimezone(ZoneInfo(zone)), "short", locale=self._catalogue(language).locale)
+
+    def _catalogue(self, language: str) -> catalogues.Catalogue:
+        code = language if language in catalogues.languages() else language.split("_", 1)[0].split("-", 1)[0]
+        return catalogues.catalogue(code if code in catalogues.languages() else "en")
+
+    def _views(self, deployment: Deployment, delegate_id: str) -> tuple[Views, str]:
+        delegate = deployment.delegates[delegate_id]
+        catalogue = self._catalogue(delegate.language)
+        return Views(deployment, delegate, catalogue.language, catalogue.locale), catalogue.language
 
     def languages(self) -> tuple[str, ...]:
         """The languages the bot can speak."""
@@ -63,8 +53,5 @@ class Phrasebook:
 
     def say(self, language: str, key: str, **values: str) -> str:
         """A phrase in a language (its base, else English, when there is no catalogue for it)."""
-        code = language if language in catalogues.languages() else language.split("_", 1)[0].split("-", 1)[0]
-        if code not in catalogues.languages():
-            code = "en"
-        text = str(catalogues.catalogue(code).translations.gettext(PHRASES[key]))
+        text = str(self._catalogue(language).translations.gettext(PHRASES[key]))
         return text % values if values else text

@@ -1,17 +1,98 @@
-"""Recording a delegate's answer to an invitation, from whatever they answered with."""
+"""Recording a delegate's answer to an invitation, from whatever they answered with.
+
+The bot's buttons (and, later, the answer page and the calendar's replies) call ``answer``: it checks that
+the delegate is invited, that the session's format allows the answer and that answers are still open, and
+records it with its source and time. The latest answer wins; every one is kept in the history.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.deployment import Deployment
 from domain.events import AnswerRecorded
+from domain.model import Session, SessionFormat, SessionStatus
 from domain.ports import Answers, Clock, EventSink
-from domain.records import Rsvp, RsvpAnswer
+from domain.records import Rsvp, RsvpAnswer, RsvpSource
+
+
+class Answer(StrEnum):
+    """What became of an answer."""
+
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"
+    """The same answer as the one on record: nothing changed."""
+    CLOSED = "closed"
+    """Past the session's cut-off (``answers_until``, by default its start)."""
+    NOT_ALLOWED = "not_allowed"
+    """The session's format does not take it (in person to a video session)."""
+    NOT_INVITED = "not_invited"
+    NOT_SCHEDULED = "not_scheduled"
+    """The session was cancelled or postponed, or is no longer in the configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The outcome of an answer, and the answer on record afterwards."""
+
+    outcome: Answer
+    current: Rsvp | None
+
+
+def choices(session: Session) -> tuple[RsvpAnswer, ...]:
+    """The answers a session's format allows, in the order they are offered."""
+    offered: list[RsvpAnswer] = []
+    if session.format is not SessionFormat.VIDEO:
+        offered.append(RsvpAnswer.IN_PERSON)
+    if session.is_remote:
+        offered.append(RsvpAnswer.REMOTE)
+    return (*offered, RsvpAnswer.NOT_ATTENDING, RsvpAnswer.SUBSTITUTE)
 
 
 class AnswerService:
     """One answer per delegate and session, the latest; every answer is an event the feeds follow."""
 
-    def __init__(self, answers: Answers, events: EventSink, clock: Clock) -> None:
-        self.answers, self.events, self.clock = answers, events, clock
+    def __init__(
+        self,
+        answers: Answers,
+        events: EventSink,
+        clock: Clock,
+        deployment: Callable[[], Deployment | None] = lambda: None,
+    ) -> None:
+        self.answers, self.events, self.clock, self.deployment = answers, events, clock, deployment
+
+    async def current(self, session_id: str, delegate_id: str) -> Rsvp | None:
+        """The answer on record, if any."""
+        history = await self.answers.history(session_id, delegate_id)
+        return history[-1] if history else None
+
+    async def answer(
+        self,
+        session_id: str,
+        delegate_id: str,
+        answer: RsvpAnswer,
+        source: RsvpSource,
+        *,
+        substitute_id: str | None = None,
+    ) -> Answered:
+        """Record a delegate's own answer when the session takes it; say why not otherwise."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(session_id) if deployment is not None else None
+        current = await self.current(session_id, delegate_id)
+        if deployment is None or session is None or session.status is not SessionStatus.SCHEDULED:
+            return Answered(Answer.NOT_SCHEDULED, current)
+        if delegate_id not in deployment.invitations.get(session_id, ()):
+            return Answered(Answer.NOT_INVITED, current)
+        if answer not in choices(session):
+            return Answered(Answer.NOT_ALLOWED, current)
+        if current is not None and current.answer is answer and current.substitute_id == substitute_id:
+            return Answered(Answer.UNCHANGED, current)
+        if self.clock.now() >= session.answers_close_at:
+            return Answered(Answer.CLOSED, current)
+        rsvp = await self.record(session_id, delegate_id, answer, substitute_id=substitute_id, source=source)
+        return Answered(Answer.RECORDED, rsvp)
 
     async def record(
         self,
@@ -21,8 +102,9 @@ class AnswerService:
         *,
         substitute_id: str | None = None,
         comment: str | None = None,
+        source: RsvpSource = RsvpSource.SECRETARIAT,
     ) -> Rsvp:
-        """Record the answer (replacing an earlier one) and publish it."""
+        """Record the answer as given (replacing an earlier one) and publish it."""
         rsvp = Rsvp(
             session_id=session_id,
             delegate_id=delegate_id,
@@ -30,6 +112,7 @@ class AnswerService:
             substitute_id=substitute_id,
             comment=comment,
             answered_at=self.clock.now(),
+            source=source,
         )
         await self.answers.record(rsvp)
         await self.events.publish(AnswerRecorded(session_id, delegate_id, answer.value))

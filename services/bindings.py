@@ -69,6 +69,25 @@ class BindingService:
         await self._log("telegram.bound", delegate_id, telegram_user_id)
         return Opened(LinkOpened.BOUND, delegate_id)
 
+    async def by_username(
+        self, deployment: Deployment, telegram_user_id: int, chat_id: int, username: str | None
+    ) -> Opened:
+        """Bind, on a plain /start, the delegate whose YAML ``telegram`` is this account's username, when the
+        commission allows it (``telegram.bind_by_username``) and neither is bound yet."""
+        if not username or not deployment.commission.telegram.bind_by_username:
+            return Opened(LinkOpened.UNKNOWN)
+        wanted = username.lower().lstrip("@")
+        matches = [
+            d.id for d in deployment.delegates.values() if d.telegram and d.telegram.lower().lstrip("@") == wanted
+        ]
+        if len(matches) != 1 or await self.bindings.delegate_for(telegram_user_id) is not None:
+            return Opened(LinkOpened.UNKNOWN)
+        if await self.bindings.get(matches[0]) is not None:
+            return Opened(LinkOpened.UNKNOWN)
+        await self.bind(matches[0], telegram_user_id, chat_id, username)
+        await self._log("telegram.bound.username", matches[0], telegram_user_id)
+        return Opened(LinkOpened.BOUND, matches[0])
+
     async def _refuse(self, delegate_id: str, telegram_user_id: int, outcome: LinkOpened) -> Opened:
         await self._log(f"telegram.refused.{outcome.value}", delegate_id, telegram_user_id)
         await self.events.publish(BindingRefused(delegate_id, telegram_user_id, outcome.value))

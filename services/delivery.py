@@ -5,17 +5,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
-from domain.delivery import CalendarPart, Change, Delivery, Message, NoticeObsolete
+from domain.callbacks import ANSWER_CODES, short, sign
+from domain.delivery import Button, CalendarPart, Change, Delivery, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
 from domain.notices import CALENDAR_KINDS, NoticeKind
 from domain.outbox import ClaimedItem
-from domain.ports import Announcements, Bindings, Calendars, Clock, Renderer
+from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
+from services.answers import choices
 
-ANNOUNCING = {NoticeKind.INVITATION, NoticeKind.AGENDA, NoticeKind.REMINDER, NoticeKind.DEADLINE, NoticeKind.START}
+ANNOUNCING = {
+    NoticeKind.INVITATION,
+    NoticeKind.AGENDA,
+    NoticeKind.REMINDER,
+    NoticeKind.DEADLINE,
+    NoticeKind.START,
+    NoticeKind.NUDGE,
+}
 """Kinds that tell an invited delegate about a session that takes place: pointless once either stops being so."""
+ANSWERABLE = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.REMINDER, NoticeKind.NUDGE}
+"""Kinds that carry the answer buttons in Telegram (while answers are open)."""
 
 
 class DeliveryComposer:
@@ -31,7 +43,10 @@ class DeliveryComposer:
         deployment: Callable[[], Deployment],
         console_telegram: bool,
         links: Callable[[str], Awaitable[dict[str, str]]] | None = None,
+        phrases: Phrases | None = None,
+        secret: Callable[[], bytes] = lambda: b"",
     ) -> None:
+        self.phrases, self.secret = phrases, secret
         self.bindings, self.announcements = bindings, announcements
         self.renderer, self.calendars = renderer, calendars
         self.links = links
@@ -117,6 +132,7 @@ class DeliveryComposer:
         # thread (so concurrent sends do not all compile the same templates at once).
         message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
         name = localize(delegate.name, delegate.language, deployment.commission.language)
+        buttons = self._buttons(session, message.language, now) if channel == "telegram" and kind in ANSWERABLE else ()
         commission = deployment.commission
         secretariat = commission.secretariat
         headers = {"X-Plenary-Kind": kind.value, "X-Plenary-Session": session.id, "X-Plenary-Notice": item.key}
@@ -131,4 +147,25 @@ class DeliveryComposer:
             sender_name=localize(
                 secretariat.name or commission.short_name or commission.name, message.language, commission.language
             ),
+            buttons=buttons,
         )
+
+    def _buttons(self, session: Session, language: str, now: datetime) -> tuple[tuple[Button, ...], ...]:
+        """The answers the session's format allows, then its agenda, join link and calendar: one tap each.
+
+        The same buttons as the bot's session card (``bot.keyboards``), signed under the server's secret.
+        """
+        secret, phrases = self.secret(), self.phrases
+        if phrases is None or not secret or session.status is not SessionStatus.SCHEDULED:
+            return ()
+        key = short(session.id)
+        rows: list[tuple[Button, ...]] = []
+        if now < session.answers_close_at:
+            for answer in choices(session):
+                label = phrases.say(language, f"answer.{answer.value}")
+                rows.append((Button(label, sign(secret, "a", key, ANSWER_CODES[answer])),))
+        tools = [Button(phrases.say(language, "button.agenda"), sign(secret, "g", key))]
+        if session.is_remote:
+            tools.append(Button(phrases.say(language, "button.join"), sign(secret, "j", key)))
+        tools.append(Button(phrases.say(language, "button.calendar"), sign(secret, "k", key)))
+        return (*rows, tuple(tools))

@@ -8,7 +8,7 @@ import sys
 from typing import Any, TextIO
 
 import httpx
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -77,12 +77,18 @@ class TelegramChannel:
             chat_id = int(delivery.address)
         except ValueError:
             raise DeliveryError(Outcome.PERMANENT, f"not a Telegram chat id: {delivery.address!r}"[:300]) from None
+        markup = None
+        if delivery.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in delivery.buttons]
+            )
         try:
             await self.bot.send_message(
                 chat_id=chat_id,
                 text=delivery.message.telegram_html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=markup,
             )
         except RetryAfter as exc:
             raise DeliveryError(Outcome.TRANSIENT, "Telegram rate limit (429)", retry_seconds(exc)) from None

@@ -120,11 +120,11 @@ class SubstitutionRepository:
             )
         return bool(result.rowcount)
 
-    async def for_session(self, session_id: str) -> list[Substitution]:
-        """A session's substitutions, by replaced member."""
-        query = (
-            select(substitutions).where(substitutions.c.session_id == session_id).order_by(substitutions.c.delegate_id)
-        )
+    async def for_session(self, session_id: str | None = None) -> list[Substitution]:
+        """A session's substitutions (every session's, when None), by replaced member."""
+        query = select(substitutions).order_by(substitutions.c.session_id, substitutions.c.delegate_id)
+        if session_id is not None:
+            query = query.where(substitutions.c.session_id == session_id)
         async with self.reader.connect() as conn:
             rows = await conn.execute(query)
         return [Substitution.model_validate(row._asdict()) for row in rows]

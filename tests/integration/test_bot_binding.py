@@ -9,7 +9,6 @@ twice is handled once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,18 +16,20 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.conversation import Conversation
+from bot.conversation import COMMANDS, Conversation
+from bot.secretariat import SECRETARIAT_COMMANDS
 from domain.deployment import Deployment
 from domain.events import BindingRefused
+from domain.ports import EventSink
 from messages.conversation import Phrasebook
-from services.bindings import BindingService, StartLinks
+from services.bindings import StartLinks
 from services.events import EventBus
 from storage.repositories import Store
 from tests.doubles.channels import FakeClock, RecordingEvents
 from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
+from tests.integration.bot_setup import SECRET, bot_services, running
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-SECRET = bytes(range(32))
 TOKOEV = TgUser(5001, "Бакыт", username="tokoev", language_code="ky")
 """kgz-tokoev reads Kyrgyz (the YAML's language)."""
 FORWARDED = TgUser(5002, "Someone", language_code="en")
@@ -41,29 +42,9 @@ async def api() -> AsyncIterator[FakeBotApi]:
         yield api
 
 
-@contextlib.asynccontextmanager
-async def running(
-    api: FakeBotApi, conversation: Conversation
-) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
-    application = ApplicationBuilder().token(api.token).base_url(api.base_url).job_queue(None).build()
-    conversation.install(application)
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-
-
-def conversation(store: Store, deployment: Deployment, events: RecordingEvents) -> tuple[Conversation, StartLinks]:
-    clock = FakeClock()
-    links = StartLinks(store.links, store.bindings, lambda: deployment, SECRET, bot_username=None)
-    bindings = BindingService(store.bindings, events, clock, links, store.audit)
-    talk = Conversation(bindings, store.bindings, store.updates, Phrasebook(), clock, lambda: deployment)
-    return talk, links
+def conversation(store: Store, deployment: Deployment, events: EventSink) -> tuple[Conversation, StartLinks]:
+    services = bot_services(store, deployment, FakeClock(), events)
+    return services.conversation, services.start_links
 
 
 async def replies(api: FakeBotApi, chat_id: int, count: int) -> list[str]:
@@ -79,16 +60,19 @@ async def test_a_delegate_binds_from_their_link_and_a_forwarded_link_is_refused(
     token = (await links.tokens())["kgz-tokoev"]
     async with running(api, talk):
         api.push(api.command_update(TOKOEV, f"/start {token}"))
-        [bound] = await replies(api, TOKOEV.id, 1)
+        [bound, card] = await replies(api, TOKOEV.id, 2)
         # In Kyrgyz, the delegate's YAML language, whatever Telegram's is; with their name and the commission's.
         phrases = Phrasebook()
         assert bound == phrases.say("ky", "start.bound", name="Бакыт Токоев", commission="МКВЭС ОДКБ")
         binding = await store.bindings.get("kgz-tokoev")
         assert binding is not None
         assert (binding.telegram_user_id, binding.chat_id, binding.username) == (TOKOEV.id, TOKOEV.id, "tokoev")
+        # Then their next session, with its answers one tap away.
+        assert phrases.say("ky", "card.no_answer") in card
+        assert api.sent_to(TOKOEV.id)[1].buttons
 
         api.push(api.command_update(TOKOEV, f"/start {token}"))
-        assert (await replies(api, TOKOEV.id, 2))[1] == phrases.say("ky", "start.already")
+        assert (await replies(api, TOKOEV.id, 3))[2] == phrases.say("ky", "start.already")
 
         api.push(api.command_update(FORWARDED, f"/start {token}"))
         [refused] = await replies(api, FORWARDED.id, 1)
@@ -100,9 +84,9 @@ async def test_a_delegate_binds_from_their_link_and_a_forwarded_link_is_refused(
 
         api.push(api.command_update(TOKOEV, "/help"))
         api.push(api.command_update(TOKOEV, "/nonsense"))
-        texts = await replies(api, TOKOEV.id, 4)
-        assert texts[2] == phrases.say("ky", "help", commission="МКВЭС ОДКБ")
-        assert texts[3] == phrases.say("ky", "unknown_command")
+        texts = await replies(api, TOKOEV.id, 5)
+        assert texts[3] == phrases.say("ky", "help", commission="МКВЭС ОДКБ")
+        assert texts[4] == phrases.say("ky", "unknown_command")
 
 
 async def test_a_stranger_learns_what_the_bot_is_and_nothing_else(
@@ -148,7 +132,7 @@ async def test_an_update_delivered_twice_is_handled_once(api: FakeBotApi, store:
     async with application:
         for _ in range(3):
             await application.process_update(Update.de_json(data, application.bot))
-    assert len(api.sent_to(TOKOEV.id)) == 1  # bound once, answered once: not "already connected" twice
+    assert len(api.sent_to(TOKOEV.id)) == 2  # bound once (and the card): not "already connected" twice
     assert await store.updates.first_time(data["update_id"], FakeClock().now()) is False
 
 
@@ -164,15 +148,17 @@ async def test_the_command_menu_is_in_every_language_and_by_default_the_working_
         phrases = Phrasebook()
         for language in ("ky", "hy", "en", "ru"):
             menu = api.visible_commands(TOKOEV.id, language)
-            expected = [
-                ("start", phrases.say(language, "command.start")),
-                ("help", phrases.say(language, "command.help")),
-            ]
+            expected = [(c, phrases.say(language, f"command.{c}")) for c in COMMANDS]
             assert [(c["command"], c["description"]) for c in menu] == expected
         # A language with no catalogue sees the commission's working language (Russian).
         assert [c["description"] for c in api.visible_commands(TOKOEV.id, "de")] == [
-            phrases.say("ru", "command.start"),
-            phrases.say("ru", "command.help"),
+            phrases.say("ru", f"command.{c}") for c in COMMANDS
+        ]
+        # The secretariat's accounts see their own commands too, whatever their language.
+        admin = deployment.commission.secretariat.telegram_admins[0]
+        assert [c["command"] for c in api.visible_commands(admin, "en")] == [
+            *COMMANDS,
+            *SECRETARIAT_COMMANDS,
         ]
         # and the polling application answers: the menu did not stop it
         api.push(api.command_update(STRANGER, "/help"))
@@ -184,13 +170,10 @@ async def test_the_command_menu_is_in_every_language_and_by_default_the_working_
 async def test_the_secretariat_is_told_of_a_refused_link(api: FakeBotApi, store: Store, deployment: Deployment) -> None:
     clock = FakeClock()
     bus = EventBus(store.changes, clock, "test")
-    links = StartLinks(store.links, store.bindings, lambda: deployment, SECRET)
-    bindings = BindingService(store.bindings, bus, clock, links, store.audit)
-    talk = Conversation(bindings, store.bindings, store.updates, Phrasebook(), clock, lambda: deployment)
-    bus.subscribe(BindingRefused, talk.tell_secretariat)
+    talk, links = conversation(store, deployment, bus)
+    bus.subscribe(BindingRefused, talk.tell_refused)
     token = (await links.tokens())["kgz-tokoev"]
-    async with running(api, talk) as application:
-        talk.bot = application.bot
+    async with running(api, talk):
         api.push(api.command_update(TOKOEV, f"/start {token}"))
         await replies(api, TOKOEV.id, 1)
         api.push(api.command_update(FORWARDED, f"/start {token}"))
