@@ -21,6 +21,7 @@ from app.secrets import server_secret
 from app.tasks import TaskRegistry
 from bot.application import Polling
 from bot.application import build as build_bot
+from bot.webhook import Webhook
 from config.loader import LoadResult, load
 from config.settings import Settings
 from domain.changes import removed_announced
@@ -62,7 +63,7 @@ class Service:
     services: Services | None = None
     http_port: int = 0
     _lock: DatabaseLock | None = None
-    _bot: Polling | None = None
+    _bot: Polling | Webhook | None = None
 
     @property
     def deployment(self) -> Deployment | None:
@@ -125,6 +126,7 @@ class Service:
             if reclaimed:
                 log.warning("took back %d notices that were being sent when the service stopped last", reclaimed)
         await s.events.start()
+        self._bot = self._make_bot(s, channels)
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
@@ -144,24 +146,39 @@ class Service:
             report.next_due.isoformat() if report.next_due else "never",
         )
 
-    async def _start_bot(self, s: Services, channels: Mapping[str, Channel]) -> None:
-        """Answer delegates in Telegram (long polling), when there is a bot and this process is to fetch updates."""
+    def _make_bot(self, s: Services, channels: Mapping[str, Channel]) -> Polling | Webhook | None:
+        """The bot, when there is one and this process answers it: by webhook when a public URL is set, else by
+        long polling."""
         token = self.settings.telegram_bot_token
         if (
             token is None
             or self.settings.telegram_updates == "off"
             or not isinstance(channels.get("telegram"), TelegramChannel)
         ):
+            return None
+        url = self.settings.telegram_webhook_url
+        application = build_bot(
+            token.get_secret_value(), s.conversation, self.settings.telegram_api_url, webhook=url is not None
+        )
+        if url is not None:
+            return Webhook(application, s.conversation, url, s.start_links.secret)
+        return Polling(application, s.conversation)
+
+    async def _start_bot(self, s: Services, channels: Mapping[str, Channel]) -> None:
+        """Answer delegates in Telegram, once the configuration is in force."""
+        if self._bot is None:
             return
-        application = build_bot(token.get_secret_value(), s.conversation, self.settings.telegram_api_url)
-        self._bot = Polling(application, s.conversation)
         await self._bot.start()
         s.events.subscribe(BindingRefused, s.conversation.tell_refused)
-        log.info("the bot answers delegates in Telegram (long polling)")
+        how = "by webhook" if isinstance(self._bot, Webhook) else "long polling"
+        log.info("the bot answers delegates in Telegram (%s)", how)
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
-        self.runner = web.AppRunner(create_app(s.health, self.metrics, s.feeds), access_log=None)
+        app = create_app(s.health, self.metrics, s.feeds)
+        if isinstance(self._bot, Webhook):
+            self._bot.route(app)
+        self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
         await site.start()

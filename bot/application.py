@@ -48,9 +48,13 @@ class PerChat(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-def build(token: str, conversation: Conversation, base_url: str | None = None) -> AnyApplication:
-    """The bot's Application with the conversation's handlers."""
+def build(
+    token: str, conversation: Conversation, base_url: str | None = None, *, webhook: bool = False
+) -> AnyApplication:
+    """The bot's Application with the conversation's handlers (with no updater in webhook mode)."""
     builder = ApplicationBuilder().token(token).job_queue(None).concurrent_updates(PerChat())
+    if webhook:
+        builder = builder.updater(None)
     if base_url:
         builder = builder.base_url(base_url)
     application = builder.build()

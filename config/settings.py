@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     """Unset: Telegram messages are printed to the console."""
     telegram_api_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_API_URL"))
+    """The Bot API base URL, e.g. ``http://127.0.0.1:8081/bot`` for a self-hosted Bot API server."""
     telegram_bot_username: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_BOT_USERNAME"), pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$"
     )
@@ -29,7 +30,11 @@ class Settings(BaseSettings):
         "polling", validation_alias=AliasChoices("PLENARY_TELEGRAM_UPDATES")
     )
     """Whether this process fetches the bot's updates (long polling) and answers delegates; ``off`` sends only."""
-    """The Bot API base URL, e.g. ``http://127.0.0.1:8081/bot`` for a self-hosted Bot API server."""
+    telegram_webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL"), pattern=r"^https?://[^\s/]+(/\S*)?$"
+    )
+    """Set: Telegram delivers updates to this public base URL (webhook mode) instead of being polled; Plenary
+    serves them at ``<base>/telegram/<random>`` on its HTTP server, behind a secret header."""
 
     smtp_host: str | None = Field(None, validation_alias=AliasChoices("SMTP_HOST"))
     """Unset: e-mail is written to a Maildir folder under the data directory."""

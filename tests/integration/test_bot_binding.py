@@ -27,7 +27,7 @@ from services.events import EventBus
 from storage.repositories import Store
 from tests.doubles.channels import FakeClock, RecordingEvents
 from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
-from tests.integration.bot_setup import SECRET, bot_services, running
+from tests.integration.bot_setup import bot_services, running
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 TOKOEV = TgUser(5001, "Бакыт", username="tokoev", language_code="ky")
