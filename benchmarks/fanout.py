@@ -157,6 +157,10 @@ class InvitationComposer:
     def __init__(self, people: Iterable[Recipient]) -> None:
         self.people = {person.delegate_id: person for person in people}
 
+    def companion(self, item: object, channel: str, now: object) -> None:
+        """No e-mail copies."""
+        return None
+
     async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
         """Render the invitation for this channel; None for a delegate not in the table."""
         person = self.people.get(item.delegate_id)

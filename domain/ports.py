@@ -390,6 +390,11 @@ class Composer(Protocol):
         """Render the notice for this channel; None when the delegate cannot be reached there."""
         ...
 
+    def companion(self, item: ClaimedItem, channel: str, now: datetime) -> OutboxItem | None:
+        """The e-mail that must follow a notice delivered through ``channel`` (a calendar invitation or
+        cancellation that reached the delegate in Telegram goes to their calendar by e-mail too), if any."""
+        ...
+
 
 class Health(Protocol):
     """What readiness and metrics need to know about the running service."""

@@ -366,5 +366,9 @@ class Dispatcher:
             retry = partial(self.outbox.mark_retry, item, reason, later, index, now, channel_attempts=tried)
             await persist(item.key, retry, self._stopping)
             return True
+        companion = self.composer.companion(item, name, self.clock.now())
+        if companion is not None:  # queued before the send is recorded: a crash between repeats, never loses it
+            await persist(item.key, partial(self.outbox.enqueue, [companion], self.clock.now()), self._stopping)
+            self.wake()
         await self._recorder.record(item, name)
         return True

@@ -11,8 +11,8 @@ from domain.callbacks import ANSWER_CODES, short, sign
 from domain.delivery import Button, CalendarPart, Change, Delivery, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import CALENDAR_KINDS, NoticeKind
-from domain.outbox import ClaimedItem
+from domain.notices import CALENDAR_KINDS, Notice, NoticeKind, NoticeStatus
+from domain.outbox import ClaimedItem, OutboxItem
 from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
 from services.answers import choices
@@ -26,6 +26,8 @@ ANNOUNCING = {
     NoticeKind.NUDGE,
 }
 """Kinds that tell an invited delegate about a session that takes place: pointless once either stops being so."""
+EMAIL_COPY = "/email"
+"""What the key of a calendar message's e-mail copy ends with."""
 ANSWERABLE = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.REMINDER, NoticeKind.NUDGE}
 """Kinds that carry the answer buttons in Telegram (while answers are open)."""
 
@@ -149,6 +151,27 @@ class DeliveryComposer:
             ),
             buttons=buttons,
         )
+
+    def companion(self, item: ClaimedItem, channel: str, now: datetime) -> OutboxItem | None:
+        """A calendar message delivered in Telegram is sent by e-mail as well (``telegram.calendar_by_email``),
+        so that the delegate's calendar holds the session as it is; the e-mail is a notice of its own in the
+        outbox (key ``…/email``), retried and recorded like any other."""
+        if channel == "email" or item.kind not in CALENDAR_KINDS or "email" not in item.channels:
+            return None
+        deployment = self.deployment()
+        delegate = deployment.delegates.get(item.delegate_id)
+        if delegate is None or delegate.email is None or not deployment.commission.telegram.calendar_by_email:
+            return None
+        notice = Notice(
+            key=f"{item.key}{EMAIL_COPY}",
+            kind=NoticeKind(item.kind),
+            session_id=item.session_id,
+            delegate_id=item.delegate_id,
+            due_at=now,
+            channels=("email",),
+            status=NoticeStatus.DUE,
+        )
+        return OutboxItem(notice, dict(item.payload))
 
     def _buttons(self, session: Session, language: str, now: datetime) -> tuple[tuple[Button, ...], ...]:
         """The answers the session's format allows, then its agenda, join link and calendar: one tap each.

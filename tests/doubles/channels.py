@@ -39,6 +39,10 @@ class FakeComposer:
 
     unreachable: set[str] = field(default_factory=set)
 
+    def companion(self, item: object, channel: str, now: object) -> None:
+        """No e-mail copies."""
+        return None
+
     async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
         """A delivery for the channel, or None when the delegate cannot be reached there."""
         if channel in self.unreachable:

@@ -181,6 +181,10 @@ class BrokenComposer:
     def __init__(self) -> None:
         self.calls = 0
 
+    def companion(self, item: object, channel: str, now: object) -> None:
+        """No e-mail copies."""
+        return None
+
     async def compose(self, item: object, channel: str) -> None:
         self.calls += 1
         raise UnicodeEncodeError("ascii", "Иван", 0, 1, "ordinal not in range(128)")
