@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from app.checkin_cli import checkin_code
 from app.cli_common import PathsArg, load_or_exit
 from app.links_cli import links
 from app.outbox_cli import outbox_cli
@@ -37,6 +38,7 @@ db_cli = typer.Typer(
 cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
 cli.command()(links)
+cli.command("checkin-code")(checkin_code)
 
 
 def _parse_now(value: str | None) -> datetime:

@@ -323,7 +323,7 @@ class Phrases(Protocol):
         """The languages there are words in."""
         ...
 
-    def say(self, language: str, key: str, **values: str) -> str:
+    def say(self, language: str, key: str, /, **values: str) -> str:
         """A phrase in a language (or the nearest one there are words in), with its values put in."""
         ...
 

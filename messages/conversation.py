@@ -51,7 +51,7 @@ class Phrasebook:
         """The languages the bot can speak."""
         return catalogues.languages()
 
-    def say(self, language: str, key: str, **values: str) -> str:
+    def say(self, language: str, key: str, /, **values: str) -> str:
         """A phrase in a language (its base, else English, when there is no catalogue for it)."""
         text = str(self._catalogue(language).translations.gettext(PHRASES[key]))
         return text % values if values else text

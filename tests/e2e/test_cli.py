@@ -273,3 +273,45 @@ def test_outbox_lists_failed_deliveries_with_their_reason_and_retries_one(tmp_pa
     assert retried.returncode == 0, retried.stderr
     assert asyncio.run(status(failed)) == "pending"
     assert json.loads(plenary("outbox", "--failed", "--json", env=env).stdout) == []
+
+
+def test_checkin_code_shows_the_code_the_bot_accepts_and_its_qr_code(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import segno
+
+    from app.secrets import server_secret
+    from config.settings import Settings
+    from domain import checkin
+    from storage.engine import create_engine
+    from storage.repositories import Store
+
+    env = {"PLENARY_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_USERNAME": "icmec_bot"}
+    done = plenary("checkin-code", "icmec-xx", "config/examples/", "--qr", str(tmp_path / "hall.png"), env=env)
+    assert done.returncode == 0, done.stderr
+    code, _, rest = done.stdout.strip().partition("  ")
+    assert re.fullmatch(r"\d{8}", code)
+    link = f"https://t.me/icmec_bot?start=c{code}"
+    assert rest.endswith(link)
+    expected = tmp_path / "expected.png"
+    segno.make(link, error="m").save(str(expected), scale=10, border=4)
+    assert (tmp_path / "hall.png").read_bytes() == expected.read_bytes()
+
+    # The code is the one the service checks: derived from the server's secret kept in the same database.
+    settings = Settings(data_dir=tmp_path / "data")
+
+    async def secret() -> bytes:
+        store = Store(create_engine(settings.resolved_database_url()))
+        try:
+            return await server_secret(
+                settings, store, type("Now", (), {"now": staticmethod(lambda: datetime.now(UTC))})()
+            )  # type: ignore[arg-type]
+        finally:
+            await store.engine.dispose()
+
+    found, session = checkin.check(asyncio.run(secret()), code, ["icmec-wg-2022-10", "icmec-xx"], datetime.now(UTC))
+    assert (found, session) == (checkin.CodeCheck.VALID, "icmec-xx")
+    video = plenary("checkin-code", "icmec-xviii", "config/examples/", env=env)
+    assert video.returncode != 0
+    assert "not held at a venue" in video.stderr

@@ -293,3 +293,33 @@ async def test_forged_stale_and_foreign_buttons_change_nothing(
         await api.wait_for(lambda: len(api.callback_answers) == 5, within=5)
     assert [a.text for a in api.callback_answers] == [say("stale")] * 4 + [say("stranger")]
     assert await store.answers.for_session("icmec-wg-2022-10") == []
+
+
+async def test_a_delegate_chooses_another_language_and_time_zone(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    services = bot_services(store, deployment, clock)
+    talk = services.conversation
+    await bind(store, "kgz-asanov", ASANOV, clock)
+    async with running(api, talk):
+        api.push(api.command_update(ASANOV, "/language"))
+        [menu] = await said(api, ASANOV, 1)
+        assert [b["text"] for b in menu.buttons] == ["✓ Русский", "English"]
+        api.push(api.callback_update(ASANOV, menu, menu.button("English")["callback_data"]))
+        [_, chosen] = await said(api, ASANOV, 2)
+        assert chosen.text == talk.sayer("en")("language.set", language="English")
+        api.push(api.command_update(ASANOV, "/timezone Europe/Moscow"))
+        api.push(api.command_update(ASANOV, "/timezone Mars/Olympus"))
+        [*_, zone, wrong] = await said(api, ASANOV, 4)
+        assert zone.text == talk.sayer("en")("timezone.set", zone="Europe/Moscow")
+        assert wrong.text == talk.sayer("en")("timezone.unknown", zone="Mars/Olympus")
+        api.push(api.command_update(ASANOV, "/sessions"))
+        card = (await said(api, ASANOV, 5))[4].text or ""
+    # From now on in English, with the times of Moscow only (the session's zone is theirs now).
+    assert card.startswith("20th meeting of the ICMEC\n19 October 2022, 14:00")
+    assert "your time" not in card
+    kept = await store.preferences.get("kgz-asanov")
+    assert kept is not None
+    assert (kept.language, kept.timezone) == ("en", "Europe/Moscow")
+    # The notices follow: the deployment in force has the delegate's choice.
+    assert services.configuration.require().delegates["kgz-asanov"].language == "en"

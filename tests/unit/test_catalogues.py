@@ -261,8 +261,11 @@ def test_everything_the_bot_says_is_in_every_language(language: str) -> None:
     }
     book = Phrasebook()
     for key, english in PHRASES.items():
-        wanted = {k: v for k, v in values.items() if f"%({k})s" in english}
+        names = re.findall(r"%\((\w+)\)s", english)
+        wanted = {k: values.get(k, f"«{k}-7»") for k in names}
         said = book.say(language, key, **wanted)
         assert all(v in said for v in wanted.values()), (language, key, said)
+        if not re.sub(r"%\(\w+\)s|[\s:()]", "", english):
+            continue  # nothing but placeholders ("%(name)s: %(answer)s"): the same in every language
         assert (said == english % wanted) == (language == "en"), (language, key, said)
     assert book.say("uz", "help", commission="X") == book.say("en", "help", commission="X")
