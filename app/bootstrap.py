@@ -152,7 +152,7 @@ def bootstrap(
     bindings = BindingService(store.bindings, events, clock, start_links, store.audit)
     answers = AnswerService(store.answers, events, clock, configuration.get)
     attendance = AttendanceService(store.attendance, events, clock)
-    checkins = CheckinService(attendance, store.audit, clock, configuration.get, secret)
+    checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
 
     async def put_in_force(deployment: Deployment) -> None:
         await timeline.apply(deployment, configuration.put)
@@ -169,7 +169,17 @@ def bootstrap(
         answers=answers,
         checkins=checkins,
         delegations=DelegationService(answers, store.substitutions, roster, store.audit, clock, configuration.get),
-        steering=SteeringService(store.answers, store.nudges, store.outbox, store.audit, clock, configuration.get),
+        steering=SteeringService(
+            store.answers,
+            store.nudges,
+            store.outbox,
+            store.audit,
+            clock,
+            configuration.get,
+            store.broadcasts,
+            store.closures,
+            events,
+        ),
         renderer=renderer,
         preferences=store.preferences,
         roster=roster,

@@ -65,6 +65,8 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             "delegation": self.delegation,
             "status": self.status,
             "remind": self.remind,
+            "broadcast": self.broadcast,
+            "close": self.close,
             "checkincode": self.checkincode,
         }
         return [

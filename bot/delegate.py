@@ -109,11 +109,12 @@ class DelegateCommands(Chat):
         deployment = self.deployment()
         assert deployment is not None
         now = self.desk.clock.now()
+        closed = await self.desk.steering.closures.closed_at(session.id)  # the secretariat's /close
         if not session.is_remote or session.video is None:
             await self.reply(update, say("join.not_remote", title=self.title(session, delegate.language)))
         elif session.status is not SessionStatus.SCHEDULED:
             await self.reply(update, say("answered.not_scheduled"))
-        elif now >= session.ends_at:
+        elif now >= session.ends_at or (closed is not None and now >= closed):
             await self.reply(update, say("join.ended", title=self.title(session, delegate.language)))
         elif now < (opens := session.join_opens_at(deployment.commission.telegram)):
             when = self.desk.phrases.when(deployment, delegate.id, opens, session.timezone)

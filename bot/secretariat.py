@@ -6,20 +6,21 @@ from __future__ import annotations
 import io
 
 import segno
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.chat import Chat
 from bot.head import counts_text
 from domain import checkin
-from domain.callbacks import Callback, find
+from domain.callbacks import Callback
 from domain.model import Session
 from domain.values import localize
 from services.checkins import at_venue
 
 SILENT_NAMES = 40
 """How many of those who have not answered /status names; the rest are counted."""
-SECRETARIAT_COMMANDS = ("status", "remind", "checkincode")
+SECRETARIAT_COMMANDS = ("status", "remind", "broadcast", "close", "checkincode")
 """The secretariat's extra commands, in its accounts' menu (``BotCommandScopeChat``)."""
 
 
@@ -114,22 +115,78 @@ class SecretariatCommands(Chat):
         else:
             await self.reply(update, text)
 
+    async def broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/broadcast [session] text``: the message is shown back with the number of recipients, and goes
+        (through the outbox, to everyone invited) only when confirmed."""
+        message, user, deployment = update.effective_message, update.effective_user, self.deployment()
+        if message is None or user is None or deployment is None:
+            return
+        # The text as written, line breaks kept: after the command, and after the session's id if one is named.
+        parts = (message.text or "").split(maxsplit=1)
+        body = parts[1] if len(parts) > 1 else ""
+        first, _, rest = body.partition(" ")
+        named = first.strip() if first.strip() in deployment.sessions else None
+        text = (rest if named else body).strip()
+        session = await self._admitted(update, "broadcast", named)
+        if session is None:
+            return
+        language = await self.working()
+        say = self.sayer(language)
+        if not text:
+            await self.reply(update, say("broadcast.usage"))
+            return
+        draft = await self.desk.steering.write(user.id, session, text)
+        count = len(self.desk.steering.invited(session))
+        preview = say("broadcast.preview", title=self.title(session, language), count=count, text=draft.text)
+        markup = InlineKeyboardMarkup(
+            [
+                [self.buttons.button(say("button.send", count=count), "bs", str(draft.id))],
+                [self.buttons.button(say("button.cancel"), "bx", str(draft.id))],
+            ]
+        )
+        await self.reply(update, preview, markup)
+
+    async def close(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/close [session]``: the session is over from now on (no more join links or check-ins)."""
+        session = await self._admitted(update, "close", context.args[0] if context.args else None)
+        user = update.effective_user
+        if session is None or user is None:
+            return
+        language = await self.working()
+        closed, at = await self.desk.steering.close(user.id, session)
+        when = self.desk.phrases.clock_time(language, at, session.timezone)
+        key = "close.done" if closed else "close.already"
+        await self.reply(update, self.sayer(language)(key, title=self.title(session, language), when=when))
+
     async def secretariat_pressed(self, update: Update, callback: Callback) -> bool:
-        """The secretariat's buttons (``st`` status, ``rm`` remind); False when the callback is not one."""
-        if callback.action not in ("st", "rm") or not callback.args:
+        """The secretariat's buttons (``bs`` send a broadcast, ``bx`` drop it); False when the callback is not
+        one of them."""
+        if callback.action not in ("bs", "bx") or not callback.args or not callback.args[0].isdigit():
             return False
         user = update.effective_user
-        deployment = self.deployment()
-        if user is None or deployment is None:
+        if user is None:
             return True
-        if not await self.desk.steering.attempt(user.id, callback.action, callback.args[0]):
-            await self.answer_query(
-                update, self.sayer(await self.language(update))("forbidden.secretariat"), alert=True
-            )
+        if not await self.desk.steering.attempt(user.id, f"broadcast.{callback.action}", callback.args[0]):
+            refused = self.sayer(await self.language(update))("forbidden.secretariat")
+            await self.answer_query(update, refused, alert=True)
             return True
-        session_id = find(callback.args[0], deployment.sessions)
-        session = deployment.sessions.get(session_id) if session_id else None
-        await self.answer_query(update)
-        if session is not None and callback.action == "st":
-            await self.reply(update, await self.status_text(session))
+        say = self.sayer(await self.working())
+        broadcast_id = int(callback.args[0])
+        if callback.action == "bs":
+            broadcast, count, sent = await self.desk.steering.send(user.id, broadcast_id)
+            text = say("broadcast.sent" if sent else "broadcast.already", count=count)
+        else:
+            broadcast = await self.desk.steering.broadcasts.get(broadcast_id)
+            if broadcast is not None and broadcast.sent_at is not None:
+                text = say("broadcast.already", count=broadcast.recipients or 0)
+            else:
+                text = say("broadcast.dropped")
+        await self.answer_query(update, text if broadcast is not None else say("stale"))
+        query = update.callback_query
+        if broadcast is not None and query is not None and query.message is not None:
+            try:
+                await query.edit_message_text(f"{text}\n\n{broadcast.text}"[:4000])
+            except BadRequest as exc:  # pressed twice: the same text again
+                if "not modified" not in exc.message.lower():
+                    raise
         return True

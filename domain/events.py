@@ -82,6 +82,14 @@ class BindingRefused(Event):
     """``taken`` (the delegate's account is another) or ``other_delegate`` (this account speaks for another)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionClosed(Event):
+    """The secretariat closed a session (``/close``): it is over, whatever its end in the YAML."""
+
+    name: ClassVar[str] = "session_closed"
+    session_id: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
@@ -92,6 +100,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AttendanceRecorded,
         DeliveriesRecorded,
         BindingRefused,
+        SessionClosed,
     )
 }
 

@@ -20,6 +20,8 @@ class NoticeKind(StrEnum):
     SUMMARY = "summary"
     NUDGE = "nudge"
     """Asked by the secretariat (/remind): the invitation has no answer yet."""
+    BROADCAST = "broadcast"
+    """A message the secretariat wrote to everyone invited (/broadcast)."""
 
 
 KIND_ORDER = {kind: i for i, kind in enumerate(NoticeKind)}

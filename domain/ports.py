@@ -19,7 +19,15 @@ from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Session
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
-from domain.records import AttendanceEvent, AuditEntry, OutboxEntry, Rsvp, Substitution, TelegramBinding
+from domain.records import (
+    AttendanceEvent,
+    AuditEntry,
+    Broadcast,
+    OutboxEntry,
+    Rsvp,
+    Substitution,
+    TelegramBinding,
+)
 from domain.records import Preferences as PreferencesRecord
 
 
@@ -245,6 +253,34 @@ class Substitutions(Protocol):
         ...
 
 
+class Broadcasts(Protocol):
+    """The secretariat's messages to everyone invited: written first, sent once confirmed."""
+
+    async def write(self, session_id: str, text: str, written_by: str, at: datetime) -> int:
+        """Keep a message written and not yet confirmed; its id."""
+        ...
+
+    async def get(self, broadcast_id: int) -> Broadcast | None:
+        """A message, if it exists."""
+        ...
+
+    async def mark_sent(self, broadcast_id: int, sent_by: str, at: datetime, recipients: int) -> bool:
+        """Record that it was confirmed and queued; False when it already was (pressed twice)."""
+        ...
+
+
+class Closures(Protocol):
+    """Sessions the secretariat closed."""
+
+    async def close(self, session_id: str, closed_by: str, at: datetime) -> bool:
+        """Close a session; False when it was closed already."""
+        ...
+
+    async def closed_at(self, session_id: str) -> datetime | None:
+        """When a session was closed, if it was."""
+        ...
+
+
 class Attendance(Protocol):
     """Facts of attendance."""
 
@@ -307,8 +343,10 @@ class Renderer(Protocol):
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        text: str = "",
     ) -> Message:
-        """Render one notice for one delegate, for every channel."""
+        """Render one notice for one delegate, for every channel (``text``: the secretariat's words, for a
+        broadcast)."""
         ...
 
     def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:

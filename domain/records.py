@@ -77,6 +77,19 @@ class Substitution(Record):
     named_at: AwareDatetime
 
 
+class Broadcast(Record):
+    """A message from the secretariat to everyone invited to a session."""
+
+    id: int
+    session_id: str
+    text: str
+    written_by: str
+    written_at: AwareDatetime
+    sent_by: str | None = None
+    sent_at: AwareDatetime | None = None
+    recipients: int | None = None
+
+
 class AttendanceSource(StrEnum):
     """Where an attendance fact comes from."""
 

@@ -50,6 +50,7 @@ PHRASES: Mapping[str, str] = {
     "help.head": N_("/delegation — your delegation: who comes, and substitutes"),
     "help.secretariat": N_(
         "For the secretariat: /status — answers by state; /remind — nudge those who have not answered; "
+        "/broadcast — a message to everyone invited; /close — close a session; "
         "/checkincode — the check-in code for the hall"
     ),
     "stale": N_("This button is no longer valid. Send /sessions to see your sessions as they are now."),
@@ -153,6 +154,20 @@ PHRASES: Mapping[str, str] = {
         "Check-in code for %(title)s: %(code)s (changes at %(until)s). Delegates scan the QR code, or send "
         "/checkin %(code)s to the bot."
     ),
+    "broadcast.usage": N_(
+        "Write the message after the command, optionally after the session's id: /broadcast icmec-xx The start is "
+        "moved to 15:00."
+    ),
+    "broadcast.preview": N_(
+        "To everyone invited to %(title)s (%(count)s), by their usual channels:\n\n%(text)s\n\nSend it?"
+    ),
+    "button.send": N_("Send to %(count)s"),
+    "button.cancel": N_("Cancel"),
+    "broadcast.sent": N_("Sent to %(count)s invited: it goes out through the outbox."),
+    "broadcast.already": N_("This message was already sent (to %(count)s)."),
+    "broadcast.dropped": N_("Cancelled: the message was not sent."),
+    "close.done": N_("%(title)s is closed (%(when)s): join links and check-in are closed."),
+    "close.already": N_("%(title)s was already closed (%(when)s)."),
     "checkincode.no_venue": N_("%(title)s is held by video only: there is no check-in at a venue."),
     "secretariat.substitute": N_(
         "%(head)s (head of delegation, %(state)s) named %(substitute)s to replace %(name)s at %(title)s."
@@ -177,4 +192,6 @@ PHRASES: Mapping[str, str] = {
     "command.status": N_("Answers by state and agency"),
     "command.remind": N_("Nudge those who have not answered"),
     "command.checkincode": N_("The check-in code for the hall"),
+    "command.broadcast": N_("A message to everyone invited"),
+    "command.close": N_("Close a session"),
 }

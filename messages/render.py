@@ -286,8 +286,10 @@ class Renderer:
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        text: str = "",
     ) -> Message:
-        """Render one notice for one delegate: subject, plain text, e-mail HTML and Telegram HTML."""
+        """Render one notice for one delegate: subject, plain text, e-mail HTML and Telegram HTML (``text``: the
+        secretariat's own words, for a broadcast)."""
         if now is not None and now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         session = self._deployment.sessions[session_id]
@@ -306,6 +308,7 @@ class Renderer:
             "links": _checked_links(links or {}),
             "reminder": _reminder(views, session, detail, now) if kind is NoticeKind.REMINDER else None,
             "deadline": _deadline(views, session, detail, now) if kind is NoticeKind.DEADLINE else None,
+            "message": text,
             "agenda_limit": None,
             "title_limit": None,
             "text_limit": None,
@@ -420,10 +423,11 @@ class Renderers:
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        text: str = "",
     ) -> Message:
         """Render one notice for one delegate with this configuration's renderer."""
         return self(deployment).render(
-            kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now
+            kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now, text=text
         )
 
     def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from domain import checkin
 from domain.deployment import Deployment
 from domain.model import Session, SessionFormat, SessionStatus
-from domain.ports import Audit, Clock
+from domain.ports import Audit, Clock, Closures
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, AuditEntry
 from services.attendance import AttendanceService
 
@@ -54,10 +54,11 @@ class CheckinService:
         audit: Audit,
         clock: Clock,
         deployment: Callable[[], Deployment | None],
+        closures: Closures,
         secret: bytes = b"",
     ) -> None:
         self.attendance, self.audit, self.clock, self.deployment = attendance, audit, clock, deployment
-        self.secret = secret
+        self.closures, self.secret = closures, secret
 
     def window(self, session: Session) -> tuple[datetime, datetime]:
         """When check-in for a session is open."""
@@ -82,6 +83,8 @@ class CheckinService:
             return CheckedIn(CheckIn.UNKNOWN)
         session = deployment.sessions[session_id]
         opens, closes = self.window(session)
+        closed = await self.closures.closed_at(session_id)  # closed by the secretariat before its end
+        closes = min(closes, closed) if closed is not None else closes
         if delegate_id not in deployment.invitations.get(session_id, ()):
             outcome = CheckIn.NOT_INVITED
         elif found is checkin.CodeCheck.EXPIRED:

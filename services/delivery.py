@@ -92,6 +92,8 @@ class DeliveryComposer:
             raise NoticeObsolete(f"{state}: the {kind.value} is no longer worth sending")
         if kind is NoticeKind.UPDATE and not invited:
             raise NoticeObsolete("no longer invited: a cancellation tells them instead")
+        if kind is NoticeKind.BROADCAST and not invited:
+            raise NoticeObsolete("no longer invited: the secretariat's message is for those invited")
         planned = item.payload.get("sequence")
         if kind in CALENDAR_KINDS and planned is not None:
             held = (await self.announcements.recipients([session.id])).get(session.id, {}).get(item.delegate_id)
@@ -121,7 +123,15 @@ class DeliveryComposer:
 
         def build() -> tuple[Message, CalendarPart | None]:
             message = renderer.render(
-                deployment, kind, session.id, delegate.id, detail=detail, changes=changes, links=links, now=now
+                deployment,
+                kind,
+                session.id,
+                delegate.id,
+                detail=detail,
+                changes=changes,
+                links=links,
+                now=now,
+                text=str(item.payload.get("text", "")),
             )
             calendar = None
             if sequence is not None:

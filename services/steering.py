@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.deployment import Deployment
+from domain.events import SessionClosed
 from domain.model import Delegate, Session, SessionStatus
 from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
 from domain.outbox import OutboxItem
-from domain.ports import Answers, Audit, Clock, Nudges, Outbox
-from domain.records import AuditEntry, RsvpAnswer
+from domain.ports import Answers, Audit, Broadcasts, Clock, Closures, EventSink, Nudges, Outbox
+from domain.records import AuditEntry, Broadcast, RsvpAnswer
 
+BROADCAST_LIMIT = 3000
+"""The longest message the secretariat can broadcast, in characters (a Telegram message holds 4,096 with the
+title and the rest)."""
 NUDGE_EVERY = timedelta(days=1)
 """A delegate is nudged to answer at most once in this time."""
 
@@ -68,9 +72,13 @@ class SteeringService:
         audit: Audit,
         clock: Clock,
         deployment: Callable[[], Deployment | None],
+        broadcasts: Broadcasts,
+        closures: Closures,
+        events: EventSink,
     ) -> None:
         self.answers, self.nudges, self.outbox, self.audit = answers, nudges, outbox, audit
         self.clock, self.deployment = clock, deployment
+        self.broadcasts, self.closures, self.events = broadcasts, closures, events
 
     def admits(self, telegram_user_id: int) -> bool:
         """Whether a Telegram account is one of the secretariat's (``secretariat.telegram_admins``)."""
@@ -151,6 +159,54 @@ class SteeringService:
         deployment = self.deployment()
         return deployment.invitations.get(session.id, ()) if deployment is not None else ()
 
-    def closed_at(self, session: Session) -> datetime:
-        """When a session is over (its end)."""
-        return session.ends_at
+    async def write(self, telegram_user_id: int, session: Session, text: str) -> Broadcast:
+        """Keep a message to everyone invited, to be shown back before it is confirmed."""
+        written_by = f"telegram:{telegram_user_id}"
+        broadcast_id = await self.broadcasts.write(session.id, text[:BROADCAST_LIMIT], written_by, self.clock.now())
+        broadcast = await self.broadcasts.get(broadcast_id)
+        assert broadcast is not None
+        return broadcast
+
+    async def send(self, telegram_user_id: int, broadcast_id: int) -> tuple[Broadcast | None, int, bool]:
+        """Queue a confirmed message for everyone invited: (the message, how many, whether this press sent it).
+
+        The notices are queued before the message is marked sent (their keys make a second queueing
+        harmless): a crash between the two loses nothing, and a second press sends nothing twice.
+        """
+        broadcast = await self.broadcasts.get(broadcast_id)
+        deployment = self.deployment()
+        session = deployment.sessions.get(broadcast.session_id) if broadcast and deployment else None
+        if broadcast is None or session is None or deployment is None:
+            return None, 0, False
+        if broadcast.sent_at is not None:
+            return broadcast, broadcast.recipients or 0, False
+        now = self.clock.now()
+        invited = [deployment.delegates[d] for d in self.invited(session)]
+        items = [
+            OutboxItem(
+                Notice(
+                    key=notice_key(session.id, NoticeKind.BROADCAST, d.id, str(broadcast.id)),
+                    kind=NoticeKind.BROADCAST,
+                    session_id=session.id,
+                    delegate_id=d.id,
+                    due_at=now,
+                    channels=d.channels,
+                    status=NoticeStatus.DUE,
+                    detail=str(broadcast.id),
+                ),
+                {"text": broadcast.text},
+            )
+            for d in invited
+        ]
+        await self.outbox.enqueue(items, now)
+        sent = await self.broadcasts.mark_sent(broadcast.id, f"telegram:{telegram_user_id}", now, len(items))
+        return broadcast, len(items), sent
+
+    async def close(self, telegram_user_id: int, session: Session) -> tuple[bool, datetime]:
+        """Close a session now: (whether this closed it, when it was closed)."""
+        now = self.clock.now()
+        closed = await self.closures.close(session.id, f"telegram:{telegram_user_id}", now)
+        if closed:
+            await self.events.publish(SessionClosed(session.id))
+            return True, now
+        return False, await self.closures.closed_at(session.id) or now

@@ -235,3 +235,26 @@ substitutions = Table(
     Column("named_at", UtcDateTime, nullable=False),
 )
 """A member replaced for one session by another of the same delegation, and who named them."""
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ID, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("written_by", String(120), nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+    Column("sent_by", String(120)),
+    Column("sent_at", UtcDateTime),
+    Column("recipients", Integer),
+)
+"""A message from the secretariat to everyone invited to a session: written, then confirmed and queued once."""
+
+session_closures = Table(
+    "session_closures",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("closed_at", UtcDateTime, nullable=False),
+    Column("closed_by", String(120), nullable=False),
+)
+"""Sessions the secretariat closed (``/close``): over from then on, whatever their end in the YAML."""

@@ -24,6 +24,7 @@ from storage.repositories.conversation import (
 from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
+from storage.repositories.steering import BroadcastRepository, ClosureRepository
 
 __all__ = [
     "AnnouncementRepository",
@@ -61,6 +62,8 @@ class Store:
         self.preferences = PreferenceRepository(engine)
         self.nudges = NudgeRepository(engine)
         self.substitutions = SubstitutionRepository(engine)
+        self.broadcasts = BroadcastRepository(engine)
+        self.closures = ClosureRepository(engine)
 
     async def ping(self, within: float = 2.0) -> bool:
         """Whether the database answers a trivial query within ``within`` seconds."""

@@ -323,3 +323,52 @@ async def test_a_delegate_chooses_another_language_and_time_zone(
     assert (kept.language, kept.timezone) == ("en", "Europe/Moscow")
     # The notices follow: the deployment in force has the delegate's choice.
     assert services.configuration.require().delegates["kgz-asanov"].language == "en"
+
+
+async def test_the_secretariat_broadcasts_once_confirmed_and_closes_a_session(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    services = bot_services(store, deployment, clock)
+    talk = services.conversation
+    await bind(store, "kgz-asanov", ASANOV, clock)
+    say = talk.sayer("ru")
+    text = "Уважаемые коллеги,\nначало переносится на 15:00."
+    async with running(api, talk):
+        api.push(api.command_update(ADMIN, f"/broadcast icmec-xx {text}"))
+        [preview] = await said(api, ADMIN, 1)
+        assert preview.text == say("broadcast.preview", title="XX заседание МКВЭС ОДКБ", count=20, text=text)
+        assert await store.outbox.unsettled(failed_only=False, session_id="icmec-xx", limit=100) == []  # not yet
+        send = preview.button(say("button.send", count=20))["callback_data"]
+        api.push(api.callback_update(ADMIN, preview, send))
+        await api.wait_for(lambda: len(api.callback_answers) == 1, within=5)
+        assert api.callback_answers[0].text == say("broadcast.sent", count=20)
+        # Pressed again (a stale keyboard on another device): nothing is sent twice.
+        api.push(api.callback_update(ADMIN, preview, send, check_button=False))
+        await api.wait_for(lambda: len(api.callback_answers) == 2, within=5)
+        assert api.callback_answers[1].text == say("broadcast.already", count=20)
+        queued = await store.outbox.unsettled(failed_only=False, session_id="icmec-xx", limit=100)
+        broadcasts = [e for e in queued if e.kind == NoticeKind.BROADCAST.value]
+        assert sorted(e.delegate_id for e in broadcasts) == sorted(deployment.invitations["icmec-xx"])
+
+        # Someone else cannot broadcast.
+        api.push(api.command_update(ASANOV, "/broadcast icmec-xx Всем привет"))
+        assert (await said(api, ASANOV, 1))[0].text == say("forbidden.secretariat")
+
+        # Closed during the session: the join link and check-in close with it.
+        xx = deployment.sessions["icmec-xx"]
+        clock.current = xx.starts_at + timedelta(hours=1)
+        api.push(api.command_update(ADMIN, "/close icmec-xx"))
+        assert (await said(api, ADMIN, 2))[1].text == say("close.done", title="XX заседание МКВЭС ОДКБ", when="15:00")
+        clock.advance(60)
+        api.push(api.command_update(ASANOV, "/join icmec-xx"))
+        shown = checkin.current(SECRET, "icmec-xx", clock.now())
+        api.push(api.command_update(ASANOV, f"/checkin {shown.code}"))
+        [_, ended, refused] = await said(api, ASANOV, 3)
+        assert ended.text == say("join.ended", title="XX заседание МКВЭС ОДКБ")
+        assert "XX заседание МКВЭС ОДКБ" in (refused.text or "")  # check-in is not open any more
+        assert "15:00" in (refused.text or "")
+        api.push(api.command_update(ADMIN, "/close icmec-xx"))
+        assert (await said(api, ADMIN, 3))[2].text == say(
+            "close.already", title="XX заседание МКВЭС ОДКБ", when="15:00"
+        )
+    assert await store.attendance.for_session("icmec-xx") == []
