@@ -72,12 +72,35 @@ class FeedService:
         """Keep the index and caches in step with every change that shows in a feed, from any process."""
         bus.subscribe(ConfigurationApplied, self._on_change)
         bus.subscribe(LinkRotated, self._on_change)
-        bus.subscribe(AnswerRecorded, self._on_change)
+        bus.subscribe(AnswerRecorded, self._on_answer)
 
         bus.subscribe(DeliveriesRecorded, self._on_deliveries)
 
     async def _on_change(self, event: Event) -> None:
         await self.refresh()
+
+    async def _on_answer(self, event: AnswerRecorded) -> None:
+        """An answer changes two feeds (the delegate's and their delegation's): re-read that answer only and
+        forget those two feeds, instead of rebuilding the index (a bot press must not cost every feed)."""
+        deployment = self.deployment()
+        if deployment is None or self._current is not deployment:
+            await self.refresh()
+            return
+        history = await self.answers.history(event.session_id, event.delegate_id)
+        key = (event.session_id, event.delegate_id)
+        if history:
+            self._rsvps[key] = history[-1]
+        else:
+            self._rsvps.pop(key, None)
+        delegate = deployment.delegates.get(event.delegate_id)
+        stale = {(LinkScope.DELEGATE, event.delegate_id)}
+        if delegate is not None:
+            stale.add((LinkScope.DELEGATION, delegate.state))
+        tokens = {self._tokens.get(k) for k in stale}
+        for view in stale:
+            self._views.pop(view, None)
+        for hit in [h for h in self._hits if h[0] in tokens]:
+            del self._hits[hit]
 
     async def _on_deliveries(self, event: DeliveriesRecorded) -> None:
         """Calendar messages went out: the SEQUENCE their delegates' feeds show moves with them."""

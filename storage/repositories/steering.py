@@ -56,7 +56,9 @@ class ClosureRepository:
 
     async def close(self, session_id: str, closed_by: str, at: datetime) -> bool:
         """Close a session, once."""
-        statement = insert(self.engine, session_closures).values(session_id=session_id, closed_by=closed_by, closed_at=at)
+        statement = insert(self.engine, session_closures).values(
+            session_id=session_id, closed_by=closed_by, closed_at=at
+        )
         async with self.engine.begin() as conn:
             result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["session_id"]))
         return bool(result.rowcount)
