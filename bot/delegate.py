@@ -38,16 +38,19 @@ class DelegateCommands(Chat):
         text = say(
             "card", title=self.title(session, delegate.language), when=self.span(delegate, session), answer=answer
         )
+        return text, self.card_markup(delegate, session, current.answer if current else None)
+
+    def card_markup(self, delegate: Delegate, session: Session, chosen: RsvpAnswer | None) -> InlineKeyboardMarkup:
+        """A session card's buttons, the answer on record ticked."""
         answering = session.status is SessionStatus.SCHEDULED and self.desk.clock.now() < session.answers_close_at
-        markup = self.buttons.session_card(
-            say,
+        return self.buttons.session_card(
+            self.sayer(delegate.language),
             session.id,
             choices(session),
-            current.answer if current else None,
+            chosen,
             answering=answering,
             remote=session.is_remote,
         )
-        return text, markup
 
     async def _session_arg(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE
@@ -265,8 +268,8 @@ class DelegateCommands(Chat):
             values["when"] = self.desk.phrases.when(deployment, delegate.id, session.answers_close_at, session.timezone)
         await self.answer_query(update, say(f"answered.{done.outcome.value}", **values))
         if done.outcome in (Answer.RECORDED, Answer.UNCHANGED, Answer.CLOSED):
-            _, markup = await self.card(delegate, session)
-            await self.edit_markup(update, markup)
+            chosen = done.current.answer if done.current else None
+            await self.edit_markup(update, self.card_markup(delegate, session, chosen))
         if done.outcome is Answer.RECORDED and answer is RsvpAnswer.SUBSTITUTE:
             await self.reply(update, say("answered.substitute_next"))
 

@@ -192,6 +192,10 @@ class Answers(Protocol):
         """A session's answers."""
         ...
 
+    async def get(self, session_id: str, delegate_id: str) -> Rsvp | None:
+        """A delegate's latest answer for a session, if any."""
+        ...
+
     async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
         """Every answer a delegate gave for a session, oldest first (the last is the one in force)."""
         ...

@@ -65,8 +65,7 @@ class AnswerService:
 
     async def current(self, session_id: str, delegate_id: str) -> Rsvp | None:
         """The answer on record, if any."""
-        history = await self.answers.history(session_id, delegate_id)
-        return history[-1] if history else None
+        return await self.answers.get(session_id, delegate_id)
 
     async def answer(
         self,

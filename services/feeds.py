@@ -86,10 +86,10 @@ class FeedService:
         if deployment is None or self._current is not deployment:
             await self.refresh()
             return
-        history = await self.answers.history(event.session_id, event.delegate_id)
+        current = await self.answers.get(event.session_id, event.delegate_id)
         key = (event.session_id, event.delegate_id)
-        if history:
-            self._rsvps[key] = history[-1]
+        if current is not None:
+            self._rsvps[key] = current
         else:
             self._rsvps.pop(key, None)
         delegate = deployment.delegates.get(event.delegate_id)

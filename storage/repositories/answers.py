@@ -30,6 +30,13 @@ class AnswerRepository:
             await conn.execute(statement)
             await conn.execute(rsvp_history.insert().values(**values))
 
+    async def get(self, session_id: str, delegate_id: str) -> Rsvp | None:
+        """A delegate's latest answer for a session."""
+        query = select(rsvps).where(rsvps.c.session_id == session_id, rsvps.c.delegate_id == delegate_id)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return Rsvp.model_validate(row._asdict()) if row is not None else None
+
     async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
         """Every answer a delegate gave for a session, oldest first."""
         query = (
