@@ -43,6 +43,11 @@ class AnswerRecorded(Event):
     session_id: str
     delegate_id: str
     answer: str
+    substitute_id: str | None = None
+    answered_at: str = ""
+    """ISO 8601: with it the event carries the whole answer (the feeds need not read it back)."""
+    source: str = ""
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

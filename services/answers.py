@@ -114,5 +114,14 @@ class AnswerService:
             source=source,
         )
         await self.answers.record(rsvp)
-        await self.events.publish(AnswerRecorded(session_id, delegate_id, answer.value))
+        recorded = AnswerRecorded(
+            session_id,
+            delegate_id,
+            answer.value,
+            substitute_id=substitute_id,
+            answered_at=rsvp.answered_at.isoformat(),
+            source=source.value,
+            comment=comment,
+        )
+        await self.events.publish(recorded)
         return rsvp

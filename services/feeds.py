@@ -16,7 +16,7 @@ from domain.ledger import RecipientRecord, SessionRecord
 from domain.links import LinkScope, feed_token
 from domain.model import Role, Session, SessionStatus
 from domain.ports import Announcements, Answers, Calendars, Clock, Links, Renderer
-from domain.records import Rsvp
+from domain.records import Rsvp, RsvpAnswer, RsvpSource
 from domain.values import localize
 from services.events import EventBus
 
@@ -86,7 +86,7 @@ class FeedService:
         if deployment is None or self._current is not deployment:
             await self.refresh()
             return
-        current = await self.answers.get(event.session_id, event.delegate_id)
+        current = _carried(event) or await self.answers.get(event.session_id, event.delegate_id)
         key = (event.session_id, event.delegate_id)
         if current is not None:
             self._rsvps[key] = current
@@ -281,3 +281,21 @@ class FeedService:
             name = localize(substitute.name, language, deployment.commission.language) if substitute else None
             notes[session.id] = self.renderer.rsvp_note(deployment, language, rsvp.answer.value, name)
         return notes
+
+
+def _carried(event: AnswerRecorded) -> Rsvp | None:
+    """The answer an event carries whole (events logged before it did carry only the answer's kind)."""
+    if not event.answered_at or not event.source:
+        return None
+    try:
+        return Rsvp(
+            session_id=event.session_id,
+            delegate_id=event.delegate_id,
+            answer=RsvpAnswer(event.answer),
+            substitute_id=event.substitute_id,
+            answered_at=datetime.fromisoformat(event.answered_at),
+            source=RsvpSource(event.source),
+            comment=event.comment,
+        )
+    except ValueError:
+        return None
