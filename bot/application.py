@@ -59,14 +59,28 @@ def build(
         builder = builder.base_url(base_url)
     application = builder.build()
     conversation.install(application)
-    application.add_error_handler(_logged)
+    application.add_error_handler(Failures(conversation).record)
     return application
 
 
-async def _logged(update: object, context: Any) -> None:
-    """A handler failed: log it with the update id (never the update's content: it may carry a link)."""
-    update_id = update.update_id if isinstance(update, Update) else None
-    log.error("the bot could not handle update %s: %r", update_id, context.error)
+class Failures:
+    """The error handler: a handler failed. The update is logged by id (never its content: it may carry a link)
+    and forgotten as handled, so that Telegram's next delivery of it (a webhook answered 500) is handled."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+
+    async def record(self, update: object, context: Any) -> None:
+        """Log the failure and let the update be handled again."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("the bot could not handle update %s: %r", update_id, context.error)
+        if update_id is None:
+            return
+        self.conversation.failed.add(update_id)
+        try:
+            await self.conversation.desk.updates.forget(update_id)
+        except Exception as exc:  # the database is what failed: the update stays noted, and is lost
+            log.error("could not forget update %d after its failure: %s", update_id, type(exc).__name__)
 
 
 class Polling:

@@ -60,6 +60,8 @@ class Chat:
         self.desk = desk
         self.bot: Bot | None = None
         """The bot that sends what no update asked for (the secretariat's alerts); set when it starts."""
+        self.failed: set[int] = set()
+        """Updates whose handling failed, until the webhook that received them has answered (500)."""
         self._accounts: OrderedDict[tuple[int, int], str | None] = OrderedDict()
         """(update, user) → the delegate bound to the user, for the updates being handled."""
 

@@ -89,5 +89,11 @@ class Webhook:
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        # Handled before Telegram is answered: an update is acknowledged only once it is, so a crash or a
+        # failure (answered 500) makes Telegram deliver it again instead of losing it. Updates of one chat
+        # still wait for each other (the update processor).
+        await self.application.update_processor.process_update(update, self.application.process_update(update))
+        if update.update_id in self.conversation.failed:
+            self.conversation.failed.discard(update.update_id)
+            return web.Response(status=500)
         return web.Response(status=200)

@@ -212,6 +212,10 @@ class Updates(Protocol):
         """Forget updates received before ``before`` (Telegram replays only recent ones); how many."""
         ...
 
+    async def forget(self, update_id: int) -> None:
+        """Forget one update whose handling failed, so that Telegram's next delivery of it is handled."""
+        ...
+
 
 class Preferences(Protocol):
     """Delegates' own choices of language and time zone, made in the bot."""

@@ -33,6 +33,11 @@ class UpdateRepository:
             result = await conn.execute(delete(telegram_updates).where(telegram_updates.c.received_at < before))
         return int(result.rowcount or 0)
 
+    async def forget(self, update_id: int) -> None:
+        """Forget one update (its handling failed)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(telegram_updates).where(telegram_updates.c.update_id == update_id))
+
 
 class PreferenceRepository:
     """Implements ``domain.ports.Preferences`` over the ``delegate_preferences`` table."""

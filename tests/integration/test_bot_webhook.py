@@ -1,6 +1,7 @@
 """Webhook mode: Telegram (the double) POSTs updates to Plenary's aiohttp server at the registered URL with the
 secret header; a request without it, or with another, is refused 403 and handled not at all; a replayed update
-is handled once; a body that is not an update is refused 400. Real HTTP both ways, on SQLite and PostgreSQL."""
+is handled once; one whose handling failed is answered 500 and handled when Telegram delivers it again; a body
+that is not an update is refused 400. Real HTTP both ways, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -71,6 +72,16 @@ async def test_updates_come_by_webhook_behind_the_secret_header_and_once(
         assert texts[0].startswith("Working Group on Military-Economic Cooperation")
         assert texts[1].startswith(say("help").split("\n")[0])
         assert len(texts) == 2
+
+        # Telegram's side fails while the bot answers: the webhook says 500, so Telegram delivers the update
+        # again, and then it is handled (not dropped as a replay).
+        api.fail_next(1, "bad_gateway", chat_id=EXPERT.id)
+        sessions = api.command_update(EXPERT, "/sessions")
+        assert await api.deliver(sessions) == 500
+        assert len(api.sent_to(EXPERT.id)) == 2
+        assert await api.deliver(sessions) == 200
+        assert len(api.sent_to(EXPERT.id)) == 3
+        assert (api.sent_to(EXPERT.id)[2].text or "").startswith("Working Group on Military-Economic Cooperation")
 
         async with aiohttp.ClientSession() as session:
             headers = {HEADER: api.webhook_secret or ""}
