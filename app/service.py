@@ -33,6 +33,7 @@ from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from messages import catalogues
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
+from services.housekeeping import prune_updates
 from storage.engine import describe
 from storage.migrate import upgrade
 from web.app import Metrics, create_app
@@ -170,6 +171,7 @@ class Service:
             return
         await self._bot.start()
         s.events.subscribe(BindingRefused, s.conversation.tell_refused)
+        self.tasks.spawn("telegram-updates", prune_updates(s.store.updates, s.clock))
         how = "by webhook" if isinstance(self._bot, Webhook) else "long polling"
         log.info("the bot answers delegates in Telegram (%s)", how)
 

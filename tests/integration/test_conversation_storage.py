@@ -116,3 +116,24 @@ async def test_the_migration_keeps_the_answers_recorded_before_it(database_url: 
         assert (await store.answers.all())[("icmec-xx", "kgz-asanov")].source is RsvpSource.TELEGRAM
     finally:
         await engine.dispose()
+
+
+async def test_the_service_forgets_updates_too_old_to_come_back(store: Store) -> None:
+    import asyncio
+
+    from services.housekeeping import prune_updates
+    from tests.doubles.channels import FakeClock
+
+    assert await store.updates.first_time(2001, T0)
+    assert await store.updates.first_time(2002, T0 + timedelta(days=3))
+    task = asyncio.create_task(prune_updates(store.updates, FakeClock(T0 + timedelta(days=3, hours=1)), every=0.01))
+    try:
+        for _ in range(200):
+            if await store.updates.first_time(2001, T0 + timedelta(days=3)):
+                break  # forgotten: it counts as new again
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the two-day-old update was never forgotten")
+    finally:
+        task.cancel()
+    assert not await store.updates.first_time(2002, T0 + timedelta(days=3))  # a recent one is kept
