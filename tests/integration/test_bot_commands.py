@@ -4,6 +4,9 @@ service's parts built as the service builds them. Russian and English readers; t
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -372,3 +375,59 @@ async def test_the_secretariat_broadcasts_once_confirmed_and_closes_a_session(
             "close.already", title="XX заседание МКВЭС ОДКБ", when="15:00"
         )
     assert await store.attendance.for_session("icmec-xx") == []
+
+
+CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+
+@pytest.mark.parametrize(("delegate_id", "language"), [("rus-deputy", "ru"), ("rus-expert", "en")], ids=["ru", "en"])
+async def test_every_delegate_command_answers_in_the_readers_language(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock, delegate_id: str, language: str
+) -> None:
+    services = bot_services(store, deployment, clock)
+    reader = TgUser(7100, "Reader", language_code="de")  # Telegram's language is not what decides
+    await bind(store, delegate_id, reader, clock)
+    commands = ["/sessions", "/rsvp", "/agenda", "/join", "/checkin", "/calendar", "/language", "/timezone", "/help"]
+    commands += ["/delegation", "/status", "/nonsense", "hello"]
+    answers: dict[str, list[str]] = {}
+    async with running(api, services.conversation):
+        for command in commands:
+            before = len(api.sent_to(reader.id))
+            update = (
+                api.command_update(reader, command) if command.startswith("/") else api.message_update(reader, command)
+            )
+            api.push(update)
+            await said(api, reader, before + 1)
+            await asyncio.sleep(0.2)  # /sessions sends a card per session
+            answers[command] = [m.text or "" for m in api.sent_to(reader.id)[before:]]
+    say = services.conversation.sayer(language)
+    assert answers["/help"] == [say("help")]
+    assert answers["hello"] == [say("help")]
+    assert answers["/delegation"] == [say("forbidden.head")]
+    assert answers["/status"] == [say("forbidden.secretariat")]
+    assert answers["/nonsense"] == [say("unknown_command")]
+    assert answers["/checkin"] == [say("checkin.usage")]
+    assert answers["/join"][0].startswith(say("join.later", when="")[:12])
+    for command, texts in answers.items():
+        for text in texts:
+            if language == "en":
+                assert not CYRILLIC.search(text), (command, text)
+            else:
+                assert CYRILLIC.search(text), (command, text)
+
+
+async def test_the_secretariat_commands_in_english_where_english_is_the_working_language(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    commission = deployment.commission.model_copy(update={"languages": ["en", "ru"]})
+    english = dataclasses.replace(deployment, commission=commission)
+    services = bot_services(store, english, clock)
+    say = services.conversation.sayer("en")
+    async with running(api, services.conversation):
+        for command in ("/status icmec-xx", "/remind icmec-xx", "/broadcast icmec-xx", "/close icmec-council-2022-10"):
+            api.push(api.command_update(ADMIN, command))
+        status, remind, broadcast, close = (m.text or "" for m in await said(api, ADMIN, 4))
+    assert status.startswith(say("status.heading", title="20th meeting of the ICMEC"))
+    assert remind == say("remind.done", title="20th meeting of the ICMEC", count=20, recent=0)
+    assert broadcast == say("broadcast.usage")
+    assert close.endswith(say("close.done", title="", when="").split(")", 1)[1])  # "…: join links and … closed."
