@@ -168,7 +168,9 @@ def bootstrap(
         deployment=configuration.get,
         answers=answers,
         checkins=checkins,
-        delegations=DelegationService(answers, store.substitutions, roster, store.audit, clock, configuration.get),
+        delegations=DelegationService(
+            answers, store.substitutions, roster, store.audit, clock, configuration.get, store.outbox
+        ),
         steering=SteeringService(
             store.answers,
             store.nudges,

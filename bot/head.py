@@ -205,16 +205,6 @@ class HeadCommands(Chat):
         if named is not Named.NAMED:
             return
         await self.reply(update, say("named.named", **values))
-        told = self.sayer(member_d.language)
-        await self.tell_delegate(
-            member_id,
-            told(
-                "delegation.you_are_replaced",
-                head=self.name(head, member_d.language),
-                substitute=self.name(substitute_d, member_d.language),
-                title=self.title(composition.session, member_d.language),
-            ),
-        )
         language = deployment.commission.language
         await self.tell_secretariat(
             self.sayer(language)(

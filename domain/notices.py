@@ -22,6 +22,8 @@ class NoticeKind(StrEnum):
     """Asked by the secretariat (/remind): the invitation has no answer yet."""
     BROADCAST = "broadcast"
     """A message the secretariat wrote to everyone invited (/broadcast)."""
+    SUBSTITUTED = "substituted"
+    """To a member whom their head of delegation had replaced for a session (/delegation)."""
 
 
 KIND_ORDER = {kind: i for i, kind in enumerate(NoticeKind)}

@@ -351,10 +351,10 @@ class Renderer(Protocol):
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
-        text: str = "",
+        extra: Mapping[str, str] | None = None,
     ) -> Message:
-        """Render one notice for one delegate, for every channel (``text``: the secretariat's words, for a
-        broadcast)."""
+        """Render one notice for one delegate, for every channel. ``extra``: what a notice made in the chat
+        carries (``text``, the secretariat's words in a broadcast; ``substitute`` and ``head``, delegate ids)."""
         ...
 
     def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:

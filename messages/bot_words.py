@@ -127,7 +127,6 @@ PHRASES: Mapping[str, str] = {
         "Only the secretariat can add someone who is not in your delegation's list: please write to %(email)s. "
         "The secretariat has been told of your request."
     ),
-    "delegation.you_are_replaced": N_("%(head)s has named %(substitute)s to replace you at %(title)s."),
     "named.named": N_("%(substitute)s replaces %(name)s at %(title)s and is sent the invitation."),
     "named.unchanged": N_("%(substitute)s already replaces %(name)s."),
     "named.not_head": N_("This command is for heads of delegation."),

@@ -61,6 +61,10 @@ _SHORT_TEXT = 800
 """How long a free text (a description, a changed value) may stay in a Telegram message that is too long."""
 
 
+PEOPLE = ("substitute", "head")
+"""The ``extra`` keys of a notice that name delegates (a substitution's)."""
+
+
 class _DialectLoader(BaseLoader):
     """Serves each template of the package under every dialect's prefix (``html/ru/invitation.j2``)."""
 
@@ -286,14 +290,15 @@ class Renderer:
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
-        text: str = "",
+        extra: Mapping[str, str] | None = None,
     ) -> Message:
-        """Render one notice for one delegate: subject, plain text, e-mail HTML and Telegram HTML (``text``: the
-        secretariat's own words, for a broadcast)."""
+        """Render one notice for one delegate: subject, plain text, e-mail HTML and Telegram HTML (``extra``: see
+        ``domain.ports.Renderer``)."""
         if now is not None and now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         session = self._deployment.sessions[session_id]
-        delegate = self._deployment.delegates[delegate_id]
+        delegates = self._deployment.delegates
+        delegate = delegates[delegate_id]
         catalogue = catalogues.catalogue(self.language_for(delegate.language))
         views = Views(self._deployment, delegate, catalogue.language, catalogue.locale)
         context: dict[str, Any] = {
@@ -308,7 +313,8 @@ class Renderer:
             "links": _checked_links(links or {}),
             "reminder": _reminder(views, session, detail, now) if kind is NoticeKind.REMINDER else None,
             "deadline": _deadline(views, session, detail, now) if kind is NoticeKind.DEADLINE else None,
-            "message": text,
+            "message": (extra or {}).get("text", ""),
+            "people": {k: views.person(v) for k, v in (extra or {}).items() if k in PEOPLE and v in delegates},
             "agenda_limit": None,
             "title_limit": None,
             "text_limit": None,
@@ -423,11 +429,11 @@ class Renderers:
         changes: Sequence[Change] = (),
         links: Mapping[str, str] | None = None,
         now: datetime | None = None,
-        text: str = "",
+        extra: Mapping[str, str] | None = None,
     ) -> Message:
         """Render one notice for one delegate with this configuration's renderer."""
         return self(deployment).render(
-            kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now, text=text
+            kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now, extra=extra
         )
 
     def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:

@@ -9,7 +9,9 @@ from enum import StrEnum
 
 from domain.deployment import Deployment
 from domain.model import Delegate, Role, Session
-from domain.ports import Audit, Clock, Substitutions
+from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
+from domain.outbox import OutboxItem
+from domain.ports import Audit, Clock, Outbox, Substitutions
 from domain.records import AuditEntry, Rsvp, RsvpAnswer, RsvpSource, Substitution
 from services.answers import AnswerService
 from services.roster import Roster
@@ -63,9 +65,10 @@ class DelegationService:
         audit: Audit,
         clock: Clock,
         deployment: Callable[[], Deployment | None],
+        outbox: Outbox,
     ) -> None:
         self.answers, self.substitutions, self.roster = answers, substitutions, roster
-        self.audit, self.clock, self.deployment = audit, clock, deployment
+        self.audit, self.clock, self.deployment, self.outbox = audit, clock, deployment, outbox
 
     def head(self, delegate_id: str) -> Delegate | None:
         """The delegate, when they are a head of delegation."""
@@ -143,6 +146,17 @@ class DelegationService:
         )
         await self._audit(head_id, "delegation.substitute", session_id, member=member_id, substitute=substitute_id)
         await self.roster.refresh()  # the substitute is invited: their invitation is planned and queued
+        told = Notice(  # and the member is told, through their own channels
+            key=notice_key(session_id, NoticeKind.SUBSTITUTED, member_id, substitute_id),
+            kind=NoticeKind.SUBSTITUTED,
+            session_id=session_id,
+            delegate_id=member_id,
+            due_at=now,
+            channels=member.delegate.channels,
+            status=NoticeStatus.DUE,
+            detail=substitute_id,
+        )
+        await self.outbox.enqueue([OutboxItem(told, {"substitute": substitute_id, "head": head_id})], now)
         return Named.NAMED
 
     async def outsider(self, head_id: str, session_id: str, text: str) -> None:

@@ -26,6 +26,8 @@ ANNOUNCING = {
     NoticeKind.NUDGE,
 }
 """Kinds that tell an invited delegate about a session that takes place: pointless once either stops being so."""
+EXTRA = ("text", "substitute", "head")
+"""What a notice made in the chat carries in its payload for its template (see ``Renderer.render``)."""
 EMAIL_COPY = "/email"
 """What the key of a calendar message's e-mail copy ends with."""
 ANSWERABLE = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.REMINDER, NoticeKind.NUDGE}
@@ -131,7 +133,7 @@ class DeliveryComposer:
                 changes=changes,
                 links=links,
                 now=now,
-                text=str(item.payload.get("text", "")),
+                extra={k: str(v) for k, v in item.payload.items() if k in EXTRA},
             )
             calendar = None
             if sequence is not None:

@@ -217,9 +217,20 @@ async def test_the_head_sees_the_delegation_and_names_a_substitute(
         assert [b["text"] for b in candidates.buttons] == ["Максат Осмонов"]  # the one member not invited yet
         api.push(api.callback_update(ASANOV, candidates, candidates.button("Максат Осмонов")["callback_data"]))
         await said(api, ASANOV, 4)
-        # The replaced member is told; the secretariat is told; the substitute is invited.
-        [told] = await said(api, MAMYTOVA, 1)
-        assert "Максат Осмонов" in (told.text or "")
+        # The replaced member is told (through their channels, by the outbox); the secretariat is told; the
+        # substitute is invited.
+        told = await store.outbox.entry("icmec-xx:substituted:kgz-osmonov:kgz-mamytova")
+        assert told is not None
+        assert told.kind == NoticeKind.SUBSTITUTED.value
+        notice = services.renderer.render(
+            services.configuration.require(),
+            NoticeKind.SUBSTITUTED,
+            "icmec-xx",
+            "kgz-mamytova",
+            extra={"substitute": "kgz-osmonov", "head": "kgz-asanov"},
+        )
+        assert "Максат Осмонов" in notice.text
+        assert "Талант Асанов" in notice.text
         await api.wait_for(lambda: api.sent_to(ADMIN.id), within=5)
         assert "kgz-osmonov" in services.configuration.require().invitations["icmec-xx"]
         assert await store.outbox.entry("icmec-xx:invitation:kgz-osmonov") is not None
@@ -236,7 +247,7 @@ async def test_the_head_sees_the_delegation_and_names_a_substitute(
 
         # A member who is not a head is refused.
         api.push(api.command_update(MAMYTOVA, "/delegation"))
-        assert (await said(api, MAMYTOVA, 2))[1].text == say("forbidden.head")
+        assert (await said(api, MAMYTOVA, 1))[0].text == say("forbidden.head")
 
 
 async def test_the_secretariat_sees_the_status_and_nudges_only_the_silent_once_a_day(
