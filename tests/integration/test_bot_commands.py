@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -442,3 +443,26 @@ async def test_the_secretariat_commands_in_english_where_english_is_the_working_
     assert remind == say("remind.done", title="20th meeting of the ICMEC", count=20, recent=0)
     assert broadcast == say("broadcast.usage")
     assert close.endswith(say("close.done", title="", when="").split(")", 1)[1])  # "…: join links and … closed."
+
+
+async def test_the_secretariat_gets_the_halls_code_and_its_qr_code(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    import segno
+
+    services = bot_services(store, deployment, clock)
+    services.start_links.bot_username = "icmec_bot"
+    clock.current = deployment.sessions["icmec-xx"].starts_at - timedelta(minutes=30)
+    shown = checkin.current(SECRET, "icmec-xx", clock.now())
+    async with running(api, services.conversation):
+        api.push(api.command_update(ADMIN, "/checkincode icmec-xx"))
+        api.push(api.command_update(ADMIN, "/checkincode icmec-xviii"))  # by video: no hall
+        api.push(api.command_update(ASANOV, "/checkincode icmec-xx"))
+        photo, video = await said(api, ADMIN, 2)
+        [refused] = await said(api, ASANOV, 1)
+    assert shown.code in (photo.caption or "")
+    expected = io.BytesIO()
+    segno.make(f"https://t.me/icmec_bot?start=c{shown.code}", error="m").save(expected, kind="png", scale=8, border=4)
+    assert photo.photo == expected.getvalue()  # scanning it opens the bot with the code
+    assert video.text == services.conversation.sayer("ru")("checkincode.no_venue", title="XVIII заседание МКВЭС ОДКБ")
+    assert refused.text == services.conversation.sayer("ru")("forbidden.secretariat")
