@@ -24,7 +24,7 @@ from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
 from services.answers import AnswerService
 from services.attendance import AttendanceService
-from services.bindings import BindingService, StartLinks
+from services.bindings import Accounts, BindingService, StartLinks
 from services.checkins import CheckinService
 from services.configuration import Configuration
 from services.delegations import DelegationService
@@ -149,7 +149,9 @@ def bootstrap(
         loops,
         scheduled_jobs=lambda: len(timeline.scheduler.get_jobs()) if timeline.scheduler.running else 0,
     )
-    bindings = BindingService(store.bindings, events, clock, start_links, store.audit)
+    accounts = Accounts(store.bindings)
+    accounts.follow(events)
+    bindings = BindingService(accounts, events, clock, start_links, store.audit)
     answers = AnswerService(store.answers, events, clock, configuration.get)
     attendance = AttendanceService(store.attendance, events, clock)
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
@@ -161,7 +163,7 @@ def bootstrap(
     roster = Roster(store.substitutions, store.preferences, put_in_force)
     desk = Desk(
         bindings=bindings,
-        accounts=store.bindings,
+        accounts=accounts,
         updates=store.updates,
         phrases=phrases,
         clock=clock,
@@ -199,7 +201,7 @@ def bootstrap(
         renderer=renderer,
         calendars=calendars,
         feeds=feeds,
-        links=LinkService(store.links, events, clock),
+        links=LinkService(store.links, events, clock, accounts),
         answers=answers,
         attendance=attendance,
         bindings=bindings,

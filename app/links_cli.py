@@ -82,7 +82,12 @@ async def _gather(settings: Settings, deployment: Deployment, rotate: list[str])
     try:
         for subject in rotate:
             if subject in deployment.delegates:
-                await services.links.rotate_delegate(subject)
+                if await services.links.rotate_delegate(subject):
+                    typer.echo(
+                        f"{subject}: the Telegram account connected through the old link is disconnected; they "
+                        "connect again with the new link",
+                        err=True,
+                    )
             else:
                 await services.links.rotate(LinkScope.DELEGATION, subject)
         generations = await services.store.links.generations()

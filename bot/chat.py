@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,6 @@ from services.roster import Roster
 from services.steering import SteeringService
 
 log = logging.getLogger(__name__)
-
-ACCOUNTS_REMEMBERED = 1024
-"""How many recent updates' account lookups are kept (more than are ever handled at once)."""
 
 
 @dataclass
@@ -62,8 +58,6 @@ class Chat:
         """The bot that sends what no update asked for (the secretariat's alerts); set when it starts."""
         self.failed: set[int] = set()
         """Updates whose handling failed, until the webhook that received them has answered (500)."""
-        self._accounts: OrderedDict[tuple[int, int], str | None] = OrderedDict()
-        """(update, user) → the delegate bound to the user, for the updates being handled."""
 
     @property
     def buttons(self) -> Buttons:
@@ -75,26 +69,12 @@ class Chat:
         return self.desk.deployment()
 
     async def delegate_of(self, update: Update) -> Delegate | None:
-        """The bound delegate writing, if any (a revoked or unbound account is a stranger); looked up once per
-        update (an update's handling asks several times)."""
+        """The bound delegate writing, if any (a revoked or unbound account is a stranger)."""
         user, deployment = update.effective_user, self.deployment()
         if user is None or deployment is None:
             return None
-        key = (update.update_id, user.id)
-        if key in self._accounts:
-            delegate_id = self._accounts[key]
-        else:
-            delegate_id = await self.desk.accounts.delegate_for(user.id)
-            self._accounts[key] = delegate_id
-            while len(self._accounts) > ACCOUNTS_REMEMBERED:
-                self._accounts.popitem(last=False)
+        delegate_id = await self.desk.accounts.delegate_for(user.id)
         return deployment.delegates.get(delegate_id) if delegate_id else None
-
-    def forget_account(self, update: Update) -> None:
-        """Look the writer up again (their binding changed while the update was handled)."""
-        user = update.effective_user
-        if user is not None:
-            self._accounts.pop((update.update_id, user.id), None)
 
     async def language(self, update: Update) -> str:
         """A bound delegate's language; a stranger's Telegram language when there are words in it, else the

@@ -148,7 +148,6 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             if opened.outcome is LinkOpened.UNKNOWN:
                 await self.help(update, context)
                 return
-        self.forget_account(update)
         delegate = deployment.delegates.get(opened.delegate_id or "")
         language = delegate.language if delegate is not None else await self.language(update)
         say = self.sayer(language)

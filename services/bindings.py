@@ -12,6 +12,7 @@ from domain.events import AccountBound, BindingRefused
 from domain.links import START_PREFIX, LinkScope, start_token
 from domain.ports import Audit, Bindings, Clock, EventSink, Links
 from domain.records import AuditEntry, TelegramBinding
+from services.events import EventBus
 
 
 class LinkOpened(StrEnum):
@@ -175,3 +176,51 @@ class StartLinks:
         generations = await self.links.generations()
         url = self.url(self._token(delegate_id, generations))
         return {"telegram": url} if url else {}
+
+
+class Accounts:
+    """Implements ``domain.ports.Bindings`` over the stored bindings, knowing who speaks for whom from memory.
+
+    Every update asks which delegate its sender is; the answer changes only when an account is bound or
+    unbound, which publishes ``AccountBound`` here at once and in every other process through the change log
+    (within its poll, at once on PostgreSQL). On that event everything known is forgotten and read again.
+    """
+
+    LIMIT = 20_000
+    """Accounts remembered at most (strangers included); past it, the memory starts afresh."""
+
+    def __init__(self, bindings: Bindings) -> None:
+        self.bindings = bindings
+        self._delegates: dict[int, str | None] = {}
+
+    def follow(self, bus: EventBus) -> None:
+        """Forget what is known whenever an account is bound or unbound, in any process."""
+        bus.subscribe(AccountBound, self._forget)
+
+    async def _forget(self, event: AccountBound) -> None:
+        self._delegates.clear()
+
+    async def bind(self, binding: TelegramBinding) -> None:
+        """Bind (and forget what is known)."""
+        await self.bindings.bind(binding)
+        self._delegates.clear()
+
+    async def get(self, delegate_id: str) -> TelegramBinding | None:
+        """A delegate's binding, read from the database."""
+        return await self.bindings.get(delegate_id)
+
+    async def delegate_for(self, telegram_user_id: int) -> str | None:
+        """The delegate an account speaks for, if any."""
+        if telegram_user_id in self._delegates:
+            return self._delegates[telegram_user_id]
+        delegate_id = await self.bindings.delegate_for(telegram_user_id)
+        if len(self._delegates) >= self.LIMIT:
+            self._delegates.clear()
+        self._delegates[telegram_user_id] = delegate_id
+        return delegate_id
+
+    async def unbind(self, delegate_id: str) -> bool:
+        """Unbind (and forget what is known)."""
+        removed = await self.bindings.unbind(delegate_id)
+        self._delegates.clear()
+        return removed

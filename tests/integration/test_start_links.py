@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.deployment import Deployment
-from domain.events import BindingRefused, LinkRotated
+from domain.events import AccountBound, BindingRefused, LinkRotated
 from services.bindings import BindingService, LinkOpened, Opened, StartLinks
 from services.links import LinkService
 from storage.repositories import Store
@@ -95,3 +95,21 @@ async def test_a_revoked_or_forged_link_binds_nobody(store: Store, deployment: D
         assert await service.open_link(token, 333, 333) == Opened(LinkOpened.UNKNOWN)
     assert await store.bindings.delegate_for(333) is None
     assert await store.audit.trail() == []
+
+
+async def test_rotating_disconnects_the_account_bound_through_the_old_link(
+    store: Store, deployment: Deployment
+) -> None:
+    # A colleague opened a forwarded invitation first: the secretariat rotates the delegate's links.
+    links = start_links(store, deployment)
+    events = RecordingEvents()
+    service = BindingService(store.bindings, events, FakeClock(), links, store.audit)
+    old = (await links.tokens())["kgz-tokoev"]
+    assert (await service.open_link(old, 444, 444)).outcome is LinkOpened.BOUND
+    rotation = LinkService(store.links, events, FakeClock(), store.bindings)
+    assert await rotation.rotate_delegate("kgz-tokoev")
+    assert await store.bindings.delegate_for(444) is None  # the colleague's account speaks for nobody now
+    assert AccountBound("kgz-tokoev", False) in events.published  # every process's cache hears it
+    new = (await links.tokens())["kgz-tokoev"]
+    assert (await service.open_link(new, 555, 555)).outcome is LinkOpened.BOUND  # the delegate's own account
+    assert not await rotation.rotate_delegate("kgz-osmonov")  # nobody was bound: nothing to disconnect
