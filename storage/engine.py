@@ -13,7 +13,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 READONLY = "plenary_readonly"
-AUTOCOMMIT = "plenary_autocommit"
 BUSY_SECONDS = 5
 """How long a SQLite write waits for a lock: one process's own transactions take milliseconds, so a lock held
 longer is someone else's (a backup, a second tool) and the write fails, to be retried by its loop."""
@@ -56,23 +55,6 @@ class _OneWriterEngine(AsyncEngine):
                 self._holder = None
 
 
-@contextlib.asynccontextmanager
-async def single_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for one statement that writes, committed as it runs.
-
-    On SQLite the statement is its own transaction: it holds the file's write lock only while it runs in the
-    driver's thread, never across an await, so it needs no turn among the transactions (``_OneWriterEngine``)
-    and does not wait behind them. Elsewhere it is an ordinary transaction.
-    """
-    if engine.dialect.name != "sqlite":
-        async with engine.begin() as conn:
-            yield conn
-        return
-    async with engine.execution_options(**{AUTOCOMMIT: True}).connect() as conn:
-        yield conn
-        await conn.commit()
-
-
 def create_engine(url: str) -> AsyncEngine:
     """Create the engine for a database URL; for SQLite, create the file's directory and set it up safely."""
     parsed = make_url(url)
@@ -97,12 +79,9 @@ def create_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Readers (see ``reader``) need no write lock: in WAL mode they never wait for writers. A single
-        # statement (see ``single_write``) is its own transaction.
-        options = connection.get_execution_options()
-        if options.get(AUTOCOMMIT, False):
-            return
-        connection.exec_driver_sql("BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE")
+        # Readers (see ``reader``) need no write lock: in WAL mode they never wait for writers.
+        readonly = connection.get_execution_options().get(READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 

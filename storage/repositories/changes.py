@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import Event, event_from
-from storage.engine import reader, single_write
+from storage.engine import reader
 from storage.tables import change_log
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class ChangeLogRepository:
 
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         """Record an event; on PostgreSQL, NOTIFY the other processes in the same transaction."""
-        async with single_write(self.engine) as conn:
+        async with self.engine.begin() as conn:
             result = await conn.execute(
                 change_log.insert().values(name=event.name, payload=event.payload(), origin=origin, at=now)
             )

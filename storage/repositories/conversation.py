@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import Preferences, Substitution
-from storage.engine import reader, single_write
+from storage.engine import reader
 from storage.repositories._sql import insert
 from storage.tables import delegate_preferences, nudges, substitutions, telegram_updates
 
@@ -23,7 +23,7 @@ class UpdateRepository:
     async def first_time(self, update_id: int, now: datetime) -> bool:
         """Note an update; True when no process had noted it before (the primary key decides, atomically)."""
         statement = insert(self.engine, telegram_updates).values(update_id=update_id, received_at=now)
-        async with single_write(self.engine) as conn:
+        async with self.engine.begin() as conn:
             result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
         return bool(result.rowcount)
 
