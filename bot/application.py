@@ -52,7 +52,7 @@ def build(
     token: str, conversation: Conversation, base_url: str | None = None, *, webhook: bool = False
 ) -> AnyApplication:
     """The bot's Application with the conversation's handlers (with no updater in webhook mode)."""
-    builder = ApplicationBuilder().token(token).job_queue(None).concurrent_updates(PerChat()).connection_pool_size(16)
+    builder = ApplicationBuilder().token(token).job_queue(None).concurrent_updates(PerChat())
     if webhook:
         builder = builder.updater(None)
     if base_url:
