@@ -27,7 +27,6 @@ from config.settings import Settings
 from domain.changes import removed_announced
 from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
-from domain.events import BindingRefused
 from domain.ports import Channel, Clock
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from messages import catalogues
@@ -170,7 +169,6 @@ class Service:
         if self._bot is None:
             return
         await self._bot.start()
-        s.events.subscribe(BindingRefused, s.conversation.tell_refused)
         self.tasks.spawn("telegram-updates", prune_updates(s.store.updates, s.clock))
         how = "by webhook" if isinstance(self._bot, Webhook) else "long polling"
         log.info("the bot answers delegates in Telegram (%s)", how)

@@ -160,6 +160,9 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
                 await self.reply(update, text, markup)
         else:
             await self.reply(update, say(f"start.{opened.outcome.value}"))
+            if opened.outcome in (LinkOpened.TAKEN, LinkOpened.OTHER_DELEGATE) and opened.delegate_id:
+                # Told by the process that refused it (not by every process that hears of it).
+                await self.tell_refused(BindingRefused(opened.delegate_id, user.id, opened.outcome.value))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """What the bot does (to a stranger: what it is)."""

@@ -171,7 +171,6 @@ async def test_the_secretariat_is_told_of_a_refused_link(api: FakeBotApi, store:
     clock = FakeClock()
     bus = EventBus(store.changes, clock, "test")
     talk, links = conversation(store, deployment, bus)
-    bus.subscribe(BindingRefused, talk.tell_refused)
     token = (await links.tokens())["kgz-tokoev"]
     async with running(api, talk):
         api.push(api.command_update(TOKOEV, f"/start {token}"))
