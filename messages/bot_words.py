@@ -96,6 +96,9 @@ PHRASES: Mapping[str, str] = {
     "checkin.not_invited": N_(
         "This code is for a session you are not invited to (%(title)s). Please ask at the secretariat's desk."
     ),
+    "checkin.too_many": N_(
+        "Too many codes that are not valid: please wait a few minutes, then scan the code shown in the hall."
+    ),
     "checkin.unknown": N_(
         "This is not a valid check-in code. Please scan the code shown in the hall, or send it: /checkin 12345678"
     ),

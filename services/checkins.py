@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain import checkin
@@ -28,6 +29,8 @@ class CheckIn(StrEnum):
     """Another session's code: the delegate is not invited to it."""
     UNKNOWN = "unknown"
     """No session's code (mistyped, invented)."""
+    TOO_MANY = "too_many"
+    """Too many wrong codes lately: no code is checked until the pause is over (guessing stays hopeless)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,11 @@ class CheckedIn:
     session: Session | None = None
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+
+
+WRONG_CODES = 10
+"""Wrong codes a delegate may send within ``PAUSE`` before their codes are no longer checked."""
+PAUSE = timedelta(minutes=10)
 
 
 def at_venue(session: Session) -> bool:
@@ -59,6 +67,8 @@ class CheckinService:
     ) -> None:
         self.attendance, self.audit, self.clock, self.deployment = attendance, audit, clock, deployment
         self.closures, self.secret = closures, secret
+        self._wrong: dict[str, deque[datetime]] = {}
+        """Each delegate's recent wrong codes (in this process)."""
 
     def window(self, session: Session) -> tuple[datetime, datetime]:
         """When check-in for a session is open."""
@@ -76,9 +86,16 @@ class CheckinService:
         if deployment is None:
             return CheckedIn(CheckIn.UNKNOWN)
         now = self.clock.now()
+        wrong = self._wrong.setdefault(delegate_id, deque())
+        while wrong and now - wrong[0] >= PAUSE:
+            wrong.popleft()
+        if len(wrong) >= WRONG_CODES:
+            await self._audit(delegate_id, "", CheckIn.TOO_MANY, now)
+            return CheckedIn(CheckIn.TOO_MANY)
         venues = [s.id for s in deployment.sessions.values() if at_venue(s)]
         found, session_id = checkin.check(self.secret, typed, venues, now)
         if session_id is None:
+            wrong.append(now)
             await self._audit(delegate_id, "", CheckIn.UNKNOWN, now)
             return CheckedIn(CheckIn.UNKNOWN)
         session = deployment.sessions[session_id]

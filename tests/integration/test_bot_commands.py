@@ -466,3 +466,23 @@ async def test_the_secretariat_gets_the_halls_code_and_its_qr_code(
     assert photo.photo == expected.getvalue()  # scanning it opens the bot with the code
     assert video.text == services.conversation.sayer("ru")("checkincode.no_venue", title="XVIII заседание МКВЭС ОДКБ")
     assert refused.text == services.conversation.sayer("ru")("forbidden.secretariat")
+
+
+async def test_guessing_check_in_codes_is_stopped_after_ten_wrong_ones(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    services = bot_services(store, deployment, clock)
+    await bind(store, "kgz-asanov", ASANOV, clock)
+    clock.current = deployment.sessions["icmec-xx"].starts_at - timedelta(minutes=20)
+    say = services.conversation.sayer("ru")
+    async with running(api, services.conversation):
+        for guess in range(11):
+            api.push(api.command_update(ASANOV, f"/checkin {guess:08d}"))
+        shown = checkin.current(SECRET, "icmec-xx", clock.now())
+        api.push(api.command_update(ASANOV, f"/checkin {shown.code}"))  # even the right code waits now
+        texts = [m.text for m in await said(api, ASANOV, 12)]
+        assert texts == [say("checkin.unknown")] * 10 + [say("checkin.too_many")] * 2
+        clock.advance(10 * 60)  # the pause is over
+        shown = checkin.current(SECRET, "icmec-xx", clock.now())
+        api.push(api.command_update(ASANOV, f"/checkin {shown.code}"))
+        assert (await said(api, ASANOV, 13))[12].text == say("checkin.checked_in", title="XX заседание МКВЭС ОДКБ")
