@@ -486,3 +486,29 @@ async def test_guessing_check_in_codes_is_stopped_after_ten_wrong_ones(
         shown = checkin.current(SECRET, "icmec-xx", clock.now())
         api.push(api.command_update(ASANOV, f"/checkin {shown.code}"))
         assert (await said(api, ASANOV, 13))[12].text == say("checkin.checked_in", title="XX заседание МКВЭС ОДКБ")
+
+
+async def test_a_plain_start_binds_by_username_only_where_the_commission_allows_it(
+    api: FakeBotApi, store: Store, deployment: Deployment, clock: FakeClock
+) -> None:
+    # kgz-asanov's YAML names the Telegram username asanov_kg, which ASANOV's account has.
+    services = bot_services(store, deployment, clock)
+    async with running(api, services.conversation):
+        api.push(api.command_update(ASANOV, "/start"))
+        [told] = await said(api, ASANOV, 1)
+    assert told.text == services.conversation.sayer("ru")("stranger")  # off by default: nobody is bound
+    assert await store.bindings.delegate_for(ASANOV.id) is None
+
+    policy = deployment.commission.telegram.model_copy(update={"bind_by_username": True})
+    allowing = dataclasses.replace(deployment, commission=deployment.commission.model_copy(update={"telegram": policy}))
+    services = bot_services(store, allowing, clock)
+    impostor = TgUser(7201, "Someone", username="not_in_the_yaml", language_code="ru")
+    async with running(api, services.conversation):
+        api.push(api.command_update(ASANOV, "/start"))
+        api.push(api.command_update(impostor, "/start"))
+        bound = (await said(api, ASANOV, 3))[1]
+        [stranger] = await said(api, impostor, 1)
+    assert bound.text == services.conversation.sayer("ru")("start.bound", name="Талант Асанов")
+    assert await store.bindings.delegate_for(ASANOV.id) == "kgz-asanov"
+    assert stranger.text == services.conversation.sayer("ru")("stranger")
+    assert await store.bindings.delegate_for(impostor.id) is None
