@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.notices import Notice, NoticeStatus
+from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,32 @@ class OutboxItem:
     def skipped(self) -> bool:
         """A stale notice is recorded as skipped, never sent."""
         return self.notice.status is NoticeStatus.STALE
+
+
+def due_now(
+    kind: NoticeKind,
+    session_id: str,
+    delegate_id: str,
+    channels: tuple[str, ...],
+    now: datetime,
+    detail: str = "",
+    payload: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+) -> OutboxItem:
+    """A notice that no plan made (the chat asked for it): due at once, keyed by what it is about unless ``key``
+    says otherwise, so that asking twice queues it once."""
+    notice = Notice(
+        key=key or notice_key(session_id, kind, delegate_id, detail),
+        kind=kind,
+        session_id=session_id,
+        delegate_id=delegate_id,
+        due_at=now,
+        channels=channels,
+        status=NoticeStatus.DUE,
+        detail=detail,
+    )
+    return OutboxItem(notice, payload or {})
 
 
 @dataclass(frozen=True, slots=True)

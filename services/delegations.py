@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from domain.deployment import Deployment
 from domain.model import Delegate, Role, Session
-from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
-from domain.outbox import OutboxItem
+from domain.notices import NoticeKind
+from domain.outbox import due_now
 from domain.ports import Audit, Clock, Outbox, Substitutions
 from domain.records import AuditEntry, Rsvp, RsvpAnswer, RsvpSource, Substitution
 from services.answers import AnswerService
@@ -146,17 +146,16 @@ class DelegationService:
         )
         await self._audit(head_id, "delegation.substitute", session_id, member=member_id, substitute=substitute_id)
         await self.roster.refresh()  # the substitute is invited: their invitation is planned and queued
-        told = Notice(  # and the member is told, through their own channels
-            key=notice_key(session_id, NoticeKind.SUBSTITUTED, member_id, substitute_id),
-            kind=NoticeKind.SUBSTITUTED,
-            session_id=session_id,
-            delegate_id=member_id,
-            due_at=now,
-            channels=member.delegate.channels,
-            status=NoticeStatus.DUE,
-            detail=substitute_id,
+        told = due_now(  # and the member is told, through their own channels
+            NoticeKind.SUBSTITUTED,
+            session_id,
+            member_id,
+            member.delegate.channels,
+            now,
+            substitute_id,
+            {"substitute": substitute_id, "head": head_id},
         )
-        await self.outbox.enqueue([OutboxItem(told, {"substitute": substitute_id, "head": head_id})], now)
+        await self.outbox.enqueue([told], now)
         return Named.NAMED
 
     async def outsider(self, head_id: str, session_id: str, text: str) -> None:

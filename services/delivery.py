@@ -11,8 +11,8 @@ from domain.callbacks import ANSWER_CODES, short, sign
 from domain.delivery import Button, CalendarPart, Change, Delivery, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import CALENDAR_KINDS, Notice, NoticeKind, NoticeStatus
-from domain.outbox import ClaimedItem, OutboxItem
+from domain.notices import CALENDAR_KINDS, NoticeKind
+from domain.outbox import ClaimedItem, OutboxItem, due_now
 from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
 from services.answers import choices
@@ -174,16 +174,9 @@ class DeliveryComposer:
         delegate = deployment.delegates.get(item.delegate_id)
         if delegate is None or delegate.email is None or not deployment.commission.telegram.calendar_by_email:
             return None
-        notice = Notice(
-            key=f"{item.key}{EMAIL_COPY}",
-            kind=NoticeKind(item.kind),
-            session_id=item.session_id,
-            delegate_id=item.delegate_id,
-            due_at=now,
-            channels=("email",),
-            status=NoticeStatus.DUE,
-        )
-        return OutboxItem(notice, dict(item.payload))
+        kind = NoticeKind(item.kind)
+        copy = f"{item.key}{EMAIL_COPY}"
+        return due_now(kind, item.session_id, item.delegate_id, ("email",), now, payload=dict(item.payload), key=copy)
 
     def _buttons(self, session: Session, language: str, now: datetime) -> tuple[tuple[Button, ...], ...]:
         """The answers the session's format allows, then its agenda, join link and calendar: one tap each.

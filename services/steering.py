@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from domain.deployment import Deployment
 from domain.events import SessionClosed
 from domain.model import Delegate, Session, SessionStatus
-from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
-from domain.outbox import OutboxItem
+from domain.notices import NoticeKind
+from domain.outbox import due_now
 from domain.ports import Answers, Audit, Broadcasts, Clock, Closures, EventSink, Nudges, Outbox
 from domain.records import AuditEntry, Broadcast, RsvpAnswer
 
@@ -134,21 +134,7 @@ class SteeringService:
         last = await self.nudges.last(session.id)
         due = [d for d in status.silent if d.id not in last or now - last[d.id] >= NUDGE_EVERY]
         day = now.strftime("%Y%m%d")
-        items = [
-            OutboxItem(
-                Notice(
-                    key=notice_key(session.id, NoticeKind.NUDGE, d.id, day),
-                    kind=NoticeKind.NUDGE,
-                    session_id=session.id,
-                    delegate_id=d.id,
-                    due_at=now,
-                    channels=d.channels,
-                    status=NoticeStatus.DUE,
-                    detail=day,
-                )
-            )
-            for d in due
-        ]
+        items = [due_now(NoticeKind.NUDGE, session.id, d.id, d.channels, now, day) for d in due]
         if items:
             await self.outbox.enqueue(items, now)
             await self.nudges.record(session.id, [d.id for d in due], now)
@@ -182,21 +168,9 @@ class SteeringService:
             return broadcast, broadcast.recipients or 0, False
         now = self.clock.now()
         invited = [deployment.delegates[d] for d in self.invited(session)]
+        text = {"text": broadcast.text}
         items = [
-            OutboxItem(
-                Notice(
-                    key=notice_key(session.id, NoticeKind.BROADCAST, d.id, str(broadcast.id)),
-                    kind=NoticeKind.BROADCAST,
-                    session_id=session.id,
-                    delegate_id=d.id,
-                    due_at=now,
-                    channels=d.channels,
-                    status=NoticeStatus.DUE,
-                    detail=str(broadcast.id),
-                ),
-                {"text": broadcast.text},
-            )
-            for d in invited
+            due_now(NoticeKind.BROADCAST, session.id, d.id, d.channels, now, str(broadcast.id), text) for d in invited
         ]
         await self.outbox.enqueue(items, now)
         sent = await self.broadcasts.mark_sent(broadcast.id, f"telegram:{telegram_user_id}", now, len(items))
