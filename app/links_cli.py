@@ -74,6 +74,7 @@ async def _gather(settings: Settings, deployment: Deployment, rotate: list[str])
     from app.bootstrap import bootstrap
     from app.clock import SystemClock
     from app.secrets import server_secret
+    from domain.feeds import webcal
     from domain.links import LinkScope
     from storage.migrate import upgrade
 
@@ -113,7 +114,7 @@ async def _gather(settings: Settings, deployment: Deployment, rotate: list[str])
                 "agency": (delegate.agency or "") if delegate else "",
                 "role": delegate.role.value if delegate else "",
                 "https": base + path,
-                "webcal": "webcal://" + (base + path).split("://", 1)[1],
+                "webcal": webcal(base + path),
                 "telegram": services.start_links.url(token) if token else None,
             }
         )

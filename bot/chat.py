@@ -76,6 +76,13 @@ class Chat:
         delegate_id = await self.desk.accounts.delegate_for(user.id)
         return deployment.delegates.get(delegate_id) if delegate_id else None
 
+    async def member(self, update: Update) -> Delegate | None:
+        """The bound delegate writing; a stranger is told what the bot is, and None comes back."""
+        delegate = await self.delegate_of(update)
+        if delegate is None:
+            await self.reply(update, self.sayer(await self.language(update))("stranger"))
+        return delegate
+
     async def language(self, update: Update) -> str:
         """A bound delegate's language; a stranger's Telegram language when there are words in it, else the
         commission's working language."""
@@ -183,15 +190,3 @@ class Chat:
                 await bot.send_message(admin, text)
             except TelegramError as exc:
                 log.warning("could not tell secretariat account %d (%s)", admin, type(exc).__name__)
-
-    async def tell_delegate(self, delegate_id: str, text: str) -> bool:
-        """Send a line to a delegate's bound chat; False when they have none (or it failed)."""
-        binding = await self.desk.accounts.get(delegate_id)
-        if binding is None or self.bot is None:
-            return False
-        try:
-            await self.bot.send_message(binding.chat_id, text)
-        except TelegramError as exc:
-            log.warning("could not tell delegate %s (%s)", delegate_id, type(exc).__name__)
-            return False
-        return True

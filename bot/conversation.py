@@ -135,10 +135,8 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             return
         token = context.args[0] if context.args else ""
         if token.startswith(checkin.PREFIX) and not token.startswith(START_PREFIX):
-            delegate = await self.delegate_of(update)
-            if delegate is None:
-                await self.reply(update, self.sayer(await self.language(update))("stranger"))
-            else:
+            delegate = await self.member(update)
+            if delegate is not None:
                 await self.check_in(update, delegate, token)
             return
         if token:

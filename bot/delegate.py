@@ -11,6 +11,8 @@ from telegram.ext import ContextTypes
 from bot.chat import Chat
 from bot.keyboards import Say
 from domain.callbacks import ANSWERS_BY_CODE, Callback, find, short
+from domain.deployment import Deployment
+from domain.feeds import webcal
 from domain.model import Delegate, Session, SessionStatus
 from domain.notices import NoticeKind
 from domain.records import Preferences, RsvpAnswer, RsvpSource
@@ -56,9 +58,8 @@ class DelegateCommands(Chat):
         self, update: Update, context: ContextTypes.DEFAULT_TYPE
     ) -> tuple[Delegate, Session, Say] | None:
         """The writer (a delegate) and the session their command names; answered when either is missing."""
-        delegate = await self.delegate_of(update)
+        delegate = await self.member(update)
         if delegate is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return None
         say = self.sayer(delegate.language)
         arg = context.args[0] if context.args else None
@@ -70,9 +71,8 @@ class DelegateCommands(Chat):
 
     async def sessions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/sessions``: a card for each upcoming session."""
-        delegate = await self.delegate_of(update)
+        delegate = await self.member(update)
         if delegate is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         upcoming = self.invited(delegate)[:UPCOMING]
         if not upcoming:
@@ -127,9 +127,8 @@ class DelegateCommands(Chat):
 
     async def calendar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/calendar``: the delegate's personal feed, as https and webcal."""
-        delegate = await self.delegate_of(update)
+        delegate = await self.member(update)
         if delegate is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         await self.give_calendar(update, delegate)
 
@@ -140,14 +139,12 @@ class DelegateCommands(Chat):
         if not url:
             await self.reply(update, say("calendar.none"))
             return
-        webcal = "webcal://" + url.split("://", 1)[1]
-        await self.reply(update, say("calendar", https=url, webcal=webcal))
+        await self.reply(update, say("calendar", https=url, webcal=webcal(url)))
 
     async def checkin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/checkin CODE``: check in at the venue with the code shown in the hall."""
-        delegate = await self.delegate_of(update)
+        delegate = await self.member(update)
         if delegate is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         if not context.args:
             await self.reply(update, self.sayer(delegate.language)("checkin.usage"))
@@ -171,10 +168,8 @@ class DelegateCommands(Chat):
 
     async def language_menu(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/language``: the commission's languages, each in its own words."""
-        delegate = await self.delegate_of(update)
-        deployment = self.deployment()
+        delegate, deployment = await self.member(update), self.deployment()
         if delegate is None or deployment is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         rows = [
             [self.buttons.button(("✓ " if code == delegate.language else "") + _autonym(code), "l", code)]
@@ -184,10 +179,8 @@ class DelegateCommands(Chat):
 
     async def timezone(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/timezone [ZONE]``: set the zone times are shown in, or show it with the member states' zones."""
-        delegate = await self.delegate_of(update)
-        deployment = self.deployment()
+        delegate, deployment = await self.member(update), self.deployment()
         if delegate is None or deployment is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         say = self.sayer(delegate.language)
         if context.args:
@@ -197,7 +190,7 @@ class DelegateCommands(Chat):
                 return
             await self.choose(update, delegate, timezone=zone)
             return
-        zones = sorted({s.timezone for s in deployment.states.values()} | {deployment.commission.timezone})
+        zones = sorted(_zones(deployment))
         rows = [[self.buttons.button(("✓ " if z == delegate.timezone else "") + z, "z", short(z))] for z in zones]
         await self.reply(update, say("timezone.current", zone=delegate.timezone), InlineKeyboardMarkup(rows))
 
@@ -232,8 +225,7 @@ class DelegateCommands(Chat):
             await self.choose(update, delegate, language=args[0])
             return
         if action == "z" and args:
-            zones = {s.timezone for s in deployment.states.values()} | {deployment.commission.timezone}
-            zone = find(args[0], zones)
+            zone = find(args[0], _zones(deployment))
             await self.answer_query(update, None if zone else say("stale"))
             if zone:
                 await self.choose(update, delegate, timezone=zone)
@@ -272,6 +264,11 @@ class DelegateCommands(Chat):
             await self.edit_markup(update, self.card_markup(delegate, session, chosen))
         if done.outcome is Answer.RECORDED and answer is RsvpAnswer.SUBSTITUTE:
             await self.reply(update, say("answered.substitute_next"))
+
+
+def _zones(deployment: Deployment) -> set[str]:
+    """The zones offered by /timezone: the member states' and the commission's."""
+    return {s.timezone for s in deployment.states.values()} | {deployment.commission.timezone}
 
 
 def _autonym(code: str) -> str:

@@ -76,9 +76,8 @@ class HeadCommands(Chat):
 
     async def delegation(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/delegation [session]``: the head's delegation at their next session (or the one named)."""
-        head = await self.delegate_of(update)
+        head = await self.member(update)
         if head is None:
-            await self.reply(update, self.sayer(await self.language(update))("stranger"))
             return
         say = self.sayer(head.language)
         if self.desk.delegations.head(head.id) is None:

@@ -68,3 +68,10 @@ def feed_sessions(
         for s in deployment.sessions.values()
         if s.id in chosen and not (s.status is SessionStatus.CANCELLED and s.ends_at + keep_cancelled < now)
     ]
+
+
+def webcal(url: str) -> str:
+    """The ``webcal://`` address a calendar app subscribes to for an http(s) feed, else an empty string."""
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return "webcal://" + url.split("://", 1)[1]

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import re
 
-_FEED_SCHEMES = ("https://", "http://")
+from domain.feeds import webcal
+
+__all__ = ["tel", "unbreakable", "webcal"]
+
 _DIALLABLE = re.compile(r"\+?[0-9][0-9 ()\u00a0.\-]*[0-9]")
 _BREAKS = str.maketrans({" ": "\u00a0", "-": "\u2011"})
 """A space becomes a no-break space, a hyphen a non-breaking hyphen."""
-
-
-def webcal(url: str) -> str:
-    """The ``webcal://`` address a calendar app subscribes to for an http(s) feed, else an empty string."""
-    if not url.startswith(_FEED_SCHEMES):
-        return ""
-    return "webcal://" + url.split("://", 1)[1]
 
 
 def unbreakable(text: str) -> str:
