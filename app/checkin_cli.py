@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.cli_common import PathsArg, load_or_exit
+from app.cli_common import PathsArg, bot_username, load_or_exit
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from services.bindings import StartLinks
 
 
 def checkin_code(
@@ -33,13 +37,10 @@ def checkin_code(
         raise typer.BadParameter(f"unknown session {session!r}: one of {', '.join(deployment.sessions)}")
     if not at_venue(found):
         raise typer.BadParameter(f"session {session!r} is not held at a venue: there is no check-in")
-    settings = Settings()
-    secret, username = asyncio.run(_secret_and_bot(settings))
+    secret, links = asyncio.run(_secret_and_links(Settings()))
     while True:
-        from datetime import UTC, datetime
-
         shown = checkin.current(secret, session, datetime.now(UTC))
-        link = f"https://t.me/{username}?start={checkin.PREFIX}{shown.code}" if username else None
+        link = links.url(checkin.PREFIX + shown.code)
         typer.echo(f"{shown.code}  valid until {shown.until:%H:%M:%S} UTC" + (f"  {link}" if link else ""))
         if qr is not None:
             if link is None:
@@ -52,10 +53,10 @@ def checkin_code(
         time.sleep(max(1.0, (shown.until - datetime.now(UTC)).total_seconds()))
 
 
-async def _secret_and_bot(settings: Settings) -> tuple[bytes, str | None]:
+async def _secret_and_links(settings: Settings) -> tuple[bytes, StartLinks]:
+    """The server's secret, and the bot's deep links (no links without the bot's username)."""
     from app.bootstrap import bootstrap
     from app.clock import SystemClock
-    from app.links_cli import _bot_username
     from app.secrets import server_secret
     from storage.migrate import upgrade
 
@@ -65,4 +66,5 @@ async def _secret_and_bot(settings: Settings) -> tuple[bytes, str | None]:
         secret = await server_secret(settings, services.store, services.clock)
     finally:
         await services.store.engine.dispose()
-    return secret, settings.telegram_bot_username or await _bot_username(settings)
+    services.start_links.bot_username = settings.telegram_bot_username or await bot_username(settings)
+    return secret, services.start_links

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from config.loader import LoadResult, load
+from config.settings import Settings
 from messages import catalogues
 
 PathsArg = Annotated[
@@ -28,3 +29,19 @@ def load_or_exit(paths: list[str]) -> LoadResult:
         )
         raise typer.Exit(1)
     return result
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """The bot's @username from Telegram (getMe), when only the token is set; None without a token."""
+    if settings.telegram_bot_token is None:
+        return None
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    token = settings.telegram_bot_token.get_secret_value()
+    bot = Bot(token, base_url=settings.telegram_api_url) if settings.telegram_api_url else Bot(token)
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError as exc:  # the token is not repeated: PTB's message could carry it
+        raise typer.BadParameter(f"Telegram did not answer getMe ({type(exc).__name__}): check the token") from None

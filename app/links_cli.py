@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.cli_common import PathsArg, load_or_exit
+from app.cli_common import PathsArg, bot_username, load_or_exit
 from config.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ async def _gather(settings: Settings, deployment: Deployment, rotate: list[str])
         telegram = await services.start_links.tokens()
     finally:
         await services.store.engine.dispose()
-    username = settings.telegram_bot_username or await _bot_username(settings)
+    username = settings.telegram_bot_username or await bot_username(settings)
     services.start_links.bot_username = username
     base = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
     rows: list[Row] = []
@@ -119,22 +119,6 @@ async def _gather(settings: Settings, deployment: Deployment, rotate: list[str])
             }
         )
     return rows, username
-
-
-async def _bot_username(settings: Settings) -> str | None:
-    """The bot's @username from Telegram (getMe), when only the token is set; None without a token."""
-    if settings.telegram_bot_token is None:
-        return None
-    from telegram import Bot
-    from telegram.error import TelegramError
-
-    token = settings.telegram_bot_token.get_secret_value()
-    bot = Bot(token, base_url=settings.telegram_api_url) if settings.telegram_api_url else Bot(token)
-    try:
-        async with bot:
-            return bot.username
-    except TelegramError as exc:  # the token is not repeated: PTB's message could carry it
-        raise typer.BadParameter(f"Telegram did not answer getMe ({type(exc).__name__}): check the token") from None
 
 
 def _write_qr(folder: Path, rows: list[Row]) -> None:
