@@ -41,7 +41,7 @@ class SecretariatCommands(Chat):
             await self.reply(update, self.sayer(language)("secretariat.no_session", session=arg or ""))
         return session
 
-    async def working(self) -> str:
+    def working(self) -> str:
         """The language the secretariat is spoken to in."""
         deployment = self.deployment()
         return deployment.commission.language if deployment is not None else "en"
@@ -56,7 +56,7 @@ class SecretariatCommands(Chat):
         """The status of a session's answers, in the working language."""
         deployment = self.deployment()
         assert deployment is not None
-        language = await self.working()
+        language = self.working()
         say = self.sayer(language)
         status = await self.desk.steering.status(session)
         lines = [say("status.heading", title=self.title(session, language)), counts_text(say, status.counts)]
@@ -82,9 +82,9 @@ class SecretariatCommands(Chat):
         session = await self._admitted(update, "remind", context.args[0] if context.args else None)
         if session is None:
             return
-        say = self.sayer(await self.working())
+        say = self.sayer(self.working())
         nudged = await self.desk.steering.remind(session)
-        title = self.title(session, await self.working())
+        title = self.title(session, self.working())
         if nudged.nudged == 0 and nudged.recently == 0:
             await self.reply(update, say("remind.none", title=title))
         else:
@@ -95,7 +95,7 @@ class SecretariatCommands(Chat):
         session = await self._admitted(update, "checkincode", context.args[0] if context.args else None)
         if session is None:
             return
-        language = await self.working()
+        language = self.working()
         say = self.sayer(language)
         if not at_venue(session):
             await self.reply(update, say("checkincode.no_venue", title=self.title(session, language)))
@@ -130,7 +130,7 @@ class SecretariatCommands(Chat):
         session = await self._admitted(update, "broadcast", named)
         if session is None:
             return
-        language = await self.working()
+        language = self.working()
         say = self.sayer(language)
         if not text:
             await self.reply(update, say("broadcast.usage"))
@@ -152,7 +152,7 @@ class SecretariatCommands(Chat):
         user = update.effective_user
         if session is None or user is None:
             return
-        language = await self.working()
+        language = self.working()
         closed, at = await self.desk.steering.close(user.id, session)
         when = self.desk.phrases.clock_time(language, at, session.timezone)
         key = "close.done" if closed else "close.already"
@@ -170,7 +170,7 @@ class SecretariatCommands(Chat):
             refused = self.sayer(await self.language(update))("forbidden.secretariat")
             await self.answer_query(update, refused, alert=True)
             return True
-        say = self.sayer(await self.working())
+        say = self.sayer(self.working())
         broadcast_id = int(callback.args[0])
         if callback.action == "bs":
             broadcast, count, sent = await self.desk.steering.send(user.id, broadcast_id)
