@@ -83,6 +83,17 @@ class Failures:
             log.error("could not forget update %d after its failure: %s", update_id, type(exc).__name__)
 
 
+async def begin(application: AnyApplication, conversation: Conversation) -> None:
+    """Initialise the Application, set its command menu and start handling updates (polling or webhook)."""
+    await application.initialize()
+    conversation.bot = application.bot
+    try:
+        await conversation.register_commands(application.bot)
+    except TelegramError as exc:  # the menu is a convenience: the bot answers without it
+        log.warning("could not set the bot's command menu (%s)", type(exc).__name__)
+    await application.start()
+
+
 class Polling:
     """Runs the Application by long polling, from the service's start to its stop."""
 
@@ -93,13 +104,7 @@ class Polling:
     async def start(self) -> None:
         """Initialise the Application, set its command menu and start fetching updates (those sent while it was
         down included)."""
-        await self.application.initialize()
-        self.conversation.bot = self.application.bot
-        try:
-            await self.conversation.register_commands(self.application.bot)
-        except TelegramError as exc:  # the menu is a convenience: the bot answers without it
-            log.warning("could not set the bot's command menu (%s)", type(exc).__name__)
-        await self.application.start()
+        await begin(self.application, self.conversation)
         updater = self.application.updater
         assert updater is not None
         await updater.start_polling(timeout=30, allowed_updates=Update.ALL_TYPES, error_callback=_polling_error)

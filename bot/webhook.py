@@ -18,9 +18,8 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import TelegramError
 
-from bot.application import AnyApplication
+from bot.application import AnyApplication, begin
 from bot.conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -54,13 +53,7 @@ class Webhook:
 
     async def start(self) -> None:
         """Initialise the Application, set its menu, start handling and register the webhook with its secret."""
-        await self.application.initialize()
-        self.conversation.bot = self.application.bot
-        try:
-            await self.conversation.register_commands(self.application.bot)
-        except TelegramError as exc:
-            log.warning("could not set the bot's command menu (%s)", type(exc).__name__)
-        await self.application.start()
+        await begin(self.application, self.conversation)
         await self.application.bot.set_webhook(
             self.url, secret_token=self._token, allowed_updates=Update.ALL_TYPES, max_connections=40
         )
