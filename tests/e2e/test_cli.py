@@ -281,6 +281,7 @@ def test_checkin_code_shows_the_code_the_bot_accepts_and_its_qr_code(tmp_path: P
 
     import segno
 
+    from app.clock import SystemClock
     from app.secrets import server_secret
     from config.settings import Settings
     from domain import checkin
@@ -304,9 +305,7 @@ def test_checkin_code_shows_the_code_the_bot_accepts_and_its_qr_code(tmp_path: P
     async def secret() -> bytes:
         store = Store(create_engine(settings.resolved_database_url()))
         try:
-            return await server_secret(
-                settings, store, type("Now", (), {"now": staticmethod(lambda: datetime.now(UTC))})()
-            )  # type: ignore[arg-type]
+            return await server_secret(settings, store, SystemClock())
         finally:
             await store.engine.dispose()
 
