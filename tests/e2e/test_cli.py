@@ -234,17 +234,19 @@ def test_outbox_lists_failed_deliveries_with_their_reason_and_retries_one(tmp_pa
     url = f"sqlite+aiosqlite:///{data / 'plenary.db'}"
     failed, pending = "icmec-xx:invitation:kgz-asanov", "icmec-xx:invitation:rus-head"
 
-    async def prepare() -> Store:
+    async def prepare() -> None:
         await upgrade(url)
         store = Store(create_engine(url))
-        now = datetime(2022, 10, 1, tzinfo=UTC)
-        for key, delegate in ((failed, "kgz-asanov"), (pending, "rus-head")):
-            notice = Notice(key, NoticeKind.INVITATION, "icmec-xx", delegate, now, ("email",), NoticeStatus.DUE)
-            await store.outbox.enqueue([OutboxItem(notice)], now)
-        item = next(i for i in await store.outbox.claim_due(now, "w", 60, 10) if i.key == failed)
-        await store.outbox.mark_failed(item, "email: recipient refused: 550 5.1.1 no such user", now)
-        await store.outbox.release("w", now)
-        return store
+        try:
+            now = datetime(2022, 10, 1, tzinfo=UTC)
+            for key, delegate in ((failed, "kgz-asanov"), (pending, "rus-head")):
+                notice = Notice(key, NoticeKind.INVITATION, "icmec-xx", delegate, now, ("email",), NoticeStatus.DUE)
+                await store.outbox.enqueue([OutboxItem(notice)], now)
+            item = next(i for i in await store.outbox.claim_due(now, "w", 60, 10) if i.key == failed)
+            await store.outbox.mark_failed(item, "email: recipient refused: 550 5.1.1 no such user", now)
+            await store.outbox.release("w", now)
+        finally:  # its connections closed while their event loop runs, not collected after it closed
+            await store.engine.dispose()
 
     async def status(key: str) -> str:
         store = Store(create_engine(url))
