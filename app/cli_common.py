@@ -38,8 +38,11 @@ async def bot_username(settings: Settings) -> str | None:
     from telegram import Bot
     from telegram.error import TelegramError
 
+    from integrations.telegram.request import AiohttpRequest
+
     token = settings.telegram_bot_token.get_secret_value()
-    bot = Bot(token, base_url=settings.telegram_api_url) if settings.telegram_api_url else Bot(token)
+    base_url = settings.telegram_api_url or "https://api.telegram.org/bot"
+    bot = Bot(token, base_url=base_url, request=AiohttpRequest(1), get_updates_request=AiohttpRequest(1))
     try:
         async with bot:
             return bot.username

@@ -29,6 +29,7 @@ from domain.delivery import ChannelUnavailable
 from domain.deployment import Deployment
 from domain.ports import Channel, Clock
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
+from integrations.telegram.request import bot_requests
 from messages import catalogues
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
@@ -158,7 +159,11 @@ class Service:
             return None
         url = self.settings.telegram_webhook_url
         application = build_bot(
-            token.get_secret_value(), s.conversation, self.settings.telegram_api_url, webhook=url is not None
+            token.get_secret_value(),
+            s.conversation,
+            self.settings.telegram_api_url,
+            webhook=url is not None,
+            requests=bot_requests(),
         )
         if url is not None:
             return Webhook(application, s.conversation, url, s.start_links.secret)

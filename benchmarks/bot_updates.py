@@ -57,6 +57,7 @@ from config.settings import Settings
 from domain.callbacks import ANSWERS_BY_CODE, short, sign
 from domain.deployment import Deployment
 from domain.records import TelegramBinding
+from integrations.telegram.request import bot_requests
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
@@ -259,7 +260,7 @@ async def plenary_bot(api: Double, services: Services) -> AsyncIterator[Target]:
     hooks: list[Webhook] = []
 
     def route(app: web.Application, base: str) -> None:
-        application = build(api.token, services.conversation, api.base_url, webhook=True)
+        application = build(api.token, services.conversation, api.base_url, webhook=True, requests=bot_requests())
         hooks.append(Webhook(application, services.conversation, base, SECRET))
         hooks[0].route(app)
 

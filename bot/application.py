@@ -12,6 +12,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.request import BaseRequest
 
 from bot.conversation import Conversation
 
@@ -49,10 +50,18 @@ class PerChat(BaseUpdateProcessor):
 
 
 def build(
-    token: str, conversation: Conversation, base_url: str | None = None, *, webhook: bool = False
+    token: str,
+    conversation: Conversation,
+    base_url: str | None = None,
+    *,
+    webhook: bool = False,
+    requests: tuple[BaseRequest, BaseRequest] | None = None,
 ) -> AnyApplication:
-    """The bot's Application with the conversation's handlers (with no updater in webhook mode)."""
+    """The bot's Application with the conversation's handlers (with no updater in webhook mode), making its Bot
+    API calls and its getUpdates through ``requests`` (python-telegram-bot's own, when None)."""
     builder = ApplicationBuilder().token(token).job_queue(None).concurrent_updates(PerChat())
+    if requests is not None:
+        builder = builder.request(requests[0]).get_updates_request(requests[1])
     if webhook:
         builder = builder.updater(None)
     if base_url:

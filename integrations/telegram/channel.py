@@ -7,7 +7,6 @@ import logging
 import sys
 from typing import Any, TextIO
 
-import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -20,10 +19,10 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import BaseRateLimiter, ExtBot
-from telegram.request import HTTPXRequest
 
 from domain.delivery import ChannelUnavailable, Delivery, DeliveryError, Outcome
 from integrations.telegram.limiter import PacingRateLimiter, retry_seconds
+from integrations.telegram.request import AiohttpRequest, failure, request_left
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +39,13 @@ class TelegramChannel:
         *,
         limiter: BaseRateLimiter[Any] | None = None,
         read_timeout: float = 15.0,
+        connect_timeout: float = 10.0,
         connections: int = 64,
     ) -> None:
         self.limiter = limiter or PacingRateLimiter()
         self._requests = (
-            HTTPXRequest(connection_pool_size=connections, read_timeout=read_timeout, connect_timeout=10.0),
-            HTTPXRequest(connection_pool_size=1),
+            AiohttpRequest(connections, read_timeout=read_timeout, connect_timeout=connect_timeout),
+            AiohttpRequest(1),
         )
         self.bot: ExtBot[Any] = ExtBot(
             token,
@@ -103,21 +103,17 @@ class TelegramChannel:
             raise DeliveryError(Outcome.UNKNOWN, f"Telegram: {exc.message}") from None
 
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
-"""httpx errors raised before any byte of the request was written: the message never left."""
-
-
 def _network_failure(exc: NetworkError) -> DeliveryError:
     """Not sent, or sent with no answer (PTB #1045: blind resending delivered one message three times)."""
     cause = exc.__cause__
-    if isinstance(cause, _NOT_SENT):
-        return DeliveryError(Outcome.TRANSIENT, f"Telegram not reached, not sent ({type(cause).__name__})")
     if cause is None or isinstance(cause, TelegramError):
         # Telegram answered, with a 5xx: it did not take the message.
         return DeliveryError(Outcome.TRANSIENT, f"Telegram failing: {exc.message}"[:300])
+    if not request_left(cause):
+        return DeliveryError(Outcome.TRANSIENT, f"Telegram not reached, not sent ({failure(cause)})")
     # A read or write timeout, a connection dropped or reset once the request was (being) written: it may
     # have arrived.
-    return DeliveryError(Outcome.UNKNOWN, f"Telegram sent, no answer ({type(cause).__name__})")
+    return DeliveryError(Outcome.UNKNOWN, f"Telegram sent, no answer ({failure(cause)})")
 
 
 class ConsoleTelegram:

@@ -14,6 +14,7 @@ from bot.conversation import Conversation
 from config.settings import Settings
 from domain.deployment import Deployment
 from domain.ports import Clock, EventSink
+from integrations.telegram.request import bot_requests
 from storage.repositories import Store
 from tests.doubles.telegram_bot_api import FakeBotApi
 
@@ -35,7 +36,9 @@ async def running(
     api: FakeBotApi, conversation: Conversation
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     """A python-telegram-bot Application with the conversation's handlers, polling the double."""
-    application = ApplicationBuilder().token(api.token).base_url(api.base_url).job_queue(None).build()
+    main, updates = bot_requests()
+    builder = ApplicationBuilder().token(api.token).base_url(api.base_url).job_queue(None)
+    application = builder.request(main).get_updates_request(updates).build()
     conversation.install(application)
     async with application:
         conversation.bot = application.bot

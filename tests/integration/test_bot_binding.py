@@ -21,6 +21,7 @@ from bot.secretariat import SECRETARIAT_COMMANDS
 from domain.deployment import Deployment
 from domain.events import BindingRefused
 from domain.ports import EventSink
+from integrations.telegram.request import bot_requests
 from messages.conversation import Phrasebook
 from services.bindings import StartLinks
 from services.events import EventBus
@@ -142,7 +143,7 @@ async def test_the_command_menu_is_in_every_language_and_by_default_the_working_
     from bot.application import Polling, build
 
     talk, _ = conversation(store, deployment, RecordingEvents())
-    polling = Polling(build(api.token, talk, api.base_url), talk)
+    polling = Polling(build(api.token, talk, api.base_url, requests=bot_requests()), talk)
     await polling.start()
     try:
         phrases = Phrasebook()

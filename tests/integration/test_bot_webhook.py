@@ -16,6 +16,7 @@ from bot.application import build
 from bot.webhook import HEADER, Webhook
 from domain.deployment import Deployment
 from domain.records import TelegramBinding
+from integrations.telegram.request import bot_requests
 from storage.repositories import Store
 from tests.doubles.channels import FakeClock
 from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
@@ -40,7 +41,7 @@ async def test_updates_come_by_webhook_behind_the_secret_header_and_once(
     )
     app = web.Application()
     runner = web.AppRunner(app)
-    application = build(api.token, services.conversation, api.base_url, webhook=True)
+    application = build(api.token, services.conversation, api.base_url, webhook=True, requests=bot_requests())
     assert application.updater is None
     webhook = Webhook(application, services.conversation, "http://127.0.0.1:0", SECRET)
     webhook.route(app)
