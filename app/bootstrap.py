@@ -92,7 +92,7 @@ def bootstrap(
     store = store or Store(create_engine(settings.resolved_database_url()))
     worker = worker or worker_name(settings)
     loops = Loops()
-    events = EventBus(store.changes, clock, worker)
+    events = EventBus(store.changes, clock, worker, transactions=store.transactions)
     configuration = Configuration(events)
     renderer, calendars = Renderers(), IcsCalendars()
     base_url = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
@@ -152,7 +152,7 @@ def bootstrap(
     accounts = Accounts(store.bindings)
     accounts.follow(events)
     bindings = BindingService(accounts, events, clock, start_links, store.audit)
-    answers = AnswerService(store.answers, events, clock, configuration.get)
+    answers = AnswerService(store.answers, events, clock, configuration.get, store.transactions)
     attendance = AttendanceService(store.attendance, events, clock)
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
 

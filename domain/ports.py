@@ -7,7 +7,8 @@ change events go to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -418,6 +419,20 @@ class Calendars(Protocol):
 
     def public_feed(self, deployment: Deployment, records: Mapping[str, SessionRecord], *, stamp: datetime) -> bytes:
         """The public calendar."""
+        ...
+
+
+class Transactions(Protocol):
+    """Makes a use case's writes one transaction: all of them are stored, or none."""
+
+    def __call__(self) -> AbstractAsyncContextManager[None]:
+        """``async with transactions():`` — every write of this task inside is one transaction (an inner
+        ``transactions()`` joins the outer); reads of the repositories inside see those writes."""
+        ...
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``callback`` once the task's open transaction is committed (never, if it is rolled back); False
+        when the task is in none (the caller does the work itself)."""
         ...
 
 

@@ -7,14 +7,16 @@ records it with its source and time. The latest answer wins; every one is kept i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.deployment import Deployment
 from domain.events import AnswerRecorded
 from domain.model import Session, SessionFormat, SessionStatus
-from domain.ports import Answers, Clock, EventSink
+from domain.ports import Answers, Clock, EventSink, Transactions
 from domain.records import Rsvp, RsvpAnswer, RsvpSource
 
 
@@ -60,8 +62,13 @@ class AnswerService:
         events: EventSink,
         clock: Clock,
         deployment: Callable[[], Deployment | None] = lambda: None,
+        transactions: Transactions | None = None,
     ) -> None:
         self.answers, self.events, self.clock, self.deployment = answers, events, clock, deployment
+        self.transactions = transactions
+
+    def _transaction(self) -> AbstractAsyncContextManager[None]:
+        return self.transactions() if self.transactions is not None else contextlib.nullcontext()
 
     async def current(self, session_id: str, delegate_id: str) -> Rsvp | None:
         """The answer on record, if any."""
@@ -76,21 +83,23 @@ class AnswerService:
         *,
         substitute_id: str | None = None,
     ) -> Answered:
-        """Record a delegate's own answer when the session takes it; say why not otherwise."""
+        """Record a delegate's own answer when the session takes it; say why not otherwise. The answer on record
+        is read, and the new one recorded with its history and its change event, in one transaction."""
         deployment = self.deployment()
         session = deployment.sessions.get(session_id) if deployment is not None else None
-        current = await self.current(session_id, delegate_id)
         if deployment is None or session is None or session.status is not SessionStatus.SCHEDULED:
-            return Answered(Answer.NOT_SCHEDULED, current)
+            return Answered(Answer.NOT_SCHEDULED, await self.current(session_id, delegate_id))
         if delegate_id not in deployment.invitations.get(session_id, ()):
-            return Answered(Answer.NOT_INVITED, current)
-        if answer not in choices(session):
-            return Answered(Answer.NOT_ALLOWED, current)
-        if current is not None and current.answer is answer and current.substitute_id == substitute_id:
-            return Answered(Answer.UNCHANGED, current)
-        if self.clock.now() >= session.answers_close_at:
-            return Answered(Answer.CLOSED, current)
-        rsvp = await self.record(session_id, delegate_id, answer, substitute_id=substitute_id, source=source)
+            return Answered(Answer.NOT_INVITED, await self.current(session_id, delegate_id))
+        async with self._transaction():
+            current = await self.current(session_id, delegate_id)
+            if answer not in choices(session):
+                return Answered(Answer.NOT_ALLOWED, current)
+            if current is not None and current.answer is answer and current.substitute_id == substitute_id:
+                return Answered(Answer.UNCHANGED, current)
+            if self.clock.now() >= session.answers_close_at:
+                return Answered(Answer.CLOSED, current)
+            rsvp = await self.record(session_id, delegate_id, answer, substitute_id=substitute_id, source=source)
         return Answered(Answer.RECORDED, rsvp)
 
     async def record(
@@ -103,7 +112,7 @@ class AnswerService:
         comment: str | None = None,
         source: RsvpSource = RsvpSource.SECRETARIAT,
     ) -> Rsvp:
-        """Record the answer as given (replacing an earlier one) and publish it."""
+        """Record the answer as given (replacing an earlier one) and publish it, in one transaction."""
         rsvp = Rsvp(
             session_id=session_id,
             delegate_id=delegate_id,
@@ -113,7 +122,6 @@ class AnswerService:
             answered_at=self.clock.now(),
             source=source,
         )
-        await self.answers.record(rsvp)
         recorded = AnswerRecorded(
             session_id,
             delegate_id,
@@ -123,5 +131,7 @@ class AnswerService:
             source=source.value,
             comment=comment,
         )
-        await self.events.publish(recorded)
+        async with self._transaction():
+            await self.answers.record(rsvp)
+            await self.events.publish(recorded)
         return rsvp

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from domain.events import Event
-from domain.ports import ChangeLog, Clock
+from domain.ports import ChangeLog, Clock, Transactions
 from services.supervision import Loops, backoff
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,16 @@ class EventBus:
     """Implements ``EventSink``: local subscribers hear an event when it is published; the change log carries
     it to the other processes, whose ``follow`` loop hands it to their subscribers within ``poll`` seconds."""
 
-    def __init__(self, log_: ChangeLog | None, clock: Clock, origin: str, poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        log_: ChangeLog | None,
+        clock: Clock,
+        origin: str,
+        poll: float = 0.5,
+        transactions: Transactions | None = None,
+    ) -> None:
         self.changes = log_
+        self.transactions = transactions
         self.clock = clock
         self.origin = origin
         self.poll = poll
@@ -39,9 +47,12 @@ class EventBus:
         self._handlers.setdefault(kind, []).append(handler)  # type: ignore[arg-type]
 
     async def publish(self, event: Event) -> None:
-        """Record the event in the change log, then tell this process's subscribers."""
+        """Record the event in the change log, then tell this process's subscribers; inside a transaction, the
+        event is logged in it and the subscribers hear of it once it is committed (never, if rolled back)."""
         if self.changes is not None:
             await self.changes.append(event, self.origin, self.clock.now())
+        if self.transactions is not None and self.transactions.after_commit(lambda: self._dispatch(event)):
+            return
         await self._dispatch(event)
 
     async def _dispatch(self, event: Event) -> None:

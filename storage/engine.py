@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 READONLY = "plenary_readonly"
 BUSY_SECONDS = 5
@@ -23,43 +28,108 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{READONLY: True})
 
 
-class _OneWriterEngine(AsyncEngine):
+@dataclass(slots=True)
+class _Unit:
+    """A write transaction that the writes of one task join (``Transactions``)."""
+
+    conn: AsyncConnection
+    pool: Any
+    task: asyncio.Task[Any] | None
+    after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def joins(self, engine: AsyncEngine) -> bool:
+        return engine.sync_engine.pool is self.pool and self.task is asyncio.current_task()
+
+
+_UNIT: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("plenary_unit", default=None)
+
+
+class _Engine(AsyncEngine):
+    """An engine whose ``begin()`` inside another ``begin()`` of the same task joins it: the writes of a use case
+    (``Transactions``) are one transaction, and work deferred with ``after_commit`` runs once it committed."""
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of its own, or the one this task is in."""
+        unit = _UNIT.get()
+        if unit is not None and unit.joins(self):
+            yield unit.conn
+            return
+        async with self._own() as conn:
+            unit = _Unit(conn, self.sync_engine.pool, asyncio.current_task())
+            token = _UNIT.set(unit)
+            try:
+                yield conn
+            finally:
+                _UNIT.reset(token)
+        for callback in unit.after:  # committed: an exception in the block skips them (rolled back)
+            try:
+                await callback()
+            except Exception:
+                log.exception("work deferred until a commit failed")
+
+    def _own(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        return super().begin()
+
+
+class _OneWriterEngine(_Engine):
     """A SQLite engine whose write transactions take turns in the event loop before they take SQLite's lock.
 
     SQLite has one writer at a time. A transaction that holds the write lock while the event loop is busy
     with other work (a burst of bot presses) makes every other writer wait in its thread, up to the busy
     timeout, and then fail with "database is locked". Waiting here instead costs nothing: the turn is an
-    ``asyncio.Lock``, taken only by ``begin()`` (readers, see ``reader``, never wait), and re-entered by the
-    task that holds it.
+    ``asyncio.Lock``, taken only by write transactions (readers, see ``reader``, never wait).
     """
 
     def __init__(self, sync_engine: Any) -> None:
         super().__init__(sync_engine)
         self._turn = asyncio.Lock()
-        self._holder: asyncio.Task[Any] | None = None
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction, once it is this task's turn."""
-        task = asyncio.current_task()
-        if self._holder is not None and self._holder is task:
-            async with super().begin() as conn:
-                yield conn
-            return
-        async with self._turn:
-            self._holder = task
-            try:
-                async with super().begin() as conn:
-                    yield conn
-            finally:
-                self._holder = None
+    async def _own(self) -> AsyncIterator[AsyncConnection]:
+        async with self._turn, super()._own() as conn:
+            yield conn
+
+
+class Transactions:
+    """Implements ``domain.ports.Transactions``: ``async with transactions():`` makes every write of the task
+    inside one transaction (one BEGIN and one COMMIT, one turn of SQLite's writer), and reads made through
+    ``connection`` see them; ``after_commit`` defers work (telling subscribers) until it is committed."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        """One write transaction for everything the task writes inside; an inner one joins the outer."""
+        async with self.engine.begin():
+            yield
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``callback`` once the task's open transaction commits; False when none is open."""
+        unit = _UNIT.get()
+        if unit is None or not unit.joins(self.engine):
+            return False
+        unit.after.append(callback)
+        return True
+
+
+@contextlib.asynccontextmanager
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection to read with: the task's open transaction's (it sees its own writes), or one of its own."""
+    unit = _UNIT.get()
+    if unit is not None and unit.joins(engine):
+        yield unit.conn
+        return
+    async with engine.connect() as conn:
+        yield conn
 
 
 def create_engine(url: str) -> AsyncEngine:
     """Create the engine for a database URL; for SQLite, create the file's directory and set it up safely."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return _Engine(create_async_engine(url, pool_pre_ping=True).sync_engine)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": BUSY_SECONDS})

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.engine import reader
+from storage.engine import Transactions, reader
 from storage.repositories.announcements import AnnouncementRepository
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.attendance import AttendanceRepository
@@ -49,6 +49,7 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.transactions = Transactions(engine)
         self.outbox = OutboxRepository(engine)
         self.announcements = AnnouncementRepository(engine)
         self.bindings = BindingRepository(engine)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import Rsvp
-from storage.engine import reader
+from storage.engine import connection, reader
 from storage.repositories._sql import insert
 from storage.tables import rsvp_history, rsvps
 
@@ -33,7 +33,7 @@ class AnswerRepository:
     async def get(self, session_id: str, delegate_id: str) -> Rsvp | None:
         """A delegate's latest answer for a session."""
         query = select(rsvps).where(rsvps.c.session_id == session_id, rsvps.c.delegate_id == delegate_id)
-        async with self.reader.connect() as conn:
+        async with connection(self.reader) as conn:
             row = (await conn.execute(query)).first()
         return Rsvp.model_validate(row._asdict()) if row is not None else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,17 +16,48 @@ from storage.tables import delegate_preferences, nudges, substitutions, telegram
 
 
 class UpdateRepository:
-    """Implements ``domain.ports.Updates`` over the ``telegram_updates`` table."""
+    """Implements ``domain.ports.Updates`` over the ``telegram_updates`` table.
+
+    Updates are noted in batches: those that arrive while a batch is being written go together in the next one,
+    one transaction for all of them (a group commit). A lone update waits for nothing; a burst of presses no
+    longer takes a turn of SQLite's writer each, and each still learns, from the primary key, whether it was first.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._waiting: list[tuple[int, datetime, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def first_time(self, update_id: int, now: datetime) -> bool:
         """Note an update; True when no process had noted it before (the primary key decides, atomically)."""
-        statement = insert(self.engine, telegram_updates).values(update_id=update_id, received_at=now)
+        noted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((update_id, now, noted))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await noted
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                first = await self._note({update_id: now for update_id, now, _ in reversed(batch)})
+            except Exception as exc:  # the database failed: every update of the batch hears why
+                for *_, noted in batch:
+                    if not noted.done():
+                        noted.set_exception(exc)
+                continue
+            for update_id, _, noted in batch:  # the same id twice in a batch: the second is a replay
+                if not noted.done():
+                    noted.set_result(update_id in first)
+                first.discard(update_id)
+
+    async def _note(self, received: dict[int, datetime]) -> set[int]:
+        rows = [{"update_id": update_id, "received_at": at} for update_id, at in received.items()]
+        statement = insert(self.engine, telegram_updates).values(rows)
+        statement = statement.on_conflict_do_nothing(index_elements=["update_id"])
         async with self.engine.begin() as conn:
-            result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
-        return bool(result.rowcount)
+            result = await conn.execute(statement.returning(telegram_updates.c.update_id))
+            return {int(row[0]) for row in result}
 
     async def prune(self, before: datetime) -> int:
         """Forget the updates received before ``before``."""
