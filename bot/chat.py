@@ -58,6 +58,8 @@ class Chat:
         """The bot that sends what no update asked for (the secretariat's alerts); set when it starts."""
         self.failed: set[int] = set()
         """Updates whose handling failed, until the webhook that received them has answered (500)."""
+        self._cards: dict[tuple[object, ...], InlineKeyboardMarkup] = {}
+        """Session card keyboards already made (``DelegateCommands.card_markup``)."""
 
     @property
     def buttons(self) -> Buttons:

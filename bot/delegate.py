@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.chat import Chat
-from bot.keyboards import Say
+from bot.keyboards import Buttons, Say
 from domain.callbacks import ANSWERS_BY_CODE, Callback, find, short
 from domain.deployment import Deployment
 from domain.feeds import webcal
@@ -21,6 +21,8 @@ from services.checkins import CheckIn
 
 UPCOMING = 5
 """How many upcoming sessions /sessions shows, each as a card."""
+CARDS_KEPT = 4096
+"""Session card keyboards kept made (each a few hundred bytes)."""
 
 
 class DelegateCommands(Chat):
@@ -43,16 +45,20 @@ class DelegateCommands(Chat):
         return text, self.card_markup(delegate, session, current.answer if current else None)
 
     def card_markup(self, delegate: Delegate, session: Session, chosen: RsvpAnswer | None) -> InlineKeyboardMarkup:
-        """A session card's buttons, the answer on record ticked."""
+        """A session card's buttons, the answer on record ticked (made once per language, session and answer:
+        a keyboard is immutable, and every press sends one)."""
         answering = session.status is SessionStatus.SCHEDULED and self.desk.clock.now() < session.answers_close_at
-        return self.buttons.session_card(
-            self.sayer(delegate.language),
-            session.id,
-            choices(session),
-            chosen,
-            answering=answering,
-            remote=session.is_remote,
-        )
+        secret, offered = self.desk.secret(), choices(session)
+        key = (secret, delegate.language, session.id, offered, chosen, answering, session.is_remote)
+        markup = self._cards.get(key)
+        if markup is None:
+            if len(self._cards) >= CARDS_KEPT:
+                self._cards.clear()
+            say = self.sayer(delegate.language)
+            markup = self._cards[key] = Buttons(secret).session_card(
+                say, session.id, offered, chosen, answering=answering, remote=session.is_remote
+            )
+        return markup
 
     async def _session_arg(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import Rsvp
@@ -17,24 +19,28 @@ class AnswerRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reader = reader(engine)
+        # Built once, executed with each answer's values: what a bot press records, without building SQL anew.
+        upsert: Any = insert(engine, rsvps)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=["session_id", "delegate_id"],
+            set_={k: upsert.excluded[k] for k in ("answer", "substitute_id", "comment", "answered_at", "source")},
+        )
+        self._history = rsvp_history.insert()
+        self._get = select(rsvps).where(
+            rsvps.c.session_id == bindparam("session"), rsvps.c.delegate_id == bindparam("delegate")
+        )
 
     async def record(self, rsvp: Rsvp) -> None:
         """Record a delegate's answer, replacing an earlier one for the same session; the history keeps both."""
         values = rsvp.model_dump()
-        statement = insert(self.engine, rsvps).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["session_id", "delegate_id"],
-            set_={k: statement.excluded[k] for k in ("answer", "substitute_id", "comment", "answered_at", "source")},
-        )
         async with self.engine.begin() as conn:
-            await conn.execute(statement)
-            await conn.execute(rsvp_history.insert().values(**values))
+            await conn.execute(self._upsert, values)
+            await conn.execute(self._history, values)
 
     async def get(self, session_id: str, delegate_id: str) -> Rsvp | None:
         """A delegate's latest answer for a session."""
-        query = select(rsvps).where(rsvps.c.session_id == session_id, rsvps.c.delegate_id == delegate_id)
         async with connection(self.reader) as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(self._get, {"session": session_id, "delegate": delegate_id})).first()
         return Rsvp.model_validate(row._asdict()) if row is not None else None
 
     async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:

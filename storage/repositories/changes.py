@@ -16,6 +16,8 @@ from storage.tables import change_log
 
 log = logging.getLogger(__name__)
 
+_APPEND = change_log.insert()
+"""Built once: every answer press appends an event."""
 KEEP = timedelta(days=7)
 """How long events stay in the log: far longer than any process needs to catch up."""
 
@@ -63,10 +65,9 @@ class ChangeLogRepository:
 
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         """Record an event; on PostgreSQL, NOTIFY the other processes in the same transaction."""
+        row = {"name": event.name, "payload": event.payload(), "origin": origin, "at": now}
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                change_log.insert().values(name=event.name, payload=event.payload(), origin=origin, at=now)
-            )
+            result = await conn.execute(_APPEND, row)
             key = result.inserted_primary_key
             assert key is not None
             position = int(key[0])
