@@ -22,6 +22,7 @@ from messages.conversation import Phrasebook
 from messages.render import Renderers
 from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
+from services.answer_pages import AnswerPages
 from services.answers import AnswerService
 from services.attendance import AttendanceService
 from services.bindings import Accounts, BindingService, StartLinks
@@ -56,6 +57,7 @@ class Services:
     feeds: FeedService
     links: LinkService
     answers: AnswerService
+    answer_pages: AnswerPages
     attendance: AttendanceService
     bindings: BindingService
     start_links: StartLinks
@@ -117,6 +119,8 @@ def bootstrap(
         return {**await feeds.personal_links(delegate_id), **await start_links.personal_links(delegate_id)}
 
     phrases = Phrasebook()
+    answers = AnswerService(store.answers, events, clock, configuration.get, store.transactions)
+    answer_pages = AnswerPages(store.links, answers, configuration.get, clock, lambda: start_links.secret, base_url)
     composer = DeliveryComposer(
         store.bindings,
         store.announcements,
@@ -128,6 +132,7 @@ def bootstrap(
         links=personal_links,
         phrases=phrases,
         secret=lambda: start_links.secret,
+        answer_link=answer_pages.url,
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -152,7 +157,6 @@ def bootstrap(
     accounts = Accounts(store.bindings)
     accounts.follow(events)
     bindings = BindingService(accounts, events, clock, start_links, store.audit)
-    answers = AnswerService(store.answers, events, clock, configuration.get, store.transactions)
     attendance = AttendanceService(store.attendance, events, clock)
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
 
@@ -203,6 +207,7 @@ def bootstrap(
         feeds=feeds,
         links=LinkService(store.links, events, clock, accounts),
         answers=answers,
+        answer_pages=answer_pages,
         attendance=attendance,
         bindings=bindings,
         conversation=Conversation(desk),

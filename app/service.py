@@ -31,6 +31,7 @@ from domain.ports import Channel, Clock
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from integrations.telegram.request import bot_requests
 from messages import catalogues
+from messages.pages import WebPages
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
 from services.housekeeping import prune_updates
@@ -180,7 +181,7 @@ class Service:
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
-        app = create_app(s.health, self.metrics, s.feeds)
+        app = create_app(s.health, self.metrics, s.feeds, answers=(s.answer_pages, WebPages()))
         if isinstance(self._bot, Webhook):
             self._bot.route(app)
         self.runner = web.AppRunner(app, access_log=None)
@@ -191,7 +192,7 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
         if not self.settings.public_url:
-            s.feeds.base_url = f"http://{self.settings.http_host}:{self.http_port}"
+            s.feeds.base_url = s.answer_pages.base_url = f"http://{self.settings.http_host}:{self.http_port}"
         log.info("HTTP server on http://%s:%d (healthz, readyz, metrics)", self.settings.http_host, self.http_port)
 
     async def reload(self) -> bool:

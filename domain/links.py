@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from enum import StrEnum
 
 
@@ -15,6 +16,8 @@ class LinkScope(StrEnum):
     DELEGATION = "delegation"
     TELEGRAM = "telegram"
     """The deep link that binds a delegate's Telegram account: ``https://t.me/<bot>?start=<token>``."""
+    ANSWERS = "answers"
+    """A delegate's answer pages, one per session they are invited to (``/answer/<token>``)."""
 
 
 START_PREFIX = "b"
@@ -41,3 +44,45 @@ def start_token(secret: bytes, delegate_id: str, generation: int) -> str:
     message = f"{LinkScope.TELEGRAM.value}\x1f{delegate_id}\x1f{generation}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()[:24]
     return START_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+ANSWER_SIGNATURE = 16
+"""Bytes of HMAC-SHA256 in an answer page's token: 128 bits."""
+_ANSWER_TOKEN = re.compile(r"([A-Za-z0-9_-]{4,200})\.([A-Za-z0-9_-]{22})")
+
+
+def answer_token(secret: bytes, delegate_id: str, session_id: str, generation: int) -> str:
+    """The token of a delegate's answer page for a session: who and which session, base64url, then 128 bits of
+    HMAC-SHA256 over them and the generation of the delegate's answer links (raised to revoke them all)."""
+    subject = base64.urlsafe_b64encode(f"{delegate_id}\x1f{session_id}".encode()).decode("ascii").rstrip("=")
+    return f"{subject}.{_answer_signature(secret, delegate_id, session_id, generation)}"
+
+
+def answer_subject(token: str) -> tuple[str, str] | None:
+    """The (delegate, session) an answer token names, unchecked; None for anything not shaped like one."""
+    match = _ANSWER_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    subject = match.group(1)
+    try:
+        delegate_id, separator, session_id = (
+            base64.urlsafe_b64decode(subject + "=" * (-len(subject) % 4)).decode().partition("\x1f")
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (delegate_id, session_id) if separator and delegate_id and session_id else None
+
+
+def answer_token_valid(secret: bytes, token: str, generation: int) -> bool:
+    """Whether the token is the live one of the delegate and session it names (compared in constant time)."""
+    named = answer_subject(token)
+    if named is None:
+        return False
+    expected = _answer_signature(secret, *named, generation)
+    return hmac.compare_digest(token.rpartition(".")[2], expected)
+
+
+def _answer_signature(secret: bytes, delegate_id: str, session_id: str, generation: int) -> str:
+    message = f"{LinkScope.ANSWERS.value}\x1f{delegate_id}\x1f{session_id}\x1f{generation}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:ANSWER_SIGNATURE]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")

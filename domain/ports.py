@@ -20,6 +20,7 @@ from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Session
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
+from domain.pages import AnswerPage
 from domain.records import (
     AttendanceEvent,
     AuditEntry,
@@ -433,6 +434,22 @@ class Transactions(Protocol):
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
         """Run ``callback`` once the task's open transaction is committed (never, if it is rolled back); False
         when the task is in none (the caller does the work itself)."""
+        ...
+
+
+class Pages(Protocol):
+    """The web pages a delegate reads, in their language."""
+
+    def answer_page(self, page: AnswerPage, form: str) -> str:
+        """A delegate's answer page (HTML), its form carrying ``form`` (bound to the reader's browser)."""
+        ...
+
+    def missing(self, language: str) -> str:
+        """The page for a link that opens nothing (HTML), in ``language`` or the nearest there is."""
+        ...
+
+    def refused(self, language: str) -> str:
+        """The page for a form that another site, or an old page, sent (HTML)."""
         ...
 
 

@@ -37,8 +37,8 @@ class RsvpSource(StrEnum):
     """Where an answer came from."""
 
     TELEGRAM = "telegram"
-    EMAIL = "email"
-    """The answer page linked from an e-mail."""
+    WEB = "web"
+    """The answer page linked from the e-mails."""
     CALENDAR = "calendar"
     """The Accept/Decline of the delegate's calendar, read back from the secretariat's mailbox."""
     SECRETARIAT = "secretariat"

@@ -63,6 +63,11 @@ PHRASES: Mapping[str, str] = {
     "answer.remote": N_("I will take part remotely"),
     "answer.not_attending": N_("I cannot attend"),
     "answer.substitute": N_("I am sending a substitute"),
+    # Where an answer on record came from (the answer page: "Given 5 October 2022, 14:00, in Telegram.").
+    "source.telegram": N_("in Telegram"),
+    "source.web": N_("on this page"),
+    "source.calendar": N_("from your calendar"),
+    "source.secretariat": N_("by the secretariat"),
     "button.agenda": N_("Agenda"),
     "button.join": N_("Join link"),
     "button.calendar": N_("Calendar"),

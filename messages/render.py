@@ -194,13 +194,13 @@ def _environment(language: str, translations: Translations) -> _Environment:
     env.filters.update(unbreakable=unbreakable, tel=tel, webcal=webcal)
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(_gettext_callables(translations))
+    env.globals.update(gettext_callables(translations))
     env.globals["words"] = words.table(language)
     env.globals.update(when=partial(phrases.when, language), span=partial(phrases.span, language))
     return env
 
 
-def _gettext_callables(translations: Translations) -> dict[str, Callable[..., str]]:
+def gettext_callables(translations: Translations) -> dict[str, Callable[..., str]]:
     """``_``, ``gettext``, ``ngettext`` and ``pgettext`` with the i18n extension's newstyle behaviour, called directly.
 
     The extension's own reach the translations through two ``Context.call`` layers (``_`` is an alias that

@@ -49,6 +49,28 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
+SYSTEM_PACKAGES = {"chromium": "chromium"}
+"""Programs the tests drive, by the Debian package that brings each: Chromium for the answer page's browser tests
+(driven by Playwright through its ``executable_path``, never a browser download)."""
+
+
+def system_packages() -> None:
+    """Install from Debian's packages what the tests drive and the machine lacks (as root, with apt-get); without
+    them those tests skip outside CI and fail under CI."""
+    missing = sorted({package for program, package in SYSTEM_PACKAGES.items() if shutil.which(program) is None})
+    if not missing:
+        return
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(f"not installed: {', '.join(missing)} (install them to run every test)", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print("+ apt-get install " + " ".join(missing), flush=True)
+    subprocess.call(["apt-get", "update", "-qq"], env=env)
+    code = subprocess.call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+    if code != 0:
+        print(f"apt-get could not install {', '.join(missing)}", file=sys.stderr)
+
+
 DEMO_DATA = ROOT / ".plenary" / "demo"
 
 
@@ -75,6 +97,7 @@ def run() -> int:
 
 def test(pytest_args: list[str]) -> int:
     """Run every check CI runs; stop at the first that fails."""
+    system_packages()
     _run(BIN / "ruff", "check", ".")
     _run(BIN / "ruff", "format", "--check", ".")
     _run(BIN / "mypy")

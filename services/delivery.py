@@ -31,6 +31,8 @@ EXTRA = ("text", "substitute", "head")
 EMAIL_COPY = "/email"
 """What the key of a calendar message's e-mail copy ends with."""
 ANSWERABLE = {NoticeKind.INVITATION, NoticeKind.UPDATE, NoticeKind.REMINDER, NoticeKind.NUDGE}
+LINKED_ANSWERS = ANSWERABLE | {NoticeKind.AGENDA}
+"""The e-mails that link to the delegate's answer page while answers are open (in Telegram: the buttons)."""
 """Kinds that carry the answer buttons in Telegram (while answers are open)."""
 
 
@@ -49,8 +51,9 @@ class DeliveryComposer:
         links: Callable[[str], Awaitable[dict[str, str]]] | None = None,
         phrases: Phrases | None = None,
         secret: Callable[[], bytes] = lambda: b"",
+        answer_link: Callable[[str, str], Awaitable[str]] | None = None,
     ) -> None:
-        self.phrases, self.secret = phrases, secret
+        self.phrases, self.secret, self.answer_link = phrases, secret, answer_link
         self.bindings, self.announcements = bindings, announcements
         self.renderer, self.calendars = renderer, calendars
         self.links = links
@@ -122,6 +125,8 @@ class DeliveryComposer:
         renderer, calendars = self.renderer, self.calendars
         now = self.clock.now()
         links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}
+        if self.answer_link and channel == "email" and kind in LINKED_ANSWERS and now < session.answers_close_at:
+            links = {**links, "rsvp": await self.answer_link(delegate.id, session.id)}
 
         def build() -> tuple[Message, CalendarPart | None]:
             message = renderer.render(

@@ -1,4 +1,4 @@
-"""The one aiohttp application: health, readiness, metrics and calendar feeds; answer pages and webhooks join it."""
+"""The one aiohttp application: health, readiness, metrics, calendar feeds and answer pages; webhooks join it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from domain.feeds import Feed
-from domain.ports import Feeds, Health
+from domain.ports import Feeds, Health, Pages
+from services.answer_pages import AnswerPages
+from web.answers import add_routes as add_answer_routes
 
 
 class Metrics:
@@ -143,9 +145,14 @@ async def public_feed(request: web.Request) -> web.StreamResponse:
     return _serve(request, await request.app[FEEDS].public(request.match_info["commission"]))
 
 
-def create_app(health: Health, metrics: Metrics, feeds: Feeds) -> web.Application:
-    """The application with its routes; unknown routes answer 404, wrong methods 405."""
+def create_app(
+    health: Health, metrics: Metrics, feeds: Feeds, *, answers: tuple[AnswerPages, Pages] | None = None
+) -> web.Application:
+    """The application with its routes (the answer pages with ``answers``); unknown routes answer 404, wrong
+    methods 405."""
     app = web.Application(middlewares=[_count], client_max_size=1024**2)
+    if answers is not None:
+        add_answer_routes(app, *answers)
     app[HEALTH] = health
     app[METRICS] = metrics
     app[FEEDS] = feeds

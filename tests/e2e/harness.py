@@ -58,8 +58,10 @@ async def start(
     at: datetime,
     speed: float = 1.0,
     service_url: str | None = None,
+    http_port: int = 0,
 ) -> Harness:
-    """Start the service on the example; ``service_url`` is the database URL the service uses (a proxy)."""
+    """Start the service on the example; ``service_url`` is the database URL the service uses (a proxy);
+    ``http_port`` a port of 127.0.0.1 to serve on, the links in the e-mails pointing there (0: any free one)."""
     await upgrade(database_url)
     engine = create_engine(database_url)
     store = Store(engine)
@@ -76,7 +78,9 @@ async def start(
         telegram_bot_token=DEFAULT_TOKEN,
         telegram_api_url=telegram.base_url,
         worker_id="test-worker",
-        http_port=0,
+        http_port=http_port,
+        http_host="127.0.0.1",
+        public_url=f"http://127.0.0.1:{http_port}" if http_port else None,
     )
     clock = SimulatedClock(at, speed)
     service = Service(

@@ -28,7 +28,7 @@ def rsvp(answer: RsvpAnswer, minutes: int, source: RsvpSource = RsvpSource.TELEG
 
 async def test_every_answer_is_kept_and_the_latest_is_in_force(store: Store) -> None:
     await store.answers.record(rsvp(RsvpAnswer.IN_PERSON, 0))
-    await store.answers.record(rsvp(RsvpAnswer.REMOTE, 5, RsvpSource.EMAIL))
+    await store.answers.record(rsvp(RsvpAnswer.REMOTE, 5, RsvpSource.WEB))
     await store.answers.record(rsvp(RsvpAnswer.SUBSTITUTE, 9, RsvpSource.CALENDAR, substitute_id="kgz-mamytova"))
     latest = (await store.answers.all())[("icmec-xx", "kgz-asanov")]
     assert (latest.answer, latest.source, latest.substitute_id) == (
@@ -39,7 +39,7 @@ async def test_every_answer_is_kept_and_the_latest_is_in_force(store: Store) -> 
     history = await store.answers.history("icmec-xx", "kgz-asanov")
     assert [(r.answer, r.source, r.answered_at) for r in history] == [
         (RsvpAnswer.IN_PERSON, RsvpSource.TELEGRAM, T0),
-        (RsvpAnswer.REMOTE, RsvpSource.EMAIL, T0 + timedelta(minutes=5)),
+        (RsvpAnswer.REMOTE, RsvpSource.WEB, T0 + timedelta(minutes=5)),
         (RsvpAnswer.SUBSTITUTE, RsvpSource.CALENDAR, T0 + timedelta(minutes=9)),
     ]
     assert await store.answers.history("icmec-xx", "rus-head") == []
