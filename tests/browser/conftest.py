@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
-from tests.doubles.smtp import SmtpServer, smtp_server
-from tests.doubles.telegram_bot_api import FakeBotApi
+from tests.e2e.conftest import config_dir, smtp, telegram  # the running service's peers, as in tests/e2e
+
+__all__ = ["browser", "config_dir", "smtp", "telegram"]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".plenary" / "screenshots"
 """Where the browser tests leave their screenshots (git ignores ``.plenary/``)."""
@@ -37,22 +37,3 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(EXAMPLES, target)
-    return target
