@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from app.answers_cli import answers
 from app.checkin_cli import checkin_code
 from app.cli_common import PathsArg, load_or_exit
 from app.links_cli import links
@@ -39,6 +40,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(outbox_cli, name="outbox")
 cli.command()(links)
 cli.command("checkin-code")(checkin_code)
+cli.command()(answers)
 
 
 def _parse_now(value: str | None) -> datetime:

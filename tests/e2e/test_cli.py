@@ -316,3 +316,49 @@ def test_checkin_code_shows_the_code_the_bot_accepts_and_its_qr_code(tmp_path: P
     video = plenary("checkin-code", "icmec-xviii", "config/examples/", env=env)
     assert video.returncode != 0
     assert "not held at a venue" in video.stderr
+
+
+def test_answers_lists_each_invited_delegates_latest_answer_with_its_source(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from domain.records import Rsvp, RsvpAnswer, RsvpSource
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+    from storage.repositories import Store
+
+    data = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{data / 'plenary.db'}"
+    at = datetime(2022, 10, 12, 9, 0, tzinfo=UTC)
+
+    async def answered() -> None:
+        data.mkdir()
+        await upgrade(url)
+        store = Store(create_engine(url))
+        given = [
+            ("kgz-asanov", RsvpAnswer.REMOTE, RsvpSource.TELEGRAM, 0),
+            ("kgz-asanov", RsvpAnswer.IN_PERSON, RsvpSource.WEB, 5),  # the latest wins
+            ("rus-head", RsvpAnswer.NOT_ATTENDING, RsvpSource.SECRETARIAT, 1),
+        ]
+        for delegate, answer, source, minutes in given:
+            when = at.replace(minute=minutes)
+            await store.answers.record(
+                Rsvp(session_id="icmec-xx", delegate_id=delegate, answer=answer, answered_at=when, source=source)
+            )
+        await store.engine.dispose()
+
+    asyncio.run(answered())
+    env = {"PLENARY_DATA_DIR": str(data), "PLENARY_DATABASE_URL": url}
+    listed = plenary("answers", "icmec-xx", "config/examples/", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["delegate"]: row for row in json.loads(listed.stdout)}
+    assert len(rows) == 20  # everyone invited to XX, answered or not
+    assert (rows["kgz-asanov"]["answer"], rows["kgz-asanov"]["source"]) == ("in_person", "web")
+    assert rows["kgz-asanov"]["answered_at"] == "2022-10-12T09:05:00+00:00"
+    assert (rows["rus-head"]["answer"], rows["rus-head"]["source"]) == ("not_attending", "secretariat")
+    assert rows["kgz-tokoev"]["answer"] is None
+    text = plenary("answers", "icmec-xx", "config/examples/", env=env).stdout.splitlines()
+    assert text[-1] == "20 invited: in_person 1, no answer 18, not_attending 1; by secretariat 1, web 1"
+    assert any(line.startswith("KGZ industry kgz-asanov") and "in_person" in line and "web" in line for line in text)
+    unknown = plenary("answers", "no-such-session", "config/examples/", env=env)
+    assert unknown.returncode == 2
