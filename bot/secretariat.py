@@ -15,6 +15,7 @@ from bot.head import counts_text
 from domain import checkin
 from domain.callbacks import Callback
 from domain.model import Session
+from domain.records import RsvpSource
 from domain.values import localize
 from services.checkins import at_venue
 
@@ -60,6 +61,13 @@ class SecretariatCommands(Chat):
         say = self.sayer(language)
         status = await self.desk.steering.status(session)
         lines = [say("status.heading", title=self.title(session, language)), counts_text(say, status.counts)]
+        if status.sources:
+            given = " · ".join(
+                say(f"status.by.{source.value}", n=status.sources[source])
+                for source in RsvpSource
+                if source in status.sources
+            )
+            lines.append(say("status.sources", sources=given))
         for group in status.groups:
             counts = counts_text(say, group.counts)
             if group.agency is None:

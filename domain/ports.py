@@ -359,8 +359,15 @@ class Renderer(Protocol):
         carries (``text``, the secretariat's words in a broadcast; ``substitute`` and ``head``, delegate ids)."""
         ...
 
-    def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:
-        """One line saying what a delegate answered, for their calendar."""
+    def rsvp_note(
+        self,
+        deployment: Deployment,
+        language: str,
+        answer: str,
+        substitute: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """One line saying what a delegate answered (and where, given its ``source``), for their calendar."""
         ...
 
 

@@ -153,6 +153,11 @@ PHRASES: Mapping[str, str] = {
     "status.state": N_("%(state)s: %(counts)s"),
     "status.agency": N_("%(agency)s: %(counts)s"),
     "status.silent": N_("No answer yet (%(count)s): %(names)s"),
+    "status.sources": N_("Answered by: %(sources)s"),
+    "status.by.telegram": N_("Telegram: %(n)s"),
+    "status.by.web": N_("answer page: %(n)s"),
+    "status.by.calendar": N_("calendar: %(n)s"),
+    "status.by.secretariat": N_("secretariat: %(n)s"),
     "remind.done": N_(
         "%(title)s: nudged %(count)s who have not answered; left out, nudged less than a day ago: %(recent)s."
     ),

@@ -332,14 +332,18 @@ class Renderer:
             language=catalogue.language,
         )
 
-    def rsvp_note(self, language: str, answer: str, substitute: str | None = None) -> str:
-        """One line saying what the delegate answered, for their calendar: ``Your answer: in person``."""
+    def rsvp_note(self, language: str, answer: str, substitute: str | None = None, source: str | None = None) -> str:
+        """One line saying what the delegate answered, for their calendar: ``Your answer: in person (given in
+        Telegram)``."""
         language = self.language_for(language)
-        labels = words.table(language)["answers"]
+        table = words.table(language)
+        labels = table["answers"]
         line = catalogues.catalogue(language).translations.gettext("Your answer: %(answer)s") % {
             "answer": labels.get(answer, answer)
         }
-        return f"{line} {substitute}" if substitute else line
+        line = f"{line} {substitute}" if substitute else line
+        given = table["answer_sources"].get(source or "")
+        return f"{line} ({given})" if given else line
 
     def _env(self, language: str) -> _Environment:
         env = self._envs.get(language)
@@ -436,6 +440,13 @@ class Renderers:
             kind, session_id, delegate_id, detail=detail, changes=changes, links=links, now=now, extra=extra
         )
 
-    def rsvp_note(self, deployment: Deployment, language: str, answer: str, substitute: str | None = None) -> str:
+    def rsvp_note(
+        self,
+        deployment: Deployment,
+        language: str,
+        answer: str,
+        substitute: str | None = None,
+        source: str | None = None,
+    ) -> str:
         """One line saying what a delegate answered, for their calendar."""
-        return self(deployment).rsvp_note(language, answer, substitute)
+        return self(deployment).rsvp_note(language, answer, substitute, source)

@@ -55,6 +55,13 @@ LABELS: Mapping[str, Mapping[str, Label]] = {
         "title": N_("Title"),
         "timezone": N_("Time zone"),
     },
+    # After "Your answer: in person" in a calendar event: where the answer on record was given.
+    "answer_sources": {
+        "telegram": N_("given in Telegram"),
+        "web": N_("given on the answer page"),
+        "calendar": N_("given from your calendar"),
+        "secretariat": N_("recorded by the secretariat"),
+    },
     "link_labels": {
         "calendar": N_("Add to your calendar"),
         "telegram": N_("Get these notices in Telegram"),

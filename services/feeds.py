@@ -279,7 +279,8 @@ class FeedService:
                 continue
             substitute = deployment.delegates.get(rsvp.substitute_id or "")
             name = localize(substitute.name, language, deployment.commission.language) if substitute else None
-            notes[session.id] = self.renderer.rsvp_note(deployment, language, rsvp.answer.value, name)
+            answer, source = rsvp.answer.value, rsvp.source.value
+            notes[session.id] = self.renderer.rsvp_note(deployment, language, answer, name, source)
         return notes
 
 

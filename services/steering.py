@@ -16,7 +16,7 @@ from domain.model import Delegate, Session, SessionStatus
 from domain.notices import NoticeKind
 from domain.outbox import due_now
 from domain.ports import Answers, Audit, Broadcasts, Clock, Closures, EventSink, Nudges, Outbox
-from domain.records import AuditEntry, Broadcast, RsvpAnswer
+from domain.records import AuditEntry, Broadcast, RsvpAnswer, RsvpSource
 
 BROADCAST_LIMIT = 3000
 """The longest message the secretariat can broadcast, in characters (a Telegram message holds 4,096 with the
@@ -42,6 +42,8 @@ class Status:
     session: Session
     groups: tuple[Group, ...]
     silent: tuple[Delegate, ...]
+    sources: Counter[RsvpSource] = field(default_factory=Counter)
+    """Where the answers on record were given (the latest of each delegate)."""
 
     @property
     def counts(self) -> Counter[RsvpAnswer | None]:
@@ -113,19 +115,22 @@ class SteeringService:
         """Answers by state and by agency, and the invited delegates who have not answered."""
         deployment = self.deployment()
         assert deployment is not None
-        answers = {r.delegate_id: r.answer for r in await self.answers.for_session(session.id)}
+        recorded = {r.delegate_id: r for r in await self.answers.for_session(session.id)}
         groups: dict[tuple[str, str | None], Counter[RsvpAnswer | None]] = defaultdict(Counter)
-        silent = []
+        silent, sources = [], Counter[RsvpSource]()
         for delegate_id in deployment.invitations.get(session.id, ()):
             delegate = deployment.delegates[delegate_id]
-            answer = answers.get(delegate_id)
+            rsvp = recorded.get(delegate_id)
+            answer = rsvp.answer if rsvp is not None else None
+            if rsvp is not None:
+                sources[rsvp.source] += 1
             groups[(delegate.state, None)][answer] += 1
             if delegate.agency:
                 groups[(delegate.state, delegate.agency)][answer] += 1
             if answer is None:
                 silent.append(delegate)
         ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
-        return Status(session, tuple(Group(s, a, c) for (s, a), c in ordered), tuple(silent))
+        return Status(session, tuple(Group(s, a, c) for (s, a), c in ordered), tuple(silent), sources)
 
     async def remind(self, session: Session) -> Nudged:
         """Nudge those invited who have not answered, each at most once a day, through the outbox."""

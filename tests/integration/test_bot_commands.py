@@ -257,14 +257,17 @@ async def test_the_secretariat_sees_the_status_and_nudges_only_the_silent_once_a
     services = bot_services(store, deployment, clock)
     talk = services.conversation
     await bind(store, "kgz-asanov", ASANOV, clock)
-    for delegate in ("kgz-tokoev", "rus-head", "arm-head"):
-        await services.answers.record("icmec-xx", delegate, RsvpAnswer.IN_PERSON, source=RsvpSource.TELEGRAM)
+    given = (("kgz-tokoev", RsvpSource.TELEGRAM), ("rus-head", RsvpSource.WEB), ("arm-head", RsvpSource.TELEGRAM))
+    for delegate, source in given:
+        await services.answers.record("icmec-xx", delegate, RsvpAnswer.IN_PERSON, source=source)
     say = talk.sayer("ru")
     async with running(api, talk):
         api.push(api.command_update(ADMIN, "/status icmec-xx"))
         [status] = await said(api, ADMIN, 1)
         text = status.text or ""
         assert text.splitlines()[1] == " · ".join([say("count.in_person", n=3), say("count.none", n=17)])
+        by = " · ".join([say("status.by.telegram", n=2), say("status.by.web", n=1)])
+        assert text.splitlines()[2] == say("status.sources", sources=by)  # where the answers on record came from
         assert "Киргизская Республика" in text or "Кыргызская Республика" in text
 
         api.push(api.command_update(ADMIN, "/remind icmec-xx"))

@@ -226,16 +226,18 @@ async def test_last_modified_is_stable_across_restarts(site: Site) -> None:
 
 
 async def test_the_delegates_answer_shows_in_their_calendar(site: Site) -> None:
-    from domain.records import RsvpAnswer
+    from domain.records import RsvpAnswer, RsvpSource
+    from messages import words
 
     answers = site.services.answers  # the running service's use case: the feeds hear of it at once
     await answers.record("icmec-xx", "kgz-asanov", RsvpAnswer.SUBSTITUTE, substitute_id="kgz-mamytova")
-    await answers.record("icmec-wg-2022-10", "kaz-expert", RsvpAnswer.REMOTE)
+    await answers.record("icmec-wg-2022-10", "kaz-expert", RsvpAnswer.REMOTE, source=RsvpSource.WEB)
     async with site.http.get(site.link("kgz-asanov")) as r:
         xx = events(await r.read())["icmec-xx@icmec.plenary"]
-    assert "Ваш ответ: вместо меня будет Айгуль Мамытова" in str(xx["DESCRIPTION"])
+    by_secretariat = words.table("ru")["answer_sources"]["secretariat"]
+    assert f"Ваш ответ: вместо меня будет Айгуль Мамытова ({by_secretariat})" in str(xx["DESCRIPTION"])
     async with site.http.get(site.link("kaz-expert")) as r:
         wg = events(await r.read())["icmec-wg-2022-10@icmec.plenary"]
-    assert "Your answer: remotely" in str(wg["DESCRIPTION"])
+    assert "Your answer: remotely (given on the answer page)" in str(wg["DESCRIPTION"])
     async with site.http.get(site.link("rus-head")) as r:
         assert "Ваш ответ" not in (await r.read()).decode("utf-8")
