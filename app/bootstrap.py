@@ -13,6 +13,7 @@ from app.clock import SystemClock
 from bot.conversation import Conversation, Desk
 from config.settings import Settings
 from domain.deployment import Deployment
+from domain.events import CalendarReplyRefused
 from domain.ports import Channel, Clock
 from domain.values import localize
 from integrations.calendar.builder import IcsCalendars
@@ -26,6 +27,7 @@ from services.answer_pages import AnswerPages
 from services.answers import AnswerService
 from services.attendance import AttendanceService
 from services.bindings import Accounts, BindingService, StartLinks
+from services.calendar_replies import CalendarReplies
 from services.checkins import CheckinService
 from services.configuration import Configuration
 from services.delegations import DelegationService
@@ -58,6 +60,7 @@ class Services:
     links: LinkService
     answers: AnswerService
     answer_pages: AnswerPages
+    calendar_replies: CalendarReplies
     attendance: AttendanceService
     bindings: BindingService
     start_links: StartLinks
@@ -194,6 +197,8 @@ def bootstrap(
         links=feeds.personal_links,
         secret=lambda: start_links.secret,
     )
+    conversation = Conversation(desk)
+    events.subscribe(CalendarReplyRefused, conversation.tell_reply_refused)
     return Services(
         settings=settings,
         clock=clock,
@@ -208,9 +213,10 @@ def bootstrap(
         links=LinkService(store.links, events, clock, accounts),
         answers=answers,
         answer_pages=answer_pages,
+        calendar_replies=CalendarReplies(answers, store.announcements, events, clock, configuration.get),
         attendance=attendance,
         bindings=bindings,
-        conversation=Conversation(desk),
+        conversation=conversation,
         roster=roster,
         checkins=checkins,
         start_links=start_links,

@@ -31,7 +31,7 @@ from bot.head import HeadCommands
 from bot.secretariat import SECRETARIAT_COMMANDS, SecretariatCommands
 from domain import checkin
 from domain.callbacks import verify
-from domain.events import BindingRefused
+from domain.events import BindingRefused, CalendarReplyRefused
 from domain.links import START_PREFIX
 from domain.values import localize
 from services.bindings import LinkOpened
@@ -113,6 +113,19 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
         say = self.sayer(language)
         await self.tell_secretariat(
             say(f"secretariat.refused.{event.reason}", delegate=label, user=str(event.telegram_user_id))
+        )
+
+    async def tell_reply_refused(self, event: CalendarReplyRefused) -> None:
+        """Tell the secretariat's Telegram accounts that a calendar reply was nobody's answer (a forwarded
+        invitation), in the working language."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(event.session_id) if deployment is not None else None
+        if deployment is None or session is None:
+            return
+        language = deployment.commission.language
+        title = self.title(session, language)
+        await self.tell_secretariat(
+            self.sayer(language)("secretariat.reply_refused", title=title, address=event.address)
         )
 
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

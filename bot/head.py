@@ -21,7 +21,7 @@ PAGE = 10
 
 def counts_text(say: Say, counts: Mapping[RsvpAnswer | None, int]) -> str:
     """``in person 2 · remotely 1 · no answer 3``: the counts that are not zero, in a fixed order."""
-    order = ("in_person", "remote", "not_attending", "substitute", None)
+    order = ("in_person", "remote", "attending", "tentative", "not_attending", "substitute", None)
     parts = []
     for key in order:
         n = sum(v for k, v in counts.items() if (k.value if k is not None else None) == key)

@@ -88,6 +88,18 @@ class BindingRefused(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarReplyRefused(Event):
+    """A calendar reply was not recorded as anyone's answer (a forwarded invitation): the secretariat is told."""
+
+    name: ClassVar[str] = "calendar_reply_refused"
+    session_id: str
+    address: str
+    """The address the reply answers for (its ATTENDEE)."""
+    reason: str
+    """``not_invited`` (nobody invited to the session has this address)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SessionClosed(Event):
     """The secretariat closed a session (``/close``): it is over, whatever its end in the YAML."""
 
@@ -105,6 +117,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AttendanceRecorded,
         DeliveriesRecorded,
         BindingRefused,
+        CalendarReplyRefused,
         SessionClosed,
     )
 }

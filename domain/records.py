@@ -31,6 +31,10 @@ class RsvpAnswer(StrEnum):
     REMOTE = "remote"
     NOT_ATTENDING = "not_attending"
     SUBSTITUTE = "substitute"
+    ATTENDING = "attending"
+    """Coming, how not said: a calendar's Accept to a hybrid session (the chat's buttons may ask which)."""
+    TENTATIVE = "tentative"
+    """Perhaps: a calendar's Tentative."""
 
 
 class RsvpSource(StrEnum):

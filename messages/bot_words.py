@@ -63,6 +63,8 @@ PHRASES: Mapping[str, str] = {
     "answer.remote": N_("I will take part remotely"),
     "answer.not_attending": N_("I cannot attend"),
     "answer.substitute": N_("I am sending a substitute"),
+    "answer.attending": N_("I will attend (in person or remotely: not said)"),
+    "answer.tentative": N_("I might attend"),
     # Where an answer on record came from (the answer page: "Given 5 October 2022, 14:00, in Telegram.").
     "source.telegram": N_("in Telegram"),
     "source.web": N_("on this page"),
@@ -145,6 +147,8 @@ PHRASES: Mapping[str, str] = {
     "count.remote": N_("remotely: %(n)s"),
     "count.not_attending": N_("not attending: %(n)s"),
     "count.substitute": N_("substitutes: %(n)s"),
+    "count.attending": N_("attending, how not said: %(n)s"),
+    "count.tentative": N_("perhaps: %(n)s"),
     "count.none": N_("no answer: %(n)s"),
     "count.nobody": N_("nobody invited"),
     # The secretariat's commands, in the working language.
@@ -154,6 +158,10 @@ PHRASES: Mapping[str, str] = {
     "status.agency": N_("%(agency)s: %(counts)s"),
     "status.silent": N_("No answer yet (%(count)s): %(names)s"),
     "status.sources": N_("Answered by: %(sources)s"),
+    "secretariat.reply_refused": N_(
+        "A calendar reply to %(title)s answers for %(address)s, who is not invited (a forwarded invitation?): "
+        "it was not recorded as anyone's answer."
+    ),
     "status.by.telegram": N_("Telegram: %(n)s"),
     "status.by.web": N_("answer page: %(n)s"),
     "status.by.calendar": N_("calendar: %(n)s"),

@@ -87,6 +87,8 @@ LABELS: Mapping[str, Mapping[str, Label]] = {
         "remote": NP_("answer", "remotely"),
         "not_attending": NP_("answer", "cannot attend"),
         "substitute": NP_("answer", "sending a substitute:"),
+        "attending": NP_("answer", "attending (in person or remotely: not said)"),
+        "tentative": NP_("answer", "perhaps"),
     },
 }
 
