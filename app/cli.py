@@ -160,7 +160,7 @@ def run(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("apscheduler", "httpx", "aiosqlite", "alembic"):
+    for noisy in ("apscheduler", "httpx", "aiosqlite", "alembic", "aioimaplib"):  # aioimaplib logs mail it reads
         logging.getLogger(noisy).setLevel(logging.WARNING)
     start = _parse_now(clock_start) if clock_start else None
     if clock_speed != 1.0 and start is None:

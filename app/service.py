@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import Services, bootstrap, default_channels
 from app.instance import AlreadyRunning, DatabaseLock
+from app.mailbox import LOOP, mailbox_reader, read_mailbox
 from app.secrets import server_secret
 from app.tasks import TaskRegistry
 from bot.application import Polling
@@ -132,6 +133,9 @@ class Service:
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
+        reader = mailbox_reader(self.settings, s)
+        if reader is not None:
+            self.tasks.spawn(LOOP, read_mailbox(reader, s.loops))
         s.timeline.start()
         deployment = await s.roster.effective(deployment)  # with the chat's substitutes and choices
         try:

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM"))
     """The sender address; default: the secretariat's e-mail from the configuration."""
 
+    imap_url: SecretStr | None = Field(None, validation_alias=AliasChoices("PLENARY_IMAP_URL"))
+    """The secretariat's mailbox, read for calendar replies: ``imaps://user:password@host/INBOX``; unset: not read."""
+    imap_password: SecretStr | None = Field(None, validation_alias=AliasChoices("PLENARY_IMAP_PASSWORD"))
+    """The mailbox's password, when it is not in the URL."""
+    imap_poll_seconds: float = Field(60.0, ge=5.0, le=3600.0)
+    """How often the mailbox is looked at when the server has no IDLE (and at least that often anyway)."""
+
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     """The HTTP server (feeds, webhooks, /healthz, /readyz, /metrics); 0 picks a free port."""

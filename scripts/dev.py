@@ -49,15 +49,17 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
-SYSTEM_PACKAGES = {"chromium": "chromium"}
+SYSTEM_PACKAGES = {"chromium": "chromium", "dovecot": "dovecot-imapd"}
 """Programs the tests drive, by the Debian package that brings each: Chromium for the answer page's browser tests
-(driven by Playwright through its ``executable_path``, never a browser download)."""
+(driven by Playwright through its ``executable_path``, never a browser download), Dovecot for the mailbox the
+calendar replies are read from."""
 
 
 def system_packages() -> None:
     """Install from Debian's packages what the tests drive and the machine lacks (as root, with apt-get); without
     them those tests skip outside CI and fail under CI."""
-    missing = sorted({package for program, package in SYSTEM_PACKAGES.items() if shutil.which(program) is None})
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    missing = sorted({p for program, p in SYSTEM_PACKAGES.items() if shutil.which(program, path=path) is None})
     if not missing:
         return
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
