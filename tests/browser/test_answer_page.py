@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
 from domain.records import RsvpAnswer, RsvpSource
 from messages.conversation import Phrasebook
 from tests.browser.conftest import SCREENSHOTS
@@ -60,9 +63,40 @@ async def test_a_delegate_answers_from_the_invitation_link_in_a_browser(
             assert shown == say(language, "answered.recorded", answer=say(language, "answer.remote"))
             await page.screenshot(path=str(SCREENSHOTS / f"answer-page-{language}-answered.png"), full_page=True)
             await page.close()
+        await _another_site_and_a_forged_link_record_nothing(browser, links["rus-deputy"])
         answers = await h.store.answers.all()
         for delegate in ("rus-deputy", "kgz-tokoev"):
             recorded = answers[("icmec-xx", delegate)]
             assert (recorded.answer, recorded.source) == (RsvpAnswer.REMOTE, RsvpSource.WEB)
     finally:
         await h.service.stop()
+
+
+async def _another_site_and_a_forged_link_record_nothing(browser: Any, link: str) -> None:
+    """A page of another site (``localhost`` is not ``127.0.0.1``) that posts the delegate's form, with the very
+    value their page carries, to their link: the browser keeps the SameSite cookie home, and nothing is recorded;
+    a link with a forged token opens nothing."""
+    page = await browser.new_page()
+    await page.goto(link)
+    value = await page.locator('input[name="form"]').get_attribute("value")
+    attack = (
+        f'<form method="post" action="{link}"><input type="hidden" name="form" value="{value}">'
+        '<input type="hidden" name="answer" value="not_attending"><button>Win a prize</button></form>'
+    )
+
+    async def lure(request: web.Request) -> web.Response:
+        return web.Response(text=attack, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", lure)
+    async with TestServer(app, host="127.0.0.1") as other:
+        await page.goto(f"http://localhost:{other.port}/")
+        async with page.expect_response(link) as posted:
+            await page.get_by_role("button").click()
+        assert (await posted.value).status == 403
+        assert await page.locator("h1").inner_text() == "Your answer was not recorded"  # the browser's English
+    forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    response = await page.goto(forged)
+    assert response is not None
+    assert response.status == 404
+    await page.close()

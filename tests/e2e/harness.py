@@ -59,9 +59,11 @@ async def start(
     speed: float = 1.0,
     service_url: str | None = None,
     http_port: int = 0,
+    **settings: object,
 ) -> Harness:
     """Start the service on the example; ``service_url`` is the database URL the service uses (a proxy);
-    ``http_port`` a port of 127.0.0.1 to serve on, the links in the e-mails pointing there (0: any free one)."""
+    ``http_port`` a port of 127.0.0.1 to serve on, the links in the e-mails pointing there (0: any free one);
+    ``settings`` any other of the service's settings."""
     await upgrade(database_url)
     engine = create_engine(database_url)
     store = Store(engine)
@@ -81,6 +83,7 @@ async def start(
         http_port=http_port,
         http_host="127.0.0.1",
         public_url=f"http://127.0.0.1:{http_port}" if http_port else None,
+        **settings,  # type: ignore[arg-type]
     )
     clock = SimulatedClock(at, speed)
     service = Service(
