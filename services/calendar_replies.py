@@ -20,9 +20,8 @@ from domain.events import CalendarReplyRefused
 from domain.model import Session, SessionFormat, SessionStatus
 from domain.ports import Announcements, Clock, EventSink
 from domain.records import RsvpAnswer, RsvpSource
+from domain.uids import session_of
 from services.answers import AnswerService
-
-UID_SUFFIX = ".plenary"
 
 
 class Replied(StrEnum):
@@ -114,7 +113,5 @@ class CalendarReplies:
 
     @staticmethod
     def _session(deployment: Deployment, uid: str) -> Session | None:
-        session_id, at, rest = uid.strip().partition("@")
-        if not at or rest != f"{deployment.commission.id}{UID_SUFFIX}":
-            return None
-        return deployment.sessions.get(session_id)
+        session_id = session_of(uid, deployment.commission.id)
+        return deployment.sessions.get(session_id) if session_id is not None else None

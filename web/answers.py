@@ -54,9 +54,8 @@ async def show(request: web.Request) -> web.Response:
     if not _NONCE.fullmatch(nonce):
         nonce = secrets.token_urlsafe(24)
     response = _html(words.answer_page(page, pages.form_token(token, nonce)))
-    response.set_cookie(
-        COOKIE, nonce, path="/answer/", httponly=True, samesite="Strict", secure=request.secure, max_age=86400
-    )
+    secure = request.secure or pages.base_url.startswith("https://")  # TLS ended at a proxy in front of us
+    response.set_cookie(COOKIE, nonce, path="/answer/", httponly=True, samesite="Strict", secure=secure, max_age=86400)
     return response
 
 

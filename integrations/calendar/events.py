@@ -28,6 +28,7 @@ from icalendar import (
 from domain.delivery import CalendarPart
 from domain.deployment import Deployment
 from domain.model import Deadline, Delegate, Presenter, Session, SessionFormat, SessionStatus
+from domain.uids import deadline_uid, session_uid
 from domain.values import localize, zone
 
 PRODID = "-//Plenary//Plenary//EN"
@@ -44,16 +45,6 @@ _STATUS = {
     SessionStatus.POSTPONED: STATUS.TENTATIVE,
     SessionStatus.CANCELLED: STATUS.CANCELLED,
 }
-
-
-def session_uid(commission_id: str, session_id: str) -> str:
-    """Return the UID of a session's event: the same on every machine, after every restart and reload."""
-    return f"{session_id}@{commission_id}.plenary"
-
-
-def deadline_uid(commission_id: str, session_id: str, deadline_id: str) -> str:
-    """Return the UID of the event of one of a session's deadlines."""
-    return f"{session_id}.{deadline_id}@{commission_id}.plenary"
 
 
 def session_event(

@@ -148,3 +148,19 @@ async def test_a_substitute_must_be_of_the_delegation_and_answers_close_at_the_c
         async with browser.get(url) as closed:
             text = await closed.text()
         assert 'name="answer"' not in text  # no form once answers are closed
+
+
+async def test_the_form_cookie_is_strict_and_secure_when_the_public_address_is_https(
+    served: tuple[Services, TestServer, FakeClock],
+) -> None:
+    services, server, _ = served
+    token = (await services.answer_pages.url("kgz-asanov", "icmec-xx")).rsplit("/", 1)[1]
+    async with browsing() as browser:
+        async with browser.get(server.make_url(f"/answer/{token}")) as plain:
+            cookie = plain.headers["Set-Cookie"]
+        assert "SameSite=Strict" in cookie
+        assert "HttpOnly" in cookie
+        assert "Secure" not in cookie  # http all the way: a Secure cookie would never come back
+        services.answer_pages.base_url = "https://plenary.example.org"  # TLS ends at a proxy in front
+        async with browser.get(server.make_url(f"/answer/{token}")) as proxied:
+            assert "Secure" in proxied.headers["Set-Cookie"]

@@ -15,13 +15,13 @@ from ical.calendar_stream import IcsCalendarStream
 from config.loader import load
 from domain.deployment import Deployment
 from domain.model import Deadline, Session, SessionStatus
+from domain.uids import session_of, session_uid
 from integrations.calendar.events import (
     PRODID,
     calendar,
     deadline_event,
     invitation_part,
     session_event,
-    session_uid,
     to_bytes,
 )
 from tests.conftest import EXAMPLES
@@ -131,6 +131,9 @@ def test_uid_and_bytes_are_the_same_on_every_build(deployment: Deployment, xx: S
     second = invite(deployment, xx)
 
     assert session_uid("icmec", "icmec-xx") == "icmec-xx@icmec.plenary"
+    assert session_of("icmec-xx@icmec.plenary", "icmec") == "icmec-xx"  # what a calendar reply names
+    for other in ("icmec-xx@other.plenary", "meeting@example.org", "@icmec.plenary", "icmec-xx"):
+        assert session_of(other, "icmec") is None
     assert parse(first)[0].events[0].uid == "icmec-xx@icmec.plenary"
     assert parse(first)[1].events[0].uid == "icmec-xx@icmec.plenary"
     assert first == second
