@@ -73,12 +73,9 @@ class AnswerPages:
             substitutes=tuple(_substitutes(deployment, delegate, session_id)),
         )
 
-    async def answer(self, token: str, answer: str, substitute: str | None = None) -> AnswerPage | None:
-        """Record what the form sent (an answer's value, and for a substitute, optionally who); the page again,
-        with the outcome. None when the token opens no page (nothing is recorded)."""
-        page = await self.open(token)
-        if page is None:
-            return None
+    async def answer(self, page: AnswerPage, answer: str, substitute: str | None = None) -> AnswerPage:
+        """Record what the form of an open page sent (an answer's value, and for a substitute, optionally who);
+        the page again, with the outcome."""
         chosen = next((a for a in page.offered if a.value == answer), None)
         substitute_id = substitute or None
         if chosen is not RsvpAnswer.SUBSTITUTE:

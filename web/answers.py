@@ -63,17 +63,16 @@ async def record(request: web.Request) -> web.Response:
     """Record the answer the form sent, then show the page with what became of it."""
     token = request.match_info["token"]
     pages, words = request.app[ANSWER_PAGES], request.app[PAGES]
-    if not _TOKEN.fullmatch(token) or await pages.open(token) is None:
+    page = await pages.open(token) if _TOKEN.fullmatch(token) else None
+    if page is None:
         return _html(words.missing(_language(request)), 404)
     form = await request.post()
     given, answer, substitute = (str(form.get(k, "")) for k in ("form", "answer", "substitute"))
     if not pages.form_valid(token, request.cookies.get(COOKIE, ""), given):
         log.warning("an answer form without this browser's page value was refused (a cross-site request?)")
         return _html(words.refused(_language(request)), 403)
-    page = await pages.answer(token, answer[:40], substitute[:200] or None)
-    if page is None:
-        return _html(words.missing(_language(request)), 404)
-    return _html(words.answer_page(page, given))
+    answered = await pages.answer(page, answer[:40], substitute[:200] or None)
+    return _html(words.answer_page(answered, given))
 
 
 def add_routes(app: web.Application, pages: AnswerPages, words: Pages) -> None:

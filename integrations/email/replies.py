@@ -12,7 +12,7 @@ part and the attachment) counts once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import parseaddr
 
 from icalendar import Calendar
@@ -50,11 +50,6 @@ def calendar_replies(message: Message) -> list[CalendarReply]:
             if reply not in found:
                 found.append(reply)
     return found
-
-
-def is_reply(message: EmailMessage | Message) -> bool:
-    """Whether a message carries a calendar reply at all (what the mailbox reader handles; the rest it leaves)."""
-    return bool(calendar_replies(message))
 
 
 def _replies(payload: bytes, charset: str, sender: str) -> list[CalendarReply]:
