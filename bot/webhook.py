@@ -89,4 +89,9 @@ class Webhook:
         if update.update_id in self.conversation.failed:
             self.conversation.failed.discard(update.update_id)
             return web.Response(status=500)
+        try:
+            await self.conversation.desk.updates.noted(update.update_id)
+        except Exception as exc:  # handled, but not noted as handled: Telegram delivers it again
+            log.warning("update %d could not be noted (%s); answered 500", update.update_id, type(exc).__name__)
+            return web.Response(status=500)
         return web.Response(status=200)

@@ -186,6 +186,10 @@ class Answers(Protocol):
         """Record an answer, replacing the delegate's earlier one for that session."""
         ...
 
+    async def record_many(self, rsvps: Sequence[Rsvp]) -> None:
+        """Record answers in their order (a later one for the same delegate and session replaces an earlier)."""
+        ...
+
     async def all(self) -> dict[tuple[str, str], Rsvp]:
         """Every answer by (session, delegate)."""
         ...
@@ -198,6 +202,10 @@ class Answers(Protocol):
         """A delegate's latest answer for a session, if any."""
         ...
 
+    async def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Rsvp]:
+        """The latest answers of these (session, delegate) pairs; a pair with none is left out."""
+        ...
+
     async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
         """Every answer a delegate gave for a session, oldest first (the last is the one in force)."""
         ...
@@ -208,6 +216,11 @@ class Updates(Protocol):
 
     async def first_time(self, update_id: int, now: datetime) -> bool:
         """Note an update; True the first time its id is seen, False for a replay."""
+        ...
+
+    async def noted(self, update_id: int) -> None:
+        """Wait until an update's note is stored (it may be written while the update is handled); raise if it
+        could not be (the update is then not acknowledged, and its next delivery is handled)."""
         ...
 
     async def prune(self, before: datetime) -> int:
@@ -438,6 +451,10 @@ class Transactions(Protocol):
         ``transactions()`` joins the outer); reads of the repositories inside see those writes."""
         ...
 
+    def active(self) -> bool:
+        """Whether the task is inside an open transaction (its writes join it)."""
+        ...
+
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
         """Run ``callback`` once the task's open transaction is committed (never, if it is rolled back); False
         when the task is in none (the caller does the work itself)."""
@@ -465,6 +482,10 @@ class EventSink(Protocol):
 
     async def publish(self, event: Event) -> None:
         """Tell this process's subscribers now, and other processes through the database."""
+        ...
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish events in their order, logged together."""
         ...
 
 
@@ -522,6 +543,10 @@ class ChangeLog(Protocol):
 
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         """Record an event published by process ``origin``; return its position."""
+        ...
+
+    async def append_many(self, events: Sequence[Event], origin: str, now: datetime) -> None:
+        """Record events published together by process ``origin``, in their order."""
         ...
 
     async def since(self, position: int, limit: int = 500) -> list[tuple[int, str, Event]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from domain.events import Event
@@ -54,6 +55,15 @@ class EventBus:
         if self.transactions is not None and self.transactions.after_commit(lambda: self._dispatch(event)):
             return
         await self._dispatch(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish events in their order: logged in one statement, then heard one by one as ``publish`` does."""
+        if self.changes is not None:
+            await self.changes.append_many(events, self.origin, self.clock.now())
+        for event in events:
+            later = functools.partial(self._dispatch, event)
+            if self.transactions is None or not self.transactions.after_commit(later):
+                await self._dispatch(event)
 
     async def _dispatch(self, event: Event) -> None:
         for handler in self._handlers.get(type(event), ()):

@@ -105,6 +105,11 @@ class Transactions:
         async with self.engine.begin():
             yield
 
+    def active(self) -> bool:
+        """Whether this task is inside an open transaction of this engine."""
+        unit = _UNIT.get()
+        return unit is not None and unit.joins(self.engine)
+
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
         """Run ``callback`` once the task's open transaction commits; False when none is open."""
         unit = _UNIT.get()
@@ -150,8 +155,10 @@ def create_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Readers (see ``reader``) need no write lock: in WAL mode they never wait for writers.
-        readonly = connection.get_execution_options().get(READONLY, False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        sql = "BEGIN" if connection.get_execution_options().get(READONLY, False) else "BEGIN IMMEDIATE"
+        # Through the driver (SQLAlchemy's documented ``run_async``): one trip to aiosqlite's thread instead of
+        # the three of a statement (open a cursor, execute, close it), for every transaction.
+        connection.connection.dbapi_connection.run_async(lambda driver: driver.execute(sql))
 
     return engine
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import Rsvp
@@ -29,19 +30,37 @@ class AnswerRepository:
         self._get = select(rsvps).where(
             rsvps.c.session_id == bindparam("session"), rsvps.c.delegate_id == bindparam("delegate")
         )
+        self._get_many = select(rsvps).where(
+            tuple_(rsvps.c.session_id, rsvps.c.delegate_id).in_(bindparam("keys", expanding=True))
+        )
 
     async def record(self, rsvp: Rsvp) -> None:
         """Record a delegate's answer, replacing an earlier one for the same session; the history keeps both."""
-        values = rsvp.model_dump()
+        await self.record_many([rsvp])
+
+    async def record_many(self, rsvps: Sequence[Rsvp]) -> None:
+        """Record answers in their order, each statement once for all of them (executemany)."""
+        if not rsvps:
+            return
+        values = [rsvp.model_dump() for rsvp in rsvps]
         async with self.engine.begin() as conn:
-            await conn.execute(self._upsert, values)
-            await conn.execute(self._history, values)
+            await conn.execute(self._upsert, values if len(values) > 1 else values[0])
+            await conn.execute(self._history, values if len(values) > 1 else values[0])
 
     async def get(self, session_id: str, delegate_id: str) -> Rsvp | None:
         """A delegate's latest answer for a session."""
         async with connection(self.reader) as conn:
             row = (await conn.execute(self._get, {"session": session_id, "delegate": delegate_id})).first()
         return Rsvp.model_validate(row._asdict()) if row is not None else None
+
+    async def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Rsvp]:
+        """The latest answers of these (session, delegate) pairs, in one query."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        async with connection(self.reader) as conn:
+            rows = await conn.execute(self._get_many, {"keys": wanted})
+        return {(row.session_id, row.delegate_id): Rsvp.model_validate(row._asdict()) for row in rows}
 
     async def history(self, session_id: str, delegate_id: str) -> list[Rsvp]:
         """Every answer a delegate gave for a session, oldest first."""

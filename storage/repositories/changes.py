@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.events import Event, event_from
 from storage.engine import reader
@@ -31,6 +31,8 @@ class ChangeLogRepository:
         self.engine = engine
         self.reader = reader(engine)
         self._listening: Any = None
+        self._appended_here = 0
+        """Events appended together by this process: every thousandth, the log is pruned as ``append`` does."""
         """The pooled connection held for LISTEN, and its asyncpg connection."""
 
     async def listen(self, wake: Callable[[], None]) -> bool:
@@ -71,11 +73,26 @@ class ChangeLogRepository:
             key = result.inserted_primary_key
             assert key is not None
             position = int(key[0])
-            if self.engine.dialect.name == "postgresql":
-                await conn.execute(select(func.pg_notify(self.CHANNEL, str(position))))
-            if position % 1000 == 0:  # now and then, forget what every process has long since read
-                await conn.execute(delete(change_log).where(change_log.c.at < now - KEEP))
+            await self._appended(conn, position, position, now)
         return position
+
+    async def append_many(self, events: Sequence[Event], origin: str, now: datetime) -> None:
+        """Record events in their order, in one statement; one NOTIFY for all of them."""
+        if not events:
+            return
+        rows = [{"name": e.name, "payload": e.payload(), "origin": origin, "at": now} for e in events]
+        async with self.engine.begin() as conn:
+            await conn.execute(_APPEND, rows)  # executemany: no positions back, one statement for all
+            self._appended_here += len(rows)
+            await self._appended(conn, self._appended_here - len(rows) + 1, self._appended_here, now)
+
+    async def _appended(self, conn: AsyncConnection, first: int, last: int, now: datetime) -> None:
+        """NOTIFY the other processes (the payload is only a wake-up); each time the count from ``first`` to
+        ``last`` passes a thousand, forget what every process has long since read."""
+        if self.engine.dialect.name == "postgresql":
+            await conn.execute(select(func.pg_notify(self.CHANNEL, str(last))))
+        if last // 1000 > (first - 1) // 1000:
+            await conn.execute(delete(change_log).where(change_log.c.at < now - KEEP))
 
     async def since(self, position: int, limit: int = 500) -> list[tuple[int, str, Event]]:
         """Events after ``position``, oldest first; names this version does not know are passed over."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from storage.engine import reader
 from storage.repositories._sql import insert
 from storage.tables import delegate_preferences, nudges, substitutions, telegram_updates
 
+log = logging.getLogger(__name__)
+
 
 class UpdateRepository:
     """Implements ``domain.ports.Updates`` over the ``telegram_updates`` table.
@@ -21,15 +24,59 @@ class UpdateRepository:
     Updates are noted in batches: those that arrive while a batch is being written go together in the next one,
     one transaction for all of them (a group commit). A lone update waits for nothing; a burst of presses no
     longer takes a turn of SQLite's writer each, and each still learns, from the primary key, whether it was first.
+
+    On SQLite, whose file one process holds (``app.instance``), that process's memory decides at once (loaded
+    from the table on first use) and the note is written behind, while the update is handled: ``noted`` waits
+    for it, so that the update is acknowledged only once it is stored. A note that could not be stored is
+    forgotten, so that Telegram's next delivery is handled. On PostgreSQL, shared by replicas, the primary key
+    decides, before the update is handled.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._waiting: list[tuple[int, datetime, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._local = engine.dialect.name == "sqlite"
+        self._seen: dict[int, datetime] | None = None
+        self._loading = asyncio.Lock()
+        self._behind: dict[int, asyncio.Future[bool]] = {}
 
     async def first_time(self, update_id: int, now: datetime) -> bool:
-        """Note an update; True when no process had noted it before (the primary key decides, atomically)."""
+        """Note an update; True when no process had noted it before."""
+        if not self._local:
+            return await self._batched(update_id, now)
+        seen = await self._memory()
+        if update_id in seen:
+            return False
+        seen[update_id] = now
+        note = asyncio.ensure_future(self._batched(update_id, now))
+        self._behind[update_id] = note
+        note.add_done_callback(lambda done: self._stored(update_id, done))
+        return True
+
+    async def noted(self, update_id: int) -> None:
+        """Wait until the note of an update is stored; raise what stopped it."""
+        note = self._behind.get(update_id)
+        if note is not None:
+            await asyncio.shield(note)
+
+    def _stored(self, update_id: int, note: asyncio.Future[bool]) -> None:
+        if self._behind.get(update_id) is note:
+            del self._behind[update_id]
+        if note.cancelled() or note.exception() is not None:
+            if self._seen is not None:
+                self._seen.pop(update_id, None)
+            log.warning("update %d could not be noted; its next delivery will be handled", update_id)
+
+    async def _memory(self) -> dict[int, datetime]:
+        async with self._loading:
+            if self._seen is None:
+                async with self.engine.connect() as conn:
+                    rows = await conn.execute(select(telegram_updates.c.update_id, telegram_updates.c.received_at))
+                    self._seen = {int(row.update_id): row.received_at for row in rows}
+        return self._seen
+
+    async def _batched(self, update_id: int, now: datetime) -> bool:
         noted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((update_id, now, noted))
         if self._writer is None or self._writer.done():
@@ -61,12 +108,16 @@ class UpdateRepository:
 
     async def prune(self, before: datetime) -> int:
         """Forget the updates received before ``before``."""
+        if self._seen is not None:
+            self._seen = {u: at for u, at in self._seen.items() if at >= before}
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(telegram_updates).where(telegram_updates.c.received_at < before))
         return int(result.rowcount or 0)
 
     async def forget(self, update_id: int) -> None:
         """Forget one update (its handling failed)."""
+        if self._seen is not None:
+            self._seen.pop(update_id, None)
         async with self.engine.begin() as conn:
             await conn.execute(delete(telegram_updates).where(telegram_updates.c.update_id == update_id))
 

@@ -4,6 +4,7 @@ event sink that records."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -79,3 +80,7 @@ class RecordingEvents:
     async def publish(self, event: Event) -> None:
         """Keep the event."""
         self.published.append(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Keep the events, in order."""
+        self.published.extend(events)

@@ -4,19 +4,23 @@ SQLite and PostgreSQL, with the real answer service and event bus."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.deployment import Deployment
 from domain.events import AnswerRecorded, Event
 from domain.records import RsvpAnswer, RsvpSource
-from services.answers import AnswerService
+from services.answers import Answer, AnswerService
 from services.events import EventBus
 from storage.engine import create_engine
 from storage.repositories import Store
 from tests.doubles.channels import FakeClock
 
 T0 = datetime(2022, 10, 5, 9, 0, tzinfo=UTC)
+OPEN = datetime(2022, 10, 12, 11, 0, tzinfo=UTC)
+"""A week before the example's XX meeting (hybrid): answers are open."""
 
 
 class FailingLog:
@@ -27,6 +31,10 @@ class FailingLog:
 
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         await self.store.changes.append(event, origin, now)
+        raise RuntimeError("the change log is full")
+
+    async def append_many(self, events: Sequence[Event], origin: str, now: datetime) -> None:
+        await self.store.changes.append_many(events, origin, now)
         raise RuntimeError("the change log is full")
 
     def __getattr__(self, name: str) -> object:
@@ -79,12 +87,56 @@ async def test_updates_noted_at_once_by_many_handlers_are_each_first_once(store:
     try:
         ids = [3000 + i % 40 for i in range(120)]  # each id three times, in one burst
         here = await asyncio.gather(*(store.updates.first_time(i, T0) for i in ids[:60]))
+        await asyncio.gather(*(store.updates.noted(i) for i in ids[:60]))  # acknowledged: now replayed elsewhere
         there = await asyncio.gather(*(other.updates.first_time(i, T0) for i in ids[60:]))
         assert sum(here) + sum(there) == 40
         assert sorted(i for i, first in zip(ids, [*here, *there], strict=True) if first) == list(range(3000, 3040))
         assert not await store.updates.first_time(3000, T0 + timedelta(seconds=1))
     finally:
         await other.engine.dispose()
+
+
+async def test_answers_given_at_once_are_decided_in_their_order_and_heard_once_committed(
+    store: Store, deployment: Deployment
+) -> None:
+    heard: list[AnswerRecorded] = []
+    bus = EventBus(store.changes, FakeClock(OPEN), "worker-1", transactions=store.transactions)
+    bus.subscribe(AnswerRecorded, lambda event: _append(heard, event))
+    answers = AnswerService(store.answers, bus, FakeClock(OPEN), lambda: deployment, store.transactions)
+    given = [
+        ("rus-deputy", RsvpAnswer.IN_PERSON),
+        ("kaz-head", RsvpAnswer.REMOTE),
+        ("rus-deputy", RsvpAnswer.REMOTE),  # the same delegate again, in the same moment: after the first
+        ("rus-deputy", RsvpAnswer.REMOTE),
+        ("arm-head", RsvpAnswer.NOT_ATTENDING),
+    ]
+    done = await asyncio.gather(*(answers.answer("icmec-xx", d, a, RsvpSource.TELEGRAM) for d, a in given))
+
+    assert [d.outcome for d in done] == [Answer.RECORDED] * 3 + [Answer.UNCHANGED, Answer.RECORDED]
+    assert [d.current.answer if d.current else None for d in done] == [a for _, a in given]
+    history = await store.answers.history("icmec-xx", "rus-deputy")
+    assert [r.answer for r in history] == [RsvpAnswer.IN_PERSON, RsvpAnswer.REMOTE]
+    logged = [event for _, _, event in await store.changes.since(0)]
+    assert logged == heard
+    assert [(e.delegate_id, e.answer) for e in heard] == [(d, a.value) for d, a in given[:3] + given[4:]]
+
+
+async def test_answers_given_at_once_all_fail_together_and_nothing_is_stored(
+    store: Store, deployment: Deployment
+) -> None:
+    heard: list[AnswerRecorded] = []
+    bus = EventBus(FailingLog(store), FakeClock(OPEN), "worker-1", transactions=store.transactions)  # type: ignore[arg-type]
+    bus.subscribe(AnswerRecorded, lambda event: _append(heard, event))
+    answers = AnswerService(store.answers, bus, FakeClock(OPEN), lambda: deployment, store.transactions)
+    given = ["rus-deputy", "kaz-head", "arm-head"]
+    done = await asyncio.gather(
+        *(answers.answer("icmec-xx", d, RsvpAnswer.REMOTE, RsvpSource.TELEGRAM) for d in given),
+        return_exceptions=True,
+    )
+    assert [type(d) for d in done] == [RuntimeError] * 3
+    assert await store.answers.all() == {}
+    assert await store.changes.since(0) == []
+    assert heard == []
 
 
 async def _append(heard: list[AnswerRecorded], event: AnswerRecorded) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from domain.events import AnswerRecorded, Event, LinkRotated, event_from
@@ -65,6 +66,10 @@ class FakeChangeLog:
     async def append(self, event: Event, origin: str, now: datetime) -> int:
         self.rows.append((len(self.rows) + 1, origin, event))
         return len(self.rows)
+
+    async def append_many(self, events: Sequence[Event], origin: str, now: datetime) -> None:
+        for event in events:
+            await self.append(event, origin, now)
 
     async def since(self, position: int, limit: int = 500) -> list[tuple[int, str, Event]]:
         return [row for row in self.rows if row[0] > position][:limit]
