@@ -31,7 +31,7 @@ def snapshot(session: Session, language: str) -> dict[str, Any]:
         )
         if venue
         else "",
-        "video": session.video.url if session.video else "",
+        "video": (session.video.url or session.video.provider) if session.video else "",
         "agenda": [localize(item.title, language) for item in session.agenda],
     }
 

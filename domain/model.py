@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, cached_property
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, StrictBool, model_validator
 
@@ -259,14 +259,54 @@ class Venue(Model):
 
 
 class Video(Model):
-    """How to join a session remotely."""
+    """How to join a session remotely, and on which platform.
+
+    ``static``: one link for everyone (``url``), no attendance from it. ``bigbluebutton``: ``url`` is the server's
+    API base (``https://HOST/bigbluebutton/``), ``secret`` its shared secret, ``checksum`` the hash its API
+    checksums use. ``jitsi``: ``url`` is the room (``https://HOST/[TENANT/]ROOM``), ``app_id`` and ``secret`` sign
+    each delegate's token (``algorithm``, ``audience``: by default the app id), ``events_token`` is the bearer
+    token the ``event_sync`` module sends. ``zoom``: ``account_id``, ``client_id`` and ``client_secret`` of a
+    server-to-server OAuth app, ``webhook_secret`` its webhooks' secret token. Secrets are written as ``${ENV}``.
+    """
 
     provider: Literal["static", "jitsi", "bigbluebutton", "zoom"] = "static"
-    url: Url
+    url: Url | None = None
     meeting_id: str | None = None
     passcode: SecretStr | None = None
     dial_in: str | None = None
     notes: Text | None = None
+    secret: SecretStr | None = None
+    checksum: Literal["sha1", "sha256", "sha384", "sha512"] = "sha256"
+    app_id: str | None = None
+    audience: str | None = None
+    algorithm: Literal["HS256", "HS512"] = "HS256"
+    events_token: SecretStr | None = None
+    account_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    minimum: Duration | None = None
+    """Minutes on the call below which a remote presence counts as "joined briefly"."""
+    minimum_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    """The same as a share of the session's length (``0.25``)."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Video:
+        needed = {
+            "static": ("url",),
+            "bigbluebutton": ("url", "secret"),
+            "jitsi": ("url", "app_id", "secret", "events_token"),
+            "zoom": ("account_id", "client_id", "client_secret", "webhook_secret"),
+        }[self.provider]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.provider} video block needs {', '.join(f'`{m}`' for m in missing)}")
+        return self
+
+    @property
+    def personal(self) -> bool:
+        """Whether each delegate gets a link of their own (every provider but ``static``)."""
+        return self.provider != "static"
 
 
 class Chair(Model):

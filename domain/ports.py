@@ -31,6 +31,7 @@ from domain.records import (
     TelegramBinding,
 )
 from domain.records import Preferences as PreferencesRecord
+from domain.video import Participant, Seat, WebhookReading, WebhookRequest
 
 
 class Clock(Protocol):
@@ -564,3 +565,44 @@ class ChangeLog(Protocol):
     async def unlisten(self) -> None:
         """Stop listening."""
         ...
+
+
+class VideoProvider(Protocol):
+    """A video platform: a personal way into a session's meeting, its webhooks read and checked, and who it says
+    is on the call now. One per provider named in sessions' ``video:`` blocks."""
+
+    name: str
+
+    async def join_url(self, session: Session, seat: Seat, now: datetime) -> str:
+        """A personal URL into the session's meeting for this seat, made now (creating the meeting if need be)."""
+        ...
+
+    async def read_webhook(self, sessions: Sequence[Session], request: WebhookRequest) -> WebhookReading:
+        """Check a webhook's signature over its raw bytes against the secrets of these sessions (those on this
+        provider), then read its events for them; a forged, stale or malformed one is refused with nothing read."""
+        ...
+
+    async def present(self, session: Session) -> list[Participant] | None:
+        """Who the platform says is in the session's meeting now; None when it cannot say (not running)."""
+        ...
+
+    async def keep_up(self, sessions: Sequence[Session], callback_url: str, now: datetime) -> None:
+        """Periodic upkeep for upcoming and running sessions (webhooks registered again, tokens renewed)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class VideoState(Protocol):
+    """What a provider keeps about a session's meeting between calls (a meeting id, its registrants)."""
+
+    async def get(self, provider: str, session_id: str) -> dict[str, object] | None:
+        """The provider's data for the session's meeting, if any."""
+        ...
+
+    async def put(self, provider: str, session_id: str, data: dict[str, object]) -> None:
+        """Keep the provider's data for the session's meeting, replacing what was there."""
+        ...
+

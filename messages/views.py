@@ -325,7 +325,7 @@ class Views:
     def _join(self, video: Video, reveal: bool) -> Join:
         passcode = video.passcode.get_secret_value() if video.passcode is not None else ""
         return Join(
-            url=video.url,
+            url="" if video.personal else (video.url or ""),  # a personal link comes in the notice's links
             meeting_id=video.meeting_id or "",
             dial_in=video.dial_in or "",
             notes=self.text(video.notes),

@@ -176,7 +176,7 @@ def invitation_part(
         raise ValueError(f"delegate {delegate.id!r} has no e-mail address to invite")
     cancelled = cancel or session.status is SessionStatus.CANCELLED
     method = "CANCEL" if cancelled else "REQUEST"
-    join_url = session.video.url if session.video is not None and session.is_remote else None
+    join_url = session.video.url if session.video is not None and session.is_remote and not session.video.personal else None
     event = session_event(
         deployment,
         session,
