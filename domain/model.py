@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -164,6 +165,64 @@ class TelegramPolicy(Model):
     """How long before the start check-in at the venue opens (until the end)."""
 
 
+class Quorum(Model):
+    """How many member states must be represented for the session to be quorate.
+
+    Written ``all`` (every invited state), ``majority`` (more than half), a number of states (``4``) or a share of
+    them (``2/3``, ``75%``); a state is represented while one of its delegates is present (in person or on the call).
+    """
+
+    rule: Literal["all", "majority", "count", "share"]
+    count: PositiveInt | None = None
+    share: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _written(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("write the quorum as all, majority, a number of states (4) or a share (2/3, 75%)")
+        if isinstance(value, int):
+            return {"rule": "count", "count": value}
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text in ("all", "majority"):
+            return {"rule": text}
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+            elif "/" in text:
+                top, _, bottom = text.partition("/")
+                share = int(top) / int(bottom)
+            else:
+                return {"rule": "count", "count": int(text)}
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"{value!r} is not a quorum: write all, majority, a number of states (4) or a share (2/3, 75%)"
+            ) from None
+        if not 0 < share <= 1:
+            raise ValueError(f"a quorum's share must be above 0 and at most 1, not {value!r}")
+        return {"rule": "share", "share": share}
+
+    def required(self, states: int) -> int:
+        """How many of ``states`` invited states must be represented."""
+        if self.rule == "all":
+            return states
+        if self.rule == "majority":
+            return states // 2 + 1
+        if self.rule == "count":
+            return min(self.count or 0, states)
+        return max(1, math.ceil((self.share or 0) * states - 1e-9))
+
+    def describe(self) -> str:
+        """The rule as written, for tables and logs."""
+        if self.rule in ("all", "majority"):
+            return self.rule
+        if self.rule == "count":
+            return str(self.count)
+        return f"{round((self.share or 0) * 100)}%"
+
+
 class Commission(Model):
     """The commission itself."""
 
@@ -178,6 +237,8 @@ class Commission(Model):
     public_calendar: StrictBool = False
     notifications: NotificationPolicy = NotificationPolicy()
     telegram: TelegramPolicy = TelegramPolicy()
+    quorum: Quorum | None = None
+    """The sessions' quorum, where a session does not set its own."""
 
     @property
     def language(self) -> str:
@@ -400,6 +461,8 @@ class SessionSpec(Model):
     """Until when (in the session's zone) delegates may change their answer; by default the start."""
     join_opens: Duration | None = None
     """How long before the start /join gives the link; by default the commission's ``telegram.join_opens``."""
+    quorum: Quorum | None = None
+    """The session's quorum; by default the commission's."""
 
 
 class Session(SessionSpec):

@@ -605,4 +605,3 @@ class VideoState(Protocol):
     async def put(self, provider: str, session_id: str, data: dict[str, object]) -> None:
         """Keep the provider's data for the session's meeting, replacing what was there."""
         ...
-

@@ -108,8 +108,18 @@ class AttendanceKind(StrEnum):
     CHECK_IN = "check_in"
     JOIN = "join"
     LEAVE = "leave"
+    ENDED = "ended"
+    """The video meeting ended: whoever was still on the call left then."""
     PRESENT = "present"
+    """A correction: there (in person)."""
+    IN_PERSON = "in_person"
+    """A correction: there in person."""
+    REMOTE = "remote"
+    """A correction: there remotely."""
     ABSENT = "absent"
+    """A correction: not there."""
+    ASSIGN = "assign"
+    """A correction: the video guest ``participant_id`` is the delegate ``delegate_id``."""
 
 
 class AttendanceEvent(Record):
@@ -123,6 +133,16 @@ class AttendanceEvent(Record):
     occurred_at: AwareDatetime
     external_id: str | None = None
     """The source's own id of the event, so that a repeated webhook is recorded once."""
+    participant_id: str | None = None
+    """On video: the platform's id of the participant (the same in their join and their leave)."""
+    participant_name: str | None = None
+    """On video: the name the platform showed (for a guest, all there is to go by)."""
+    room: str | None = None
+    """On video: a breakout room's name."""
+    recorded_by: str | None = None
+    """A correction: who made it (``secretariat:<user>``, ``cli:<login>``)."""
+    note: str | None = None
+    """A correction: why."""
 
 
 class OutboxStatus(StrEnum):

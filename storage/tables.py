@@ -106,7 +106,21 @@ attendance_events = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("external_id", String(200)),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("participant_id", String(200)),
+    Column("participant_name", String(200)),
+    Column("room", String(200)),
+    Column("recorded_by", String(120)),
+    Column("note", Text),
     UniqueConstraint("source", "external_id"),
+)
+
+video_state = Table(
+    "video_state",
+    metadata,
+    Column("provider", String(20), primary_key=True),
+    Column("session_id", ID, primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 outbox = Table(

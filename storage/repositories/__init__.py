@@ -25,6 +25,7 @@ from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
 from storage.repositories.steering import BroadcastRepository, ClosureRepository
+from storage.repositories.video import VideoStateRepository
 
 __all__ = [
     "AnnouncementRepository",
@@ -55,6 +56,7 @@ class Store:
         self.bindings = BindingRepository(engine)
         self.answers = AnswerRepository(engine)
         self.attendance = AttendanceRepository(engine)
+        self.video = VideoStateRepository(engine)
         self.links = LinkRepository(engine)
         self.audit = AuditRepository(engine)
         self.changes = ChangeLogRepository(engine)
