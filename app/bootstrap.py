@@ -160,7 +160,9 @@ def bootstrap(
     accounts = Accounts(store.bindings)
     accounts.follow(events)
     bindings = BindingService(accounts, events, clock, start_links, store.audit)
-    attendance = AttendanceService(store.attendance, events, clock)
+    attendance = AttendanceService(
+        store.attendance, events, clock, configuration.get, store.substitutions, store.closures, store.audit
+    )
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
 
     async def put_in_force(deployment: Deployment) -> None:

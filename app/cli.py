@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from app.answers_cli import answers
+from app.attendance_cli import attendance_command
 from app.checkin_cli import checkin_code
 from app.cli_common import PathsArg, load_or_exit
 from app.links_cli import links
@@ -41,6 +42,7 @@ cli.add_typer(outbox_cli, name="outbox")
 cli.command()(links)
 cli.command("checkin-code")(checkin_code)
 cli.command()(answers)
+cli.command("attendance")(attendance_command)
 
 
 def _parse_now(value: str | None) -> datetime:

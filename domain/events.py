@@ -69,6 +69,18 @@ class AttendanceRecorded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class QuorumChanged(Event):
+    """A running session gained or lost its quorum."""
+
+    name: ClassVar[str] = "quorum_changed"
+    session_id: str
+    met: bool
+    represented: int
+    required: int
+    states: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveriesRecorded(Event):
     """Notices were delivered (or settled): what delegates hold of their sessions may have changed."""
 
@@ -113,6 +125,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConfigurationApplied,
         LinkRotated,
         AnswerRecorded,
+        QuorumChanged,
         AccountBound,
         AttendanceRecorded,
         DeliveriesRecorded,

@@ -1,21 +1,188 @@
-"""Recording attendance facts: a check-in at the venue, a join or leave on video, a secretariat's correction."""
+"""Recording attendance facts (a check-in at the venue, a join or leave on video, a secretariat's correction) and
+reading them back as the session's live table by state and agency, with its quorum.
+
+Every fact is stored as it came, with its source; nothing is overwritten: a correction is one more fact (with
+who made it and why, also in the audit log), and the table is computed from all of them
+(``domain.attendance``). A participant whose platform says they are a delegate counts as that delegate only if
+invited to the session; anyone else is a guest. When a fact makes a running session gain or lose its quorum,
+``QuorumChanged`` is published at once.
+"""
 
 from __future__ import annotations
 
-from domain.events import AttendanceRecorded
-from domain.ports import Attendance, Clock, EventSink
-from domain.records import AttendanceEvent
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from domain.attendance import AttendanceTable, attendance
+from domain.deployment import Deployment
+from domain.events import AttendanceRecorded, QuorumChanged
+from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions
+from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, AuditEntry
+from domain.video import VideoEvent, VideoEventKind
+
+log = logging.getLogger(__name__)
+
+CORRECTION_KINDS = {
+    "in-person": AttendanceKind.IN_PERSON,
+    "remote": AttendanceKind.REMOTE,
+    "absent": AttendanceKind.ABSENT,
+}
+"""What the secretariat may say of a delegate, as written on the command line and in the chat."""
+
+_VIDEO_KINDS = {
+    VideoEventKind.JOINED: AttendanceKind.JOIN,
+    VideoEventKind.LEFT: AttendanceKind.LEAVE,
+    VideoEventKind.ENDED: AttendanceKind.ENDED,
+}
+
+
+class AttendanceRefused(ValueError):
+    """A correction that names no invited delegate, an unknown session or guest: nothing was recorded."""
 
 
 class AttendanceService:
     """Every source's facts in one record; a fact its source already reported is recorded once."""
 
-    def __init__(self, attendance: Attendance, events: EventSink, clock: Clock) -> None:
-        self.attendance, self.events, self.clock = attendance, events, clock
+    def __init__(
+        self,
+        attendance: Attendance,
+        events: EventSink,
+        clock: Clock,
+        deployment: Callable[[], Deployment | None] = lambda: None,
+        substitutions: Substitutions | None = None,
+        closures: Closures | None = None,
+        audit: Audit | None = None,
+    ) -> None:
+        self.attendance, self.events, self.clock, self.deployment = attendance, events, clock, deployment
+        self.substitutions, self.closures, self.audit = substitutions, closures, audit
+        self._quorate: dict[str, bool] = {}
+        """Whether each running session was quorate when last looked at, to tell when that changes."""
 
     async def record(self, event: AttendanceEvent) -> bool:
         """Record the fact and publish it; False (and nothing published) when it was already recorded."""
         added = await self.attendance.add(event, self.clock.now())
         if added:
             await self.events.publish(AttendanceRecorded(event.session_id, event.delegate_id))
+            await self._watch(event.session_id)
         return added
+
+    async def record_video(self, events: Sequence[VideoEvent]) -> int:
+        """Record what a platform said happened; how many facts were new (a delivery repeated is not)."""
+        deployment = self.deployment()
+        added = 0
+        for video in events:
+            invited = deployment.invitations.get(video.session_id, ()) if deployment is not None else ()
+            who = video.participant
+            delegate_id = who.delegate_id if who is not None and who.delegate_id in invited else None
+            if who is not None and who.delegate_id and delegate_id is None:
+                log.warning(
+                    "a video participant claimed to be %r, who is not invited: kept as a guest", who.delegate_id
+                )
+            state = deployment.delegates[delegate_id].state if deployment is not None and delegate_id else None
+            fact = AttendanceEvent(
+                session_id=video.session_id,
+                delegate_id=delegate_id,
+                state=state,
+                source=AttendanceSource.VIDEO,
+                kind=_VIDEO_KINDS[video.kind],
+                occurred_at=video.at,
+                external_id=video.key[:200],
+                participant_id=who.platform_id[:200] if who is not None else None,
+                participant_name=(who.name or None) if who is not None else None,
+                room=video.room,
+            )
+            added += await self.record(fact)
+        return added
+
+    async def table(self, session_id: str, now: datetime | None = None) -> AttendanceTable | None:
+        """The session's attendance now (or at ``now``); None for a session not in the configuration."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(session_id) if deployment is not None else None
+        if deployment is None or session is None:
+            return None
+        facts = await self.attendance.for_session(session_id)
+        closed = await self.closures.closed_at(session_id) if self.closures is not None else None
+        substitutions = await self.substitutions.for_session(session_id) if self.substitutions is not None else []
+        replaced = {s.substitute_id: s.delegate_id for s in substitutions}
+        moment = now or self.clock.now()
+        return attendance(deployment, session, facts, moment, ended_at=closed, replaced=replaced)
+
+    async def correct(
+        self, session_id: str, delegate_id: str, presence: str, by: str, note: str | None = None
+    ) -> AttendanceTable:
+        """Say how a delegate took part (``in-person``, ``remote``, ``absent``), whatever the sources say."""
+        kind = CORRECTION_KINDS.get(presence)
+        if kind is None:
+            raise AttendanceRefused(f"{presence!r} is not one of {', '.join(CORRECTION_KINDS)}")
+        deployment = self._invited(session_id, delegate_id)
+        await self._correct(session_id, delegate_id, deployment.delegates[delegate_id].state, kind, None, by, note)
+        table = await self.table(session_id)
+        assert table is not None
+        return table
+
+    async def assign(
+        self, session_id: str, participant_id: str, delegate_id: str, by: str, note: str | None = None
+    ) -> AttendanceTable:
+        """Say that a video guest was a delegate: their time on the call becomes the delegate's."""
+        deployment = self._invited(session_id, delegate_id)
+        table = await self.table(session_id)
+        assert table is not None
+        if participant_id not in {g.participant_id for g in table.guests}:
+            raise AttendanceRefused(f"no guest {participant_id!r} on the call of {session_id}")
+        state = deployment.delegates[delegate_id].state
+        await self._correct(session_id, delegate_id, state, AttendanceKind.ASSIGN, participant_id, by, note)
+        table = await self.table(session_id)
+        assert table is not None
+        return table
+
+    def _invited(self, session_id: str, delegate_id: str) -> Deployment:
+        deployment = self.deployment()
+        if deployment is None or session_id not in deployment.sessions:
+            raise AttendanceRefused(f"unknown session {session_id!r}")
+        if delegate_id not in deployment.invitations.get(session_id, ()):
+            raise AttendanceRefused(f"{delegate_id!r} is not invited to {session_id}")
+        return deployment
+
+    async def _correct(
+        self,
+        session_id: str,
+        delegate_id: str,
+        state: str,
+        kind: AttendanceKind,
+        participant_id: str | None,
+        by: str,
+        note: str | None,
+    ) -> None:
+        now = self.clock.now()
+        fact = AttendanceEvent(
+            session_id=session_id,
+            delegate_id=delegate_id,
+            state=state,
+            source=AttendanceSource.SECRETARIAT,
+            kind=kind,
+            occurred_at=now,
+            participant_id=participant_id,
+            recorded_by=by,
+            note=note,
+        )
+        await self.record(fact)
+        if self.audit is not None:
+            details = {"kind": kind.value, "note": note or "", "participant": participant_id or ""}
+            await self.audit.append(
+                AuditEntry(
+                    at=now, actor=by, action="attendance", subject=f"{session_id}/{delegate_id}", details=details
+                )
+            )
+
+    async def _watch(self, session_id: str) -> None:
+        """Publish ``QuorumChanged`` when a running session gains or loses its quorum."""
+        table = await self.table(session_id)
+        if table is None or table.quorum is None or not table.live:
+            self._quorate.pop(session_id, None)
+            return
+        before, now_met = self._quorate.get(session_id), table.quorum.met
+        self._quorate[session_id] = now_met
+        if now_met != (before if before is not None else False):
+            q = table.quorum
+            await self.events.publish(QuorumChanged(session_id, now_met, q.represented, q.required, q.states))
