@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets as random
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +14,13 @@ from app.clock import SystemClock
 from bot.conversation import Conversation, Desk
 from config.settings import Settings
 from domain.deployment import Deployment
-from domain.events import CalendarReplyRefused
-from domain.ports import Channel, Clock
+from domain.events import CalendarReplyRefused, QuorumChanged
+from domain.ports import Channel, Clock, VideoProvider
 from domain.values import localize
 from integrations.calendar.builder import IcsCalendars
 from integrations.email.channel import MaildirChannel, SmtpChannel
 from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
+from integrations.video import providers as video_adapters
 from messages.conversation import Phrasebook
 from messages.render import Renderers
 from scheduler.dispatcher import Dispatcher, RetryPolicy
@@ -39,6 +41,7 @@ from services.links import LinkService
 from services.roster import Roster
 from services.steering import SteeringService
 from services.supervision import Loops
+from services.video import VideoService
 from storage.engine import create_engine
 from storage.repositories import Store
 
@@ -62,6 +65,7 @@ class Services:
     answer_pages: AnswerPages
     calendar_replies: CalendarReplies
     attendance: AttendanceService
+    video: VideoService
     bindings: BindingService
     start_links: StartLinks
     conversation: Conversation
@@ -90,6 +94,7 @@ def bootstrap(
     worker: str | None = None,
     store: Store | None = None,
     secret: bytes = b"",
+    video_providers: Mapping[str, VideoProvider] | None = None,
 ) -> Services:
     """Build the service's parts; ``clock``, ``channels``, ``store`` and the rest override the defaults (tests,
     demos): the real clock, the channels the settings describe (chosen at start), the store at the settings' URL."""
@@ -136,6 +141,7 @@ def bootstrap(
         phrases=phrases,
         secret=lambda: start_links.secret,
         answer_link=answer_pages.url,
+        join_link=lambda delegate_id, session_id: video.url(delegate_id, session_id),
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -164,6 +170,10 @@ def bootstrap(
         store.attendance, events, clock, configuration.get, store.substitutions, store.closures, store.audit
     )
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
+    providers = video_providers if video_providers is not None else video_adapters(base_url, store.video)
+    video = VideoService(
+        providers, attendance, configuration.get, clock, store.links, lambda: start_links.secret, base_url
+    )
 
     async def put_in_force(deployment: Deployment) -> None:
         await timeline.apply(deployment, configuration.put)
@@ -178,6 +188,7 @@ def bootstrap(
         clock=clock,
         deployment=configuration.get,
         answers=answers,
+        attendance=attendance,
         checkins=checkins,
         delegations=DelegationService(
             answers, store.substitutions, roster, store.audit, clock, configuration.get, store.outbox
@@ -201,6 +212,7 @@ def bootstrap(
     )
     conversation = Conversation(desk)
     events.subscribe(CalendarReplyRefused, conversation.tell_reply_refused)
+    events.subscribe(QuorumChanged, conversation.tell_quorum)
     return Services(
         settings=settings,
         clock=clock,
@@ -217,6 +229,7 @@ def bootstrap(
         answer_pages=answer_pages,
         calendar_replies=CalendarReplies(answers, store.announcements, events, clock, configuration.get),
         attendance=attendance,
+        video=video,
         bindings=bindings,
         conversation=conversation,
         roster=roster,

@@ -36,6 +36,7 @@ from messages.pages import WebPages
 from scheduler.dispatcher import RetryPolicy
 from scheduler.service import PlanningError
 from services.housekeeping import prune_updates
+from services.video import LOOP as VIDEO_LOOP
 from storage.engine import describe
 from storage.migrate import upgrade
 from web.app import Metrics, create_app
@@ -133,6 +134,7 @@ class Service:
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
+        self.tasks.spawn(VIDEO_LOOP, s.video.run(s.loops, s.video.base_url))
         reader = mailbox_reader(self.settings, s)
         if reader is not None:
             self.tasks.spawn(LOOP, read_mailbox(reader, s.loops))
@@ -185,7 +187,8 @@ class Service:
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
-        app = create_app(s.health, self.metrics, s.feeds, answers=(s.answer_pages, WebPages()))
+        pages = WebPages()
+        app = create_app(s.health, self.metrics, s.feeds, answers=(s.answer_pages, pages), video=(s.video, pages))
         if isinstance(self._bot, Webhook):
             self._bot.route(app)
         self.runner = web.AppRunner(app, access_log=None)

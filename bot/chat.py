@@ -17,6 +17,7 @@ from domain.model import Delegate, Session
 from domain.ports import Bindings, Clock, Phrases, Preferences, Renderer, Updates
 from domain.values import localize
 from services.answers import AnswerService
+from services.attendance import AttendanceService
 from services.bindings import BindingService
 from services.checkins import CheckinService
 from services.delegations import DelegationService
@@ -37,6 +38,7 @@ class Desk:
     clock: Clock
     deployment: Callable[[], Deployment | None]
     answers: AnswerService
+    attendance: AttendanceService
     checkins: CheckinService
     delegations: DelegationService
     steering: SteeringService

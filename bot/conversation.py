@@ -31,7 +31,7 @@ from bot.head import HeadCommands
 from bot.secretariat import SECRETARIAT_COMMANDS, SecretariatCommands
 from domain import checkin
 from domain.callbacks import verify
-from domain.events import BindingRefused, CalendarReplyRefused
+from domain.events import BindingRefused, CalendarReplyRefused, QuorumChanged
 from domain.links import START_PREFIX
 from domain.values import localize
 from services.bindings import LinkOpened
@@ -64,6 +64,7 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             "timezone": self.timezone,
             "delegation": self.delegation,
             "status": self.status,
+            "attendance": self.attendance,
             "remind": self.remind,
             "broadcast": self.broadcast,
             "close": self.close,
@@ -127,6 +128,17 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
         await self.tell_secretariat(
             self.sayer(language)("secretariat.reply_refused", title=title, address=event.address)
         )
+
+    async def tell_quorum(self, event: QuorumChanged) -> None:
+        """Tell the secretariat's Telegram accounts at once that a running session gained or lost its quorum."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(event.session_id) if deployment is not None else None
+        if deployment is None or session is None:
+            return
+        language = deployment.commission.language
+        key = "secretariat.quorum.met" if event.met else "secretariat.quorum.lost"
+        values = {"represented": str(event.represented), "states": str(event.states), "required": str(event.required)}
+        await self.tell_secretariat(self.sayer(language)(key, title=self.title(session, language), **values))
 
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update already handled (by this process or another) before any handler sees it."""

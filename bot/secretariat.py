@@ -21,7 +21,7 @@ from services.checkins import at_venue
 
 SILENT_NAMES = 40
 """How many of those who have not answered /status names; the rest are counted."""
-SECRETARIAT_COMMANDS = ("status", "remind", "broadcast", "close", "checkincode")
+SECRETARIAT_COMMANDS = ("status", "attendance", "remind", "broadcast", "close", "checkincode")
 """The secretariat's extra commands, in its accounts' menu (``BotCommandScopeChat``)."""
 
 
@@ -52,6 +52,51 @@ class SecretariatCommands(Chat):
         session = await self._admitted(update, "status", context.args[0] if context.args else None)
         if session is not None:
             await self.reply(update, await self.status_text(session))
+
+    async def attendance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/attendance [session]``: who is there, by state, and the quorum (the same table as ``plenary
+        attendance``)."""
+        session = await self._admitted(update, "attendance", context.args[0] if context.args else None)
+        if session is not None:
+            await self.reply(update, await self.attendance_text(session))
+
+    async def attendance_text(self, session: Session) -> str:
+        """The attendance table in the working language: a line per state, the quorum, the guests."""
+        deployment = self.deployment()
+        table = await self.desk.attendance.table(session.id)
+        assert deployment is not None
+        assert table is not None
+        language = self.working()
+        say = self.sayer(language)
+        lines = [say("attendance.heading", title=self.title(session, language))]
+        for state in table.states:
+            known = deployment.states.get(state.state)
+            t = state.tally
+            lines.append(
+                say(
+                    "attendance.state" if state.represented else "attendance.state_absent",
+                    state=localize(known.name, language, language) if known else state.state,
+                    in_person=str(t.in_person),
+                    remote=str(t.remote),
+                    briefly=str(t.briefly),
+                    absent=str(t.absent),
+                )
+            )
+        q = table.quorum
+        if q is None:
+            lines += ["", say("attendance.quorum.none")]
+        else:
+            values = {"rule": q.rule, "represented": str(q.represented), "states": str(q.states)}
+            values["required"] = str(q.required)
+            if q.met and q.first_met_at is not None:
+                values["when"] = self.desk.phrases.clock_time(language, q.first_met_at, session.timezone)
+                lines += ["", say("attendance.quorum.met", **values)]
+            else:
+                lines += ["", say("attendance.quorum.not_met", **values)]
+        if table.guests:
+            names = ", ".join(g.name or g.participant_id for g in table.guests[:SILENT_NAMES])
+            lines.append(say("attendance.guests", count=len(table.guests), names=names))
+        return "\n".join(lines)[:4000]
 
     async def status_text(self, session: Session) -> str:
         """The status of a session's answers, in the working language."""

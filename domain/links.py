@@ -18,6 +18,8 @@ class LinkScope(StrEnum):
     """The deep link that binds a delegate's Telegram account: ``https://t.me/<bot>?start=<token>``."""
     ANSWERS = "answers"
     """A delegate's answer pages, one per session they are invited to (``/answer/<token>``)."""
+    JOIN = "join"
+    """A delegate's way into a session's video meeting (``/join/<token>``), made when it is opened."""
 
 
 START_PREFIX = "b"
@@ -51,11 +53,14 @@ ANSWER_SIGNATURE = 16
 _ANSWER_TOKEN = re.compile(r"([A-Za-z0-9_-]{4,200})\.([A-Za-z0-9_-]{22})")
 
 
-def answer_token(secret: bytes, delegate_id: str, session_id: str, generation: int) -> str:
-    """The token of a delegate's answer page for a session: who and which session, base64url, then 128 bits of
-    HMAC-SHA256 over them and the generation of the delegate's answer links (raised to revoke them all)."""
+def answer_token(
+    secret: bytes, delegate_id: str, session_id: str, generation: int, scope: LinkScope = LinkScope.ANSWERS
+) -> str:
+    """The token of a delegate's answer page (or, with ``scope=JOIN``, join link) for a session: who and which
+    session, base64url, then 128 bits of HMAC-SHA256 over them, the scope and the generation of the delegate's
+    links of that scope (raised to revoke them all)."""
     subject = base64.urlsafe_b64encode(f"{delegate_id}\x1f{session_id}".encode()).decode("ascii").rstrip("=")
-    return f"{subject}.{_answer_signature(secret, delegate_id, session_id, generation)}"
+    return f"{subject}.{_answer_signature(secret, delegate_id, session_id, generation, scope)}"
 
 
 def answer_subject(token: str) -> tuple[str, str] | None:
@@ -73,16 +78,16 @@ def answer_subject(token: str) -> tuple[str, str] | None:
     return (delegate_id, session_id) if separator and delegate_id and session_id else None
 
 
-def answer_token_valid(secret: bytes, token: str, generation: int) -> bool:
+def answer_token_valid(secret: bytes, token: str, generation: int, scope: LinkScope = LinkScope.ANSWERS) -> bool:
     """Whether the token is the live one of the delegate and session it names (compared in constant time)."""
     named = answer_subject(token)
     if named is None:
         return False
-    expected = _answer_signature(secret, *named, generation)
+    expected = _answer_signature(secret, *named, generation, scope)
     return hmac.compare_digest(token.rpartition(".")[2], expected)
 
 
-def _answer_signature(secret: bytes, delegate_id: str, session_id: str, generation: int) -> str:
-    message = f"{LinkScope.ANSWERS.value}\x1f{delegate_id}\x1f{session_id}\x1f{generation}".encode()
+def _answer_signature(secret: bytes, delegate_id: str, session_id: str, generation: int, scope: LinkScope) -> str:
+    message = f"{scope.value}\x1f{delegate_id}\x1f{session_id}\x1f{generation}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()[:ANSWER_SIGNATURE]
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")

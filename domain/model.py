@@ -498,3 +498,10 @@ class Session(SessionSpec):
     def is_remote(self) -> bool:
         """True when delegates can join by video."""
         return self.format is not SessionFormat.IN_PERSON
+
+    @property
+    def shared_join_url(self) -> str | None:
+        """The one link everyone joins by (a ``static`` video block); None when each delegate has their own."""
+        if self.video is None or not self.is_remote or self.video.personal:
+            return None
+        return self.video.url

@@ -421,8 +421,9 @@ class Calendars(Protocol):
         sequence: int,
         stamp: datetime,
         cancel: bool,
+        join_url: str | None = None,
     ) -> CalendarPart:
-        """The iMIP REQUEST (or CANCEL) for one delegate."""
+        """The iMIP REQUEST (or CANCEL) for one delegate; ``join_url``: their own link into the meeting."""
         ...
 
     def personal_feed(
@@ -471,6 +472,12 @@ class Pages(Protocol):
 
     def missing(self, language: str) -> str:
         """The page for a link that opens nothing (HTML), in ``language`` or the nearest there is."""
+        ...
+
+    def join_page(
+        self, deployment: Deployment, delegate_id: str, session_id: str, outcome: str, opens_at: datetime | None
+    ) -> str:
+        """The page of a join link that cannot take the delegate in now (``later``, ``over``, ``unavailable``)."""
         ...
 
     def refused(self, language: str) -> str:

@@ -153,6 +153,29 @@ PHRASES: Mapping[str, str] = {
     "count.nobody": N_("nobody invited"),
     # The secretariat's commands, in the working language.
     "secretariat.no_session": N_("There is no session %(session)s, or no upcoming one."),
+    "attendance.heading": N_("%(title)s: attendance"),
+    "attendance.state": N_(
+        "%(state)s (represented): in person %(in_person)s, remote %(remote)s, briefly %(briefly)s, absent %(absent)s"
+    ),
+    "attendance.state_absent": N_(
+        "%(state)s (not represented): in person %(in_person)s, remote %(remote)s, briefly %(briefly)s, "
+        "absent %(absent)s"
+    ),
+    "attendance.quorum.met": N_(
+        "Quorum (%(rule)s): met, %(represented)s of %(states)s states represented (%(required)s needed); first met "
+        "at %(when)s."
+    ),
+    "attendance.quorum.not_met": N_(
+        "Quorum (%(rule)s): not met, %(represented)s of %(states)s states represented, %(required)s needed."
+    ),
+    "attendance.quorum.none": N_("No quorum rule is set for this session."),
+    "attendance.guests": N_("Guests on the call, not counted for any state: %(count)s (%(names)s)."),
+    "secretariat.quorum.met": N_(
+        "Quorum reached at %(title)s: %(represented)s of %(states)s states are represented (%(required)s needed)."
+    ),
+    "secretariat.quorum.lost": N_(
+        "Quorum lost at %(title)s: %(represented)s of %(states)s states are represented, %(required)s needed."
+    ),
     "status.heading": N_("%(title)s: answers"),
     "status.state": N_("%(state)s: %(counts)s"),
     "status.agency": N_("%(agency)s: %(counts)s"),
@@ -210,6 +233,7 @@ PHRASES: Mapping[str, str] = {
     "command.language": N_("Language of my messages"),
     "command.timezone": N_("My time zone"),
     "command.status": N_("Answers by state and agency"),
+    "command.attendance": N_("Attendance by state, and the quorum"),
     "command.remind": N_("Nudge those who have not answered"),
     "command.checkincode": N_("The check-in code for the hall"),
     "command.broadcast": N_("A message to everyone invited"),

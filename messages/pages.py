@@ -98,6 +98,22 @@ class WebPages:
         }
         return _environment(language).get_template("answer.html.j2").render(context)
 
+    def join_page(self, deployment: Any, delegate_id: str, session_id: str, outcome: str, opens_at: Any) -> str:
+        """The page of a join link that cannot take the delegate in now: when it opens, that it is over, or that
+        the platform cannot be reached."""
+        delegate, session = deployment.delegates[delegate_id], deployment.sessions[session_id]
+        language, commission = _language(delegate.language), deployment.commission
+        when = self.phrases.when(deployment, delegate_id, opens_at, session.timezone) if opens_at is not None else ""
+        context = {
+            "lang": language,
+            "title": localize(session.title, language, commission.language),
+            "commission": localize(commission.short_name or commission.name, language, commission.language),
+            "span": self.phrases.span(deployment, delegate_id, session_id),
+            "outcome": outcome,
+            "when": when,
+        }
+        return _environment(language).get_template("join.html.j2").render(context)
+
     def missing(self, language: str) -> str:
         """The page for a link that opens nothing: no hint of whose or which session's it was."""
         return _environment(_language(language)).get_template("missing.html.j2").render(lang=_language(language))

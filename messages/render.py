@@ -308,7 +308,9 @@ class Renderer:
             "detail": detail,
             "commission": views.commission(),
             "delegate": views.recipient(),
-            "session": views.session(session, reveal_passcode=kind is NoticeKind.START),
+            "session": views.session(
+                session, reveal_passcode=kind is NoticeKind.START, join_url=(links or {}).get("join")
+            ),
             "changes": views.changes(session, changes),
             "links": _checked_links(links or {}),
             "reminder": _reminder(views, session, detail, now) if kind is NoticeKind.REMINDER else None,

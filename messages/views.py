@@ -280,8 +280,9 @@ class Views:
             countdown=self.countdown(at, reference) if reference is not None else None,
         )
 
-    def session(self, session: Session, *, reveal_passcode: bool = False) -> SessionView:
-        """A session as this delegate reads it; the passcode only when asked to reveal it."""
+    def session(self, session: Session, *, reveal_passcode: bool = False, join_url: str | None = None) -> SessionView:
+        """A session as this delegate reads it; the passcode only when asked to reveal it; ``join_url``: the
+        delegate's own link into the meeting, where the platform gives each delegate one."""
         is_head = self.delegate.role is Role.HEAD
         deadlines = tuple(self.deadline(session, d) for d in session.deadlines if d.audience == "invited" or is_head)
         return SessionView(
@@ -297,7 +298,7 @@ class Views:
                 end=self.moment(session.ends_at, session.timezone),
             ),
             venue=self._place(session.venue) if session.venue else None,
-            video=self._join(session.video, reveal_passcode) if session.video and session.is_remote else None,
+            video=self._join(session.video, reveal_passcode, join_url) if session.video and session.is_remote else None,
             chair=self.person(session.chair) if session.chair else None,
             agenda=tuple(
                 Item(
@@ -322,10 +323,10 @@ class Views:
             map_url=venue.map_url or "",
         )
 
-    def _join(self, video: Video, reveal: bool) -> Join:
+    def _join(self, video: Video, reveal: bool, join_url: str | None) -> Join:
         passcode = video.passcode.get_secret_value() if video.passcode is not None else ""
         return Join(
-            url="" if video.personal else (video.url or ""),  # a personal link comes in the notice's links
+            url=join_url or ("" if video.personal else (video.url or "")),  # personal: the delegate's own link
             meeting_id=video.meeting_id or "",
             dial_in=video.dial_in or "",
             notes=self.text(video.notes),

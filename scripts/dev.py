@@ -81,6 +81,7 @@ def run() -> int:
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
     os.environ["PLENARY_DATA_DIR"] = str(DEMO_DATA)
     os.environ.setdefault("PLENARY_HTTP_PORT", "0")  # any free port: the log says which
+    os.environ.setdefault("PLENARY_BBB_SECRET", "demo-bbb-shared-secret")  # the example's XVIII is on BigBlueButton
     code = _run(
         BIN / "plenary",
         "run",

@@ -52,8 +52,9 @@ class DeliveryComposer:
         phrases: Phrases | None = None,
         secret: Callable[[], bytes] = lambda: b"",
         answer_link: Callable[[str, str], Awaitable[str]] | None = None,
+        join_link: Callable[[str, str], Awaitable[str]] | None = None,
     ) -> None:
-        self.phrases, self.secret, self.answer_link = phrases, secret, answer_link
+        self.phrases, self.secret, self.answer_link, self.join_link = phrases, secret, answer_link, join_link
         self.bindings, self.announcements = bindings, announcements
         self.renderer, self.calendars = renderer, calendars
         self.links = links
@@ -127,6 +128,8 @@ class DeliveryComposer:
         links = await self.links(delegate.id) if self.links and kind is NoticeKind.INVITATION else {}
         if self.answer_link and channel == "email" and kind in LINKED_ANSWERS and now < session.answers_close_at:
             links = {**links, "rsvp": await self.answer_link(delegate.id, session.id)}
+        if self.join_link and session.video is not None and session.video.personal and session.is_remote:
+            links = {**links, "join": await self.join_link(delegate.id, session.id)}
 
         def build() -> tuple[Message, CalendarPart | None]:
             message = renderer.render(
@@ -143,7 +146,13 @@ class DeliveryComposer:
             calendar = None
             if sequence is not None:
                 calendar = calendars.invitation(
-                    deployment, session, delegate, sequence=sequence, stamp=now, cancel=kind is NoticeKind.CANCELLATION
+                    deployment,
+                    session,
+                    delegate,
+                    sequence=sequence,
+                    stamp=now,
+                    cancel=kind is NoticeKind.CANCELLATION,
+                    join_url=links.get("join"),
                 )
             return message, calendar
 

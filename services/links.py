@@ -20,11 +20,11 @@ class LinkService:
         return generation
 
     async def rotate_delegate(self, delegate_id: str) -> bool:
-        """Revoke every personal link of a delegate: their calendar feed's, their Telegram deep link and their
-        answer pages'; the Telegram account bound through the old link (perhaps not theirs: a forwarded
-        invitation) is disconnected, and the delegate connects again with the new one. Whether an account was
-        disconnected."""
-        for scope in (LinkScope.DELEGATE, LinkScope.TELEGRAM, LinkScope.ANSWERS):
+        """Revoke every personal link of a delegate: their calendar feed's, their Telegram deep link, their
+        answer pages' and their join links'; the Telegram account bound through the old link (perhaps not
+        theirs: a forwarded invitation) is disconnected, and the delegate connects again with the new one.
+        Whether an account was disconnected."""
+        for scope in (LinkScope.DELEGATE, LinkScope.TELEGRAM, LinkScope.ANSWERS, LinkScope.JOIN):
             await self.rotate(scope, delegate_id)
         if self.bindings is None or not await self.bindings.unbind(delegate_id):
             return False

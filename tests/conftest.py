@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "config" / "examples"
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 23 semantics: retry_after is a timedelta
+EXAMPLE_SECRETS = {"PLENARY_BBB_SECRET": "example-bbb-shared-secret-0123456789abcdef"}
+"""What the example's ``${ENV}`` references name; a deployment sets its own (the tests' BigBlueButton double takes
+this one)."""
+for _name, _value in EXAMPLE_SECRETS.items():
+    os.environ.setdefault(_name, _value)
 POSTGRES_ADMIN_URL = os.environ.get("PLENARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

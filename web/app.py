@@ -12,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from domain.feeds import Feed
 from domain.ports import Feeds, Health, Pages
 from services.answer_pages import AnswerPages
+from services.video import VideoService
 from web.answers import add_routes as add_answer_routes
+from web.video import add_routes as add_video_routes
 
 
 class Metrics:
@@ -146,13 +148,20 @@ async def public_feed(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(
-    health: Health, metrics: Metrics, feeds: Feeds, *, answers: tuple[AnswerPages, Pages] | None = None
+    health: Health,
+    metrics: Metrics,
+    feeds: Feeds,
+    *,
+    answers: tuple[AnswerPages, Pages] | None = None,
+    video: tuple[VideoService, Pages] | None = None,
 ) -> web.Application:
-    """The application with its routes (the answer pages with ``answers``); unknown routes answer 404, wrong
-    methods 405."""
+    """The application with its routes (the answer pages with ``answers``, join links and webhooks with
+    ``video``); unknown routes answer 404, wrong methods 405."""
     app = web.Application(middlewares=[_count], client_max_size=1024**2)
     if answers is not None:
         add_answer_routes(app, *answers)
+    if video is not None:
+        add_video_routes(app, *video)
     app[HEALTH] = health
     app[METRICS] = metrics
     app[FEEDS] = feeds

@@ -25,9 +25,12 @@ class IcsCalendars:
         sequence: int,
         stamp: datetime,
         cancel: bool,
+        join_url: str | None = None,
     ) -> CalendarPart:
-        """The iMIP REQUEST (or CANCEL) for one delegate."""
-        return invitation_part(deployment, session, delegate, sequence=sequence, stamp=stamp, cancel=cancel)
+        """The iMIP REQUEST (or CANCEL) for one delegate; ``join_url``: their own link into the meeting."""
+        return invitation_part(
+            deployment, session, delegate, sequence=sequence, stamp=stamp, cancel=cancel, join_url=join_url
+        )
 
     def personal_feed(
         self,

@@ -170,13 +170,15 @@ def invitation_part(
     sequence: int,
     stamp: datetime,
     cancel: bool = False,
+    join_url: str | None = None,
 ) -> CalendarPart:
-    """Return the iMIP part inviting a delegate to a session (METHOD:REQUEST), or cancelling it (METHOD:CANCEL)."""
+    """Return the iMIP part inviting a delegate to a session (METHOD:REQUEST), or cancelling it (METHOD:CANCEL);
+    the event's location and link are the delegate's own ``join_url`` where the platform gives one each."""
     if delegate.email is None:
         raise ValueError(f"delegate {delegate.id!r} has no e-mail address to invite")
     cancelled = cancel or session.status is SessionStatus.CANCELLED
     method = "CANCEL" if cancelled else "REQUEST"
-    join_url = session.video.url if session.video is not None and session.is_remote and not session.video.personal else None
+    join_url = (join_url if session.is_remote else None) or session.shared_join_url
     event = session_event(
         deployment,
         session,

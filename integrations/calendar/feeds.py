@@ -37,7 +37,7 @@ def personal_feed(
         modified = record.updated_at if record else None
         # DTSTAMP of a published event is when its information last changed: the same bytes on every poll.
         event_stamp = modified or stamp
-        join = session.video.url if session.video is not None and session.is_remote and not session.video.personal else None
+        join = session.shared_join_url
         events.append(
             session_event(
                 deployment,

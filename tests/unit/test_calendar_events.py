@@ -49,10 +49,17 @@ def parse(data: bytes) -> tuple[icalendar.Calendar, IcalCalendar]:
 
 
 def invite(
-    deployment: Deployment, session: Session, delegate_id: str = "kgz-alymbekov", *, cancel: bool = False
+    deployment: Deployment,
+    session: Session,
+    delegate_id: str = "kgz-alymbekov",
+    *,
+    cancel: bool = False,
+    join_url: str | None = None,
 ) -> bytes:
     delegate = deployment.delegates[delegate_id]
-    return invitation_part(deployment, session, delegate, sequence=1, stamp=STAMP, cancel=cancel).data
+    return invitation_part(
+        deployment, session, delegate, sequence=1, stamp=STAMP, cancel=cancel, join_url=join_url
+    ).data
 
 
 def test_the_xx_meeting_starts_at_14_00_in_moscow_which_is_11_00_utc(deployment: Deployment, xx: Session) -> None:
@@ -249,16 +256,20 @@ def test_a_postponed_session_is_tentative(deployment: Deployment, xx: Session) -
     assert ours.events[0]["STATUS"] == strict.events[0].status == "TENTATIVE"
 
 
-def test_a_video_session_is_located_at_its_link(deployment: Deployment) -> None:
-    xviii = deployment.sessions["icmec-xviii"]
-    ours, _ = parse(invite(deployment, xviii, "kgz-asanov"))
+def test_a_video_session_is_located_at_the_delegates_own_link(deployment: Deployment) -> None:
+    xviii = deployment.sessions["icmec-xviii"]  # on BigBlueButton: a link of their own per delegate
+    own = "https://plenary.example.org/join/a3Jn.c2Vzc2lvbi1zaWduYXR1cmU"
+    ours, _ = parse(invite(deployment, xviii, "kgz-asanov", join_url=own))
     event = ours.events[0]
 
-    assert event["LOCATION"] == "https://meet.example.org/icmec-xviii"
-    assert event["URL"] == "https://meet.example.org/icmec-xviii"
+    assert event["LOCATION"] == own
+    assert event["URL"] == own
     description = str(event["DESCRIPTION"])
-    assert "https://meet.example.org/icmec-xviii" in description
+    assert own in description
     assert "Проект плана на 2021 год: https://icmec.example.org/docs/2021-plan-draft.pdf" in description
+    bare, _ = parse(invite(deployment, xviii, "kgz-asanov"))  # no link of theirs: the platform's API is not one
+    assert "LOCATION" not in bare.events[0]
+    assert b"bbb.example.org" not in invite(deployment, xviii, "kgz-asanov")
 
 
 def test_a_feed_event_without_a_join_link_shows_none(deployment: Deployment) -> None:

@@ -1,0 +1,203 @@
+"""The XVIII-style video session on BigBlueButton, end to end on SQLite and PostgreSQL: each delegate's link to
+Plenary (``/join/<token>``) takes them into the meeting under their own identity; the double's signed webhooks,
+received by the real HTTP server, become the live table by state and agency with the quorum; a forged webhook
+changes nothing; a ``user-left`` the webhooks missed is caught by the reconciliation; the secretariat's
+correction and a venue check-in merge in."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from app.bootstrap import Services, bootstrap
+from app.clock import SystemClock
+from config.settings import Settings
+from domain.attendance import Presence
+from domain.deployment import Deployment
+from domain.events import Event, QuorumChanged
+from domain.model import Session
+from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
+from integrations.video import providers
+from messages.pages import WebPages
+from storage.repositories import Store
+from tests.doubles.bigbluebutton import BigBlueButtonServer, bigbluebutton_server
+from tests.integration.bot_setup import SECRET
+from web.app import Metrics, create_app
+
+BBB_SECRET = "xviii-shared-secret-for-the-double"
+HEADS = ("rus-head", "kaz-head", "blr-head", "arm-head")
+
+
+def xviii_now(deployment: Deployment, bbb: BigBlueButtonServer) -> tuple[Deployment, Session]:
+    """XVIII as in the example, on the double's server, running now (the double stamps events with the real
+    clock): it started ten minutes ago."""
+    base = deployment.sessions["icmec-xviii"]
+    start = (datetime.now(ZoneInfo(base.timezone)) - timedelta(minutes=10)).replace(tzinfo=None, microsecond=0)
+    values = base.model_dump()
+    values.update(start=start, end=start + timedelta(hours=3))
+    values["video"] = {**values["video"], "url": f"{bbb.base_url}/bigbluebutton/", "secret": BBB_SECRET}
+    session = Session.model_validate(values)
+    return dataclasses.replace(deployment, sessions={**deployment.sessions, session.id: session}), session
+
+
+@contextlib.asynccontextmanager
+async def service(store: Store, deployment: Deployment) -> AsyncIterator[tuple[Services, str, list[Event]]]:
+    """The service's parts and its HTTP server on a free port, that port its public address."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    public = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    clock = SystemClock()  # the double stamps its events with the real clock
+    services = bootstrap(
+        Settings(public_url=public), clock, store=store, channels={}, secret=SECRET,
+        video_providers=providers(public, store.video),
+    )  # fmt: skip
+    services.configuration.put(deployment)
+    services.roster.base = deployment
+    heard: list[Event] = []
+
+    async def hear(event: QuorumChanged) -> None:
+        heard.append(event)
+
+    services.events.subscribe(QuorumChanged, hear)
+    pages = WebPages()
+    app = create_app(services.health, Metrics(), services.feeds, video=(services.video, pages))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield services, public, heard
+    finally:
+        await runner.cleanup()
+        for provider in services.video.providers.values():
+            await provider.close()
+
+
+async def join(client: aiohttp.ClientSession, services: Services, bbb: BigBlueButtonServer, delegate: str) -> None:
+    """The delegate opens their link from the e-mail: Plenary sends them on to the meeting, which they enter."""
+    link = await services.video.url(delegate, "icmec-xviii")
+    async with client.get(link, allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+        location = response.headers["Location"]
+    assert location.startswith(bbb.base_url)
+    await bbb.open_join_url(location)
+
+
+async def test_the_video_session_becomes_the_live_table_by_state_with_its_quorum(
+    store: Store, deployment: Deployment
+) -> None:
+    async with bigbluebutton_server(BBB_SECRET) as bbb:
+        chosen, session = xviii_now(deployment, bbb)
+        async with service(store, chosen) as (services, public, heard), aiohttp.ClientSession() as client:
+            await services.video.keep_up(public)  # the hook registered with bbb-webhooks
+            [hook] = bbb.hooks.values()
+            assert hook.callback_url == f"{public}/webhooks/bigbluebutton"
+            for head in HEADS:
+                await join(client, services, bbb, head)
+            await bbb.settle()
+            assert {d.status for d in bbb.deliveries} == {200}
+
+            table = await services.attendance.table(session.id)
+            assert table is not None
+            assert table.live
+            for head in HEADS:
+                line = table.delegate(head)
+                assert line is not None
+                assert line.presence is Presence.REMOTE
+                assert line.here
+            represented = {s.state for s in table.states if s.represented}
+            assert represented == {"RUS", "KAZ", "BLR", "ARM"}
+            assert table.quorum is not None
+            assert (table.quorum.required, table.quorum.met) == (4, True)  # a majority of six
+            assert [(e.met, e.represented) for e in heard if isinstance(e, QuorumChanged)] == [(True, 4)]
+
+            # A forged webhook (wrong checksum) is refused before it is read: nothing is recorded.
+            before = await store.attendance.for_session(session.id)
+            forged = "domain=127.0.0.1&event=%5B%5D&timestamp=1"
+            async with client.post(
+                f"{public}/webhooks/bigbluebutton?checksum={'0' * 64}",
+                data=forged,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ) as response:
+                assert response.status == 401
+            assert await store.attendance.for_session(session.id) == before
+
+            # BLR's head leaves, and the webhook is lost: the reconciliation sees them gone; the quorum is lost.
+            bbb.drop("user-left")
+            blr = next(u for u in bbb.meetings[session.id].attendees.values() if u.external_user_id == "blr-head")
+            await bbb.leave(blr)
+            await bbb.settle()
+            await services.video.keep_up(public)
+            table = await services.attendance.table(session.id)
+            assert table is not None
+            blr_line = table.delegate("blr-head")
+            assert blr_line is not None
+            assert not blr_line.here
+            assert table.quorum is not None
+            assert not table.quorum.met
+            assert [(e.met, e.represented) for e in heard if isinstance(e, QuorumChanged)] == [(True, 4), (False, 3)]
+
+            # A guest on a forwarded meeting link is kept apart, never counted for a state.
+            await bbb.join_guest(session.id, "Someone at a hotel")
+            await bbb.settle()
+            table = await services.attendance.table(session.id)
+            assert table is not None
+            assert [g.name for g in table.guests] == ["Someone at a hotel"]
+
+            # The secretariat's correction and a venue check-in merge into the same record.
+            await services.attendance.correct(session.id, "tjk-head", "remote", "cli:secretary", "joined by phone")
+            await services.attendance.record(
+                AttendanceEvent(
+                    session_id=session.id,
+                    delegate_id="kgz-asanov",
+                    state="KGZ",
+                    source=AttendanceSource.VENUE,
+                    kind=AttendanceKind.CHECK_IN,
+                    occurred_at=services.clock.now(),
+                )
+            )
+            table = await services.attendance.table(session.id)
+            assert table is not None
+            assert table.delegate("tjk-head").presence is Presence.REMOTE  # type: ignore[union-attr]
+            assert table.delegate("kgz-asanov").presence is Presence.IN_PERSON  # type: ignore[union-attr]
+            assert table.quorum is not None
+            assert table.quorum.met
+            assert table.quorum.represented == 5
+
+
+async def test_a_join_link_says_when_it_opens_and_a_forged_one_opens_nothing(
+    store: Store, deployment: Deployment
+) -> None:
+    async with bigbluebutton_server(BBB_SECRET) as bbb:
+        chosen, session = xviii_now(deployment, bbb)
+        later = Session.model_validate(
+            {**session.model_dump(), "start": session.start + timedelta(days=2), "end": session.end + timedelta(days=2)}
+        )
+        chosen = dataclasses.replace(chosen, sessions={**chosen.sessions, later.id: later})
+        async with service(store, chosen) as (services, _, _), aiohttp.ClientSession() as client:
+            link = await services.video.url("rus-head", session.id)
+            async with client.get(link, allow_redirects=False) as response:
+                assert response.status == 200  # a page, not the meeting: it says when it opens, in Russian
+                assert "Location" not in response.headers
+                page = await response.text()
+            assert "XVIII заседание МКВЭС ОДКБ" in page
+            assert str(later.start.year) in page
+            assert not bbb.calls  # nothing asked of the platform before its time
+            forged = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
+            async with client.get(forged, allow_redirects=False) as response:
+                assert response.status == 404
+            async with client.get(await services.video.url("rus-mfa", session.id), allow_redirects=False) as response:
+                assert response.status == 404  # not invited to XVIII
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)

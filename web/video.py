@@ -1,0 +1,62 @@
+"""The video views: a delegate's join link (``/join/{token}``: to the meeting, under their own name, or a page
+saying when it opens) and the platforms' webhooks (``/webhooks/{provider}``), checked by their provider over the
+raw bytes before anything is read."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+
+from domain.ports import Pages
+from domain.video import WebhookRequest
+from services.video import Joining, VideoService
+from web.answers import HEADERS, _html, _language
+
+log = logging.getLogger(__name__)
+
+VIDEO = web.AppKey("video", VideoService)
+JOIN_PAGES = web.AppKey("join_pages", Pages)
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]{30,300}")
+_PROVIDER = re.compile(r"[a-z]{2,20}")
+MAX_WEBHOOK = 256 * 1024
+"""Bytes a webhook may have: the platforms' are a few kilobytes."""
+
+
+async def join(request: web.Request) -> web.Response:
+    """To the meeting now, under the delegate's name; else a page saying when, or why not."""
+    token = request.match_info["token"]
+    video, pages = request.app[VIDEO], request.app[JOIN_PAGES]
+    joined = await video.open(token) if _TOKEN.fullmatch(token) else None
+    if joined is None:
+        return _html(pages.missing(_language(request)), 404)
+    if joined.outcome is Joining.GO:  # the URL as the platform signed it: not re-encoded (HTTPFound would)
+        return web.Response(status=302, headers={**HEADERS, "Location": joined.url})
+    deployment = video.deployment()
+    assert deployment is not None
+    page = pages.join_page(deployment, joined.delegate_id, joined.session.id, joined.outcome.value, joined.opens_at)
+    return _html(page, 503 if joined.outcome is Joining.UNAVAILABLE else 200)
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """A platform's webhook: its provider checks it and says what to answer; what it says is recorded."""
+    provider = request.match_info["provider"]
+    if not _PROVIDER.fullmatch(provider):
+        return web.Response(status=404)
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK:
+        return web.Response(status=413)
+    body = await request.content.read(MAX_WEBHOOK + 1)
+    if len(body) > MAX_WEBHOOK:
+        return web.Response(status=413)
+    video = request.app[VIDEO]
+    received = WebhookRequest(str(request.url), dict(request.headers), body, video.clock.now())
+    reading = await video.webhook(provider, received)
+    return web.Response(status=reading.status, text=reading.body, content_type=reading.content_type)
+
+
+def add_routes(app: web.Application, video: VideoService, pages: Pages) -> None:
+    """Serve the join links and the webhooks."""
+    app[VIDEO], app[JOIN_PAGES] = video, pages
+    app.router.add_get("/join/{token}", join)
+    app.router.add_post("/webhooks/{provider}", webhook)
