@@ -315,6 +315,15 @@ def _check_session(session: Session, path: Path, known: _Known) -> list[Problem]
         problems.append(
             Problem(path, f"{_FORMAT_NAMES[session.format]} session needs a `video` block with the join link")
         )
+    for name in session.video.empty_secrets() if session.video is not None and session.video.personal else []:
+        problems.append(
+            Problem(
+                (*path, "video", name),
+                f"is empty (an environment variable not set?): the {session.video.provider if session.video else ''} "
+                "join links will not open until it is given",
+                "warning",
+            )
+        )
     invited = session.invited
     if invited.states != "all":
         for i, code in enumerate(invited.states):

@@ -369,6 +369,11 @@ class Video(Model):
         """Whether each delegate gets a link of their own (every provider but ``static``)."""
         return self.provider != "static"
 
+    def empty_secrets(self) -> list[str]:
+        """The secrets given but empty (``${VAR:-}`` with VAR unset): nothing is signed or checked with them."""
+        fields = ("secret", "events_token", "client_secret", "webhook_secret")
+        return [f for f in fields if (value := getattr(self, f)) is not None and not value.get_secret_value()]
+
 
 class Chair(Model):
     """Who chairs a session: a delegate, or a person named here."""

@@ -77,11 +77,13 @@ DEMO_DATA = ROOT / ".plenary" / "demo"
 
 
 def run() -> int:
-    """Play the XX meeting's whole cycle on the example, 20,000 times faster, from a fresh demo data folder."""
+    """Play the XX meeting's whole cycle on the example, 20,000 times faster, from a fresh demo data folder; then
+    the XVIII meeting's videoconference and its attendance."""
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
     os.environ["PLENARY_DATA_DIR"] = str(DEMO_DATA)
     os.environ.setdefault("PLENARY_HTTP_PORT", "0")  # any free port: the log says which
-    os.environ.setdefault("PLENARY_BBB_SECRET", "demo-bbb-shared-secret")  # the example's XVIII is on BigBlueButton
+    for name in ("ICMEC_BBB_SECRET", "ICMEC_JITSI_SECRET", "ICMEC_JITSI_EVENTS_TOKEN"):
+        os.environ.setdefault(name, f"demo-{name.lower()}")  # the example's video sessions' secrets
     code = _run(
         BIN / "plenary",
         "run",
@@ -95,7 +97,10 @@ def run() -> int:
         check=False,
     )
     print(f"\nThe e-mails are in {DEMO_DATA / 'maildir'} (one file each, Maildir format).")
-    return code
+    print("\nNext, the XVIII meeting's videoconference, played against a BigBlueButton double:")
+    video = _run(BIN / "python", "scripts/video_demo.py", check=False)
+    print(f"Again with: PLENARY_DATA_DIR={DEMO_DATA} .venv/bin/plenary attendance icmec-xviii config/examples/")
+    return code or video
 
 
 def test(pytest_args: list[str]) -> int:

@@ -101,7 +101,7 @@ class VideoService:
         if now < opens:
             return Joined(Joining.LATER, session, delegate_id, opens_at=opens)
         provider = self.providers.get(session.video.provider)
-        if provider is None:
+        if provider is None or session.video.empty_secrets():
             return Joined(Joining.UNAVAILABLE, session, delegate_id)
         chair = session.chair.delegate if session.chair is not None else None
         seat = Seat(delegate_id, _name(deployment, delegate_id), delegate.email, delegate_id == chair)
@@ -117,7 +117,11 @@ class VideoService:
         deployment = self.deployment()
         if deployment is None:
             return []
-        return [s for s in deployment.sessions.values() if s.video is not None and s.video.provider == provider]
+        return [
+            s
+            for s in deployment.sessions.values()
+            if s.video is not None and s.video.provider == provider and not s.video.empty_secrets()
+        ]  # a session whose secret is not set signs nothing and vouches for no webhook
 
     async def webhook(self, provider_name: str, request: WebhookRequest) -> WebhookReading:
         """Check and read a platform's webhook, and record what it says."""

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "config" / "examples"
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 23 semantics: retry_after is a timedelta
-EXAMPLE_SECRETS = {"PLENARY_BBB_SECRET": "example-bbb-shared-secret-0123456789abcdef"}
+EXAMPLE_SECRETS = {
+    "ICMEC_BBB_SECRET": "example-bbb-shared-secret-0123456789abcdef",
+    "ICMEC_JITSI_SECRET": "example-jitsi-app-secret-0123456789abcdef",
+    "ICMEC_JITSI_EVENTS_TOKEN": "example-jitsi-events-token-0123456789",
+}
 """What the example's ``${ENV}`` references name; a deployment sets its own (the tests' BigBlueButton double takes
 this one)."""
 for _name, _value in EXAMPLE_SECRETS.items():

@@ -36,7 +36,7 @@ import string
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qs, parse_qsl, quote_plus, urlencode, urlsplit
@@ -133,10 +133,6 @@ def callback_checksum(callback_url: str, body: str, secret: str, algorithm: str 
 
 def _token(n: int) -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(n))
-
-
-def _ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -247,6 +243,8 @@ class BigBlueButtonServer:
     """bbb-webhooks 3.5+: user-joined carries ``session-token``, an array of the join's session tokens."""
     legacy_empty_body_checksum: bool = False
     """bbb-webhooks 3.0–3.3: the callback checksum is hash(callbackURL + "{}" + secret), the same for all events."""
+    clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
+    """The server's clock in Unix milliseconds (a demo runs it at a simulated time)."""
     calls: list[ApiCall] = field(default_factory=list, init=False)
     events: list[Event] = field(default_factory=list, init=False)
     """Every event that happened, in order, whether delivered, dropped or held."""
@@ -356,7 +354,7 @@ class BigBlueButtonServer:
         return self._xml(_render(_CREATED, **existing.values(), key="duplicateWarning", message=message))
 
     def _new_meeting(self, meeting_id: str, p: dict[str, str]) -> Meeting:
-        self._last_create = create_time = max(_ms(), self._last_create + 1)
+        self._last_create = create_time = max(self.clock(), self._last_create + 1)
         internal = f"{hashlib.sha1(meeting_id.encode()).hexdigest()}-{create_time}"
         metadata = {k[5:].lower(): v for k, v in p.items() if _META.fullmatch(k)}
         bridge = p.get("voiceBridge") or str(secrets.randbelow(90000) + 10000)
@@ -581,7 +579,7 @@ class BigBlueButtonServer:
     def _emit(self, event_id: str, m: Meeting, *, meeting: dict[str, Any] | None = None, **extra: Any) -> None:
         ids = {"internal-meeting-id": m.internal_meeting_id, "external-meeting-id": m.meeting_id}
         attributes = {"meeting": meeting or ids, **extra}
-        event = {"data": {"type": "event", "id": event_id, "attributes": attributes, "event": {"ts": _ms()}}}
+        event = {"data": {"type": "event", "id": event_id, "attributes": attributes, "event": {"ts": self.clock()}}}
         self.events.append(event)
         if self._drop[event_id] > 0:
             self._drop[event_id] -= 1
@@ -604,7 +602,7 @@ class BigBlueButtonServer:
 
     async def _deliver(self, hook: Hook, events: list[Event]) -> None:
         text = "[" + ",".join(json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in events) + "]"
-        form = {"domain": self.domain, "event": text, "timestamp": str(_ms())}  # the keys in this order
+        form = {"domain": self.domain, "event": text, "timestamp": str(self.clock())}  # the keys in this order
         body = form_encode(form.items())
         url, headers = self._signed(hook.callback_url, body)
         delays = [0.0, *self.retry_intervals]

@@ -28,7 +28,7 @@ from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
 from integrations.video import providers
 from messages.pages import WebPages
 from storage.repositories import Store
-from tests.doubles.bigbluebutton import BigBlueButtonServer, bigbluebutton_server
+from tests.doubles.bigbluebutton import BigBlueButtonServer, bigbluebutton_server, callback_checksum, form_encode
 from tests.integration.bot_setup import SECRET
 from web.app import Metrics, create_app
 
@@ -201,3 +201,30 @@ async def test_a_join_link_says_when_it_opens_and_a_forged_one_opens_nothing(
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+async def test_a_session_whose_secret_is_not_set_signs_nothing_and_trusts_no_webhook(
+    store: Store, deployment: Deployment
+) -> None:
+    async with bigbluebutton_server(BBB_SECRET) as bbb:
+        chosen, session = xviii_now(deployment, bbb)
+        unset = Session.model_validate(
+            {**session.model_dump(), "video": {**session.model_dump()["video"], "secret": ""}}
+        )
+        chosen = dataclasses.replace(chosen, sessions={**chosen.sessions, unset.id: unset})
+        async with service(store, chosen) as (services, public, _), aiohttp.ClientSession() as client:
+            async with client.get(await services.video.url("rus-head", unset.id), allow_redirects=False) as response:
+                assert response.status == 503  # "the platform cannot be reached": no link is signed with nothing
+            assert not bbb.calls
+            event = '[{"data":{"type":"event","id":"user-joined","attributes":{"meeting":{"internal-meeting-id":"m-1",'
+            event += '"external-meeting-id":"icmec-xviii"},"user":{"internal-user-id":"w_1","external-user-id":'
+            event += '"rus-head","name":"Forged"}},"event":{"ts":1}}}]'
+            body = form_encode([("domain", "x"), ("event", event), ("timestamp", "1")])
+            checksum = callback_checksum(f"{public}/webhooks/bigbluebutton", body, "")  # signed with the empty secret
+            async with client.post(
+                f"{public}/webhooks/bigbluebutton?checksum={checksum}",
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ) as response:
+                assert response.status in (401, 404)
+            assert await store.attendance.for_session(unset.id) == []
