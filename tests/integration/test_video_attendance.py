@@ -195,6 +195,11 @@ async def test_a_join_link_says_when_it_opens_and_a_forged_one_opens_nothing(
                 assert response.status == 404
             async with client.get(await services.video.url("rus-mfa", session.id), allow_redirects=False) as response:
                 assert response.status == 404  # not invited to XVIII
+            await services.links.rotate_delegate("rus-head")  # the link was forwarded: the secretariat revokes it
+            async with client.get(link, allow_redirects=False) as response:
+                assert response.status == 404
+            async with client.get(await services.video.url("rus-head", session.id), allow_redirects=False) as response:
+                assert response.status == 200  # the new one works
 
 
 @pytest.fixture(autouse=True)
