@@ -29,11 +29,14 @@ from integrations.video import providers
 from messages.pages import WebPages
 from storage.repositories import Store
 from tests.doubles.bigbluebutton import BigBlueButtonServer, bigbluebutton_server, callback_checksum, form_encode
-from tests.integration.bot_setup import SECRET
+from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
+from tests.integration.bot_setup import SECRET, running
 from web.app import Metrics, create_app
 
 BBB_SECRET = "xviii-shared-secret-for-the-double"
 HEADS = ("rus-head", "kaz-head", "blr-head", "arm-head")
+ADMIN = TgUser(100000001, "Secretariat", language_code="ru")
+"""The example's secretariat account (``telegram_admins``)."""
 
 
 def xviii_now(deployment: Deployment, bbb: BigBlueButtonServer) -> tuple[Deployment, Session]:
@@ -233,3 +236,35 @@ async def test_a_session_whose_secret_is_not_set_signs_nothing_and_trusts_no_web
             ) as response:
                 assert response.status in (401, 404)
             assert await store.attendance.for_session(unset.id) == []
+
+
+async def test_the_secretariat_is_told_when_the_quorum_is_reached_and_lost_and_reads_the_table_in_the_chat(
+    store: Store, deployment: Deployment
+) -> None:
+    async with bigbluebutton_server(BBB_SECRET) as bbb:
+        chosen, session = xviii_now(deployment, bbb)
+        async with (
+            service(store, chosen) as (services, public, _),
+            aiohttp.ClientSession() as client,
+            FakeBotApi() as api,
+            running(api, services.conversation),
+        ):
+            await services.video.keep_up(public)
+            for head in HEADS:
+                await join(client, services, bbb, head)
+            await bbb.settle()
+            say = services.conversation.sayer("ru")  # the commission's working language
+            title = "XVIII заседание МКВЭС ОДКБ"
+            reached = say("secretariat.quorum.met", title=title, represented="4", states="6", required="4")
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == reached], within=5)
+            kaz = next(u for u in bbb.meetings[session.id].attendees.values() if u.external_user_id == "kaz-head")
+            await bbb.leave(kaz)
+            await bbb.settle()
+            lost = say("secretariat.quorum.lost", title=title, represented="3", states="6", required="4")
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == lost], within=5)
+
+            api.push(api.command_update(ADMIN, f"/attendance {session.id}"))
+            shown = say("attendance.quorum.not_met", rule="majority", represented="3", states="6", required="4")
+            [table] = await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if shown in m.text], within=5)
+            assert say("attendance.heading", title=title) in table.text
+            assert table.text.count("\n") >= 7  # the heading, a line per state, the quorum
