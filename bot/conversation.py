@@ -65,6 +65,7 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             "delegation": self.delegation,
             "status": self.status,
             "attendance": self.attendance,
+            "mark": self.mark,
             "remind": self.remind,
             "broadcast": self.broadcast,
             "close": self.close,

@@ -169,6 +169,15 @@ PHRASES: Mapping[str, str] = {
         "Quorum (%(rule)s): not met, %(represented)s of %(states)s states represented, %(required)s needed."
     ),
     "attendance.quorum.none": N_("No quorum rule is set for this session."),
+    "attendance.mark_usage": N_(
+        "Write /mark DELEGATE in-person, /mark DELEGATE remote or /mark DELEGATE absent, then why (for the "
+        "record), e.g. /mark kgz-asanov remote joined by phone. It applies to the session in progress."
+    ),
+    "attendance.mark_refused": N_("%(delegate)s is not a delegate invited to %(title)s: nothing was recorded."),
+    "attendance.marked": N_("Recorded for %(title)s: %(delegate)s, %(presence)s."),
+    "attendance.as.in-person": N_("present in person"),
+    "attendance.as.remote": N_("present remotely"),
+    "attendance.as.absent": N_("absent"),
     "attendance.guests": N_("Guests on the call, not counted for any state: %(count)s (%(names)s)."),
     "secretariat.quorum.met": N_(
         "Quorum reached at %(title)s: %(represented)s of %(states)s states are represented (%(required)s needed)."
@@ -234,6 +243,7 @@ PHRASES: Mapping[str, str] = {
     "command.timezone": N_("My time zone"),
     "command.status": N_("Answers by state and agency"),
     "command.attendance": N_("Attendance by state, and the quorum"),
+    "command.mark": N_("Correct a delegate's attendance"),
     "command.remind": N_("Nudge those who have not answered"),
     "command.checkincode": N_("The check-in code for the hall"),
     "command.broadcast": N_("A message to everyone invited"),

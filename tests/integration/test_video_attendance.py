@@ -268,3 +268,19 @@ async def test_the_secretariat_is_told_when_the_quorum_is_reached_and_lost_and_r
             [table] = await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if shown in m.text], within=5)
             assert say("attendance.heading", title=title) in table.text
             assert table.text.count("\n") >= 7  # the heading, a line per state, the quorum
+
+            api.push(api.command_update(ADMIN, "/mark tjk-head remote joined by phone"))
+            marked = say("attendance.marked", delegate="tjk-head", presence=say("attendance.as.remote"), title=title)
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == marked], within=5)
+            api.push(api.command_update(ADMIN, "/mark nobody remote"))
+            refused = say("attendance.mark_refused", delegate="nobody", title=title)
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == refused], within=5)
+            table_now = await services.attendance.table(session.id)
+            assert table_now is not None
+            tjk = table_now.delegate("tjk-head")
+            assert tjk is not None
+            assert tjk.presence is Presence.REMOTE
+            assert tjk.correction is not None
+            assert (tjk.correction.recorded_by, tjk.correction.note) == (f"secretariat:{ADMIN.id}", "joined by phone")
+            assert table_now.quorum is not None
+            assert table_now.quorum.represented == 4  # TJK, said to be there, counts
