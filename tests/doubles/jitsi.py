@@ -27,7 +27,6 @@ breakout rooms' 5 s grace before the main room closes. First attempts go out one
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import enum
@@ -37,16 +36,16 @@ import json
 import secrets
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import aiohttp
 import jwt
 from aiohttp import web
+
+from tests.doubles.webhooks import JsonBody, Outgoing, WebhookDouble, compact_json, running
 
 USER_AGENT = "Prosody (0.12.4; posix)"
 _DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -70,7 +69,7 @@ class Fault(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(JsonBody):
     """One HTTP attempt event_sync made; each retry is a delivery of its own."""
 
     event: str
@@ -88,11 +87,6 @@ class Delivery:
     retried: bool
     """True when the module scheduled another attempt after this one."""
     fault: str | None = None
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The JSON body."""
-        return dict(json.loads(self.body))
 
 
 @dataclass(eq=False)
@@ -143,15 +137,12 @@ class Occupant:
         return None if self.room.main is None else self.room.node
 
 
-@dataclass(slots=True)
-class _Outgoing:
-    event: str
-    body: bytes
-    fault: str | None = None
+class FakeJitsi(WebhookDouble[Delivery, Fault]):
+    """Jitsi's token auth and event_sync on 127.0.0.1; use ``async with jitsi_server(...) as jitsi``.
 
-
-class FakeJitsi:
-    """Jitsi's token auth and event_sync on 127.0.0.1; use ``async with jitsi_server(...) as jitsi``."""
+    Deliveries, :meth:`inject`, :meth:`redeliver` (event_sync itself never sends again beyond its retries),
+    :meth:`settle` and :meth:`wait_for_deliveries` are :class:`tests.doubles.webhooks.WebhookDouble`'s.
+    """
 
     def __init__(
         self,
@@ -176,6 +167,7 @@ class FakeJitsi:
     ) -> None:
         if algorithm not in _DIGESTS:
             raise ValueError(f"unsupported algorithm {algorithm}")
+        super().__init__(Fault)
         self.app_id, self.app_secret, self.algorithm = app_id, app_secret, algorithm
         self.api_prefix = api_prefix.rstrip("/")
         self.api_headers = dict(api_headers or {})
@@ -185,42 +177,17 @@ class FakeJitsi:
         self.include_user_info, self.leeway, self.clock = include_user_info, leeway, clock
         self.api_timeout, self.api_retry_count, self.api_retry_delay = api_timeout, api_retry_count, api_retry_delay
         self.should_retry = should_retry
-        self.deliveries: list[Delivery] = []
         self.refusals: list[tuple[str, str]] = []
         """Every refused join: (link, reason)."""
         self._rooms: dict[str, _Room] = {}
-        self._faults: deque[Fault] = deque()
-        self._held: list[_Outgoing] = []
-        self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
-        self._retries: set[asyncio.Task[None]] = set()
-        self._recorded = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self.port = 0
 
     # lifecycle
 
-    async def start(self) -> None:
-        """Serve join links on a free port of 127.0.0.1 and start the event_sync sender."""
+    def _application(self) -> web.Application:
+        """Join links, at any path."""
         app = web.Application()
         app.router.add_get("/{tail:.*}", self._handle_link)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        self._session = aiohttp.ClientSession()
-        self._worker = asyncio.create_task(self._send_loop())
-
-    async def close(self) -> None:
-        """Stop sending (pending events are dropped) and serving."""
-        for task in [*self._retries, *([self._worker] if self._worker else [])]:
-            task.cancel()
-        await asyncio.gather(*self._retries, *([self._worker] if self._worker else []), return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     @property
     def base_url(self) -> str:
@@ -294,34 +261,6 @@ class FakeJitsi:
         """The occupant JIDs now in the main room ``room``."""
         found = self._rooms.get(self._room_jid(tenant or self.tenant, room.lower()))
         return sorted(found.active) if found else []
-
-    # faults and records
-
-    def inject(self, fault: Fault | str, n: int = 1) -> None:
-        """Apply ``fault`` to each of the next ``n`` events."""
-        self._faults.extend([Fault(fault)] * n)
-
-    async def redeliver(self, delivery: Delivery) -> None:
-        """Send a recorded delivery's body again, once (event_sync itself never does beyond its retries)."""
-        self._outbox.put_nowait(_Outgoing(delivery.event, delivery.body, "redelivered"))
-
-    async def settle(self) -> None:
-        """Wait until every event, held one and scheduled retry has been sent."""
-        while True:
-            for held in self._held:
-                self._outbox.put_nowait(held)
-            self._held.clear()
-            await self._outbox.join()
-            if not self._retries:
-                return
-            await asyncio.gather(*self._retries, return_exceptions=True)
-
-    async def wait_for_deliveries(self, count: int) -> list[Delivery]:
-        """Wait until ``count`` deliveries were made (bound it with asyncio.timeout)."""
-        while len(self.deliveries) < count:
-            self._recorded.clear()
-            await self._recorded.wait()
-        return list(self.deliveries)
 
     # rooms
 
@@ -448,56 +387,17 @@ class FakeJitsi:
     # event_sync
 
     def _emit(self, event: str, payload: Mapping[str, Any]) -> None:
-        outgoing = _Outgoing(event, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-        fault = self._faults.popleft() if self._faults else None
-        held, self._held = self._held, []
-        if fault is Fault.REORDER:
-            outgoing.fault = "reorder"
-            self._held.append(outgoing)
-        else:
-            self._outbox.put_nowait(outgoing)
-            if fault is Fault.DUPLICATE:
-                self._outbox.put_nowait(_Outgoing(event, outgoing.body, "duplicate"))
-        for late in held:
-            self._outbox.put_nowait(late)
+        self._queue(event, compact_json(payload))
 
-    async def _send_loop(self) -> None:
-        while True:
-            outgoing = await self._outbox.get()
-            try:
-                await self._attempt(outgoing, 1)
-            finally:
-                self._outbox.task_done()
-
-    async def _attempt(self, outgoing: _Outgoing, attempt: int) -> None:
-        assert self._session is not None
+    async def _deliver(self, outgoing: Outgoing, attempt: int) -> tuple[Delivery, float | None]:
+        """POST to ``{api_prefix}/events/{event}``; retried as event_sync does, ``api_retry_delay`` apart."""
         url = f"{self.api_prefix}/events/{outgoing.event}"
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **self.api_headers}
-        status: int | None = None
-        error: str | None = None
-        started = time.monotonic()
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.api_timeout)
-            async with self._session.post(url, data=outgoing.body, headers=headers, timeout=timeout) as response:
-                status = response.status
-                await response.read()
-        except TimeoutError:
-            error = "timeout"
-        except (aiohttp.ClientError, OSError):
-            error = "connection"
+        sent = await self._http_post(url, outgoing.body, headers, self.api_timeout)
+        status, error = sent.status, sent.error
         retry = error != "timeout" and attempt <= self.api_retry_count and (status is None or self.should_retry(status))
-        latency = time.monotonic() - started
-        args = (outgoing.event, url, outgoing.body, headers, attempt, status, error, latency, started, retry)
-        self.deliveries.append(Delivery(*args, outgoing.fault))
-        self._recorded.set()
-        if retry:
-            task = asyncio.create_task(self._retry(outgoing, attempt + 1))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
-
-    async def _retry(self, outgoing: _Outgoing, attempt: int) -> None:
-        await asyncio.sleep(self.api_retry_delay)
-        await self._attempt(outgoing, attempt)
+        args = (outgoing.event, url, outgoing.body, headers, attempt, status, error, sent.latency, sent.started, retry)
+        return Delivery(*args, outgoing.fault), self.api_retry_delay if retry else None
 
     async def _handle_link(self, request: web.Request) -> web.Response:
         try:
@@ -529,9 +429,5 @@ def _json_segment(segment: str, error: str) -> dict[str, Any]:
 @asynccontextmanager
 async def jitsi_server(**options: Any) -> AsyncIterator[FakeJitsi]:
     """Run a :class:`FakeJitsi` (keyword arguments as its constructor's) for the duration of the block."""
-    jitsi = FakeJitsi(**options)
-    await jitsi.start()
-    try:
+    async with running(FakeJitsi(**options)) as jitsi:
         yield jitsi
-    finally:
-        await jitsi.close()

@@ -28,7 +28,6 @@ in event order; :class:`Fault` duplicates, reorders, ages the timestamp (6 min) 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
 import hashlib
@@ -37,7 +36,6 @@ import json
 import secrets
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,8 +43,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 from aiohttp import web
+
+from tests.doubles.webhooks import JsonBody, Outgoing, WebhookDouble, compact_json, running
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EmailAs = Literal["shown", "empty", "omitted"]
@@ -81,7 +80,7 @@ class TokenRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookDelivery:
+class WebhookDelivery(JsonBody):
     """One webhook POST attempt; each retry is a delivery of its own."""
 
     event: str
@@ -94,11 +93,6 @@ class WebhookDelivery:
     ok: bool
     """200 or 204 within the deadline."""
     fault: str | None = None
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The JSON body."""
-        return dict(json.loads(self.body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,15 +143,12 @@ class Participant:
     fields: dict[str, Any]
 
 
-@dataclass(slots=True)
-class _Outgoing:
-    event: str
-    body: bytes
-    fault: str | None = None
+class FakeZoom(WebhookDouble[WebhookDelivery, Fault]):
+    """Zoom's API and webhooks on 127.0.0.1; use ``async with zoom_server(...) as zoom``.
 
-
-class FakeZoom:
-    """Zoom's API and webhooks on 127.0.0.1; use ``async with zoom_server(...) as zoom``."""
+    Deliveries, :meth:`inject`, :meth:`redeliver` (freshly signed), :meth:`settle` and
+    :meth:`wait_for_deliveries` are :class:`tests.doubles.webhooks.WebhookDouble`'s.
+    """
 
     def __init__(
         self,
@@ -173,50 +164,26 @@ class FakeZoom:
         host_email: str = "host@example.test",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(Fault)
         self.account_id, self.client_id, self.client_secret = account_id, client_id, client_secret
         self.webhook_secret, self.webhook_url, self.deadline = webhook_secret, webhook_url, deadline
         self.retry_delays, self.time_scale, self.clock = tuple(retry_delays), time_scale, clock
         self.host_email, self.host_id = host_email, _zoom_id()
         self.token_requests: list[TokenRequest] = []
-        self.deliveries: list[WebhookDelivery] = []
         self.validations: list[UrlValidation] = []
         self.meetings: dict[int, Meeting] = {}
         self._tokens: dict[str, float] = {}
-        self._faults: deque[Fault] = deque()
-        self._held: list[_Outgoing] = []
-        self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
-        self._retries: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self.port = 0
 
     # lifecycle
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 and start the webhook sender."""
+    def _application(self) -> web.Application:
+        """OAuth, and the API behind its bearer-token check."""
         app = web.Application(middlewares=[self._bearer])
         app.router.add_post("/oauth/token", self._token)
         app.router.add_post("/v2/users/{user}/meetings", self._create_meeting)
         app.router.add_route("*", "/v2/meetings/{id}", self._meeting)
         app.router.add_route("*", "/v2/meetings/{id}/registrants", self._registrants)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        self._session = aiohttp.ClientSession()
-        self._worker = asyncio.create_task(self._send_loop())
-
-    async def close(self) -> None:
-        """Stop sending (pending webhooks are dropped) and serving."""
-        tasks = [*self._retries, *([self._worker] if self._worker else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     @property
     def web_url(self) -> str:
@@ -292,14 +259,12 @@ class FakeZoom:
         message = b"v0:%d:%s" % (timestamp, body)
         return "v0=" + hmac.new((secret or self.webhook_secret).encode(), message, hashlib.sha256).hexdigest()
 
-    def inject(self, fault: Fault | str, n: int = 1) -> None:
-        """Apply ``fault`` to each of the next ``n`` webhooks."""
-        self._faults.extend([Fault(fault)] * n)
-
     async def validate_endpoint(self, url: str | None = None) -> UrlValidation:
         """Send an endpoint.url_validation challenge and record the answer."""
         plain = secrets.token_urlsafe(16)
-        body = _compact({"payload": {"plainToken": plain}, "event_ts": self._ms(), "event": "endpoint.url_validation"})
+        body = compact_json(
+            {"payload": {"plainToken": plain}, "event_ts": self._ms(), "event": "endpoint.url_validation"}
+        )
         expected = hmac.new(self.webhook_secret.encode(), plain.encode(), hashlib.sha256).hexdigest()
         status, answer, latency, _ = await self._post(url or self._endpoint(), body, None)
         right = isinstance(answer, dict) and (answer.get("plainToken"), answer.get("encryptedToken")) == (
@@ -310,83 +275,37 @@ class FakeZoom:
         self.validations.append(record)
         return record
 
-    async def redeliver(self, delivery: WebhookDelivery) -> None:
-        """Send a recorded webhook's body again (freshly signed), once."""
-        self._outbox.put_nowait(_Outgoing(delivery.event, delivery.body, "redelivered"))
-
-    async def settle(self) -> None:
-        """Wait until every webhook, held one and scheduled retry has been sent."""
-        while True:
-            for held in self._held:
-                self._outbox.put_nowait(held)
-            self._held.clear()
-            await self._outbox.join()
-            if not self._retries:
-                return
-            await asyncio.gather(*self._retries, return_exceptions=True)
-
     def _emit(self, event: str, meeting: Meeting, participant: Mapping[str, Any]) -> None:
         keys = ("id", "uuid", "host_id", "topic", "type", "start_time", "timezone", "duration")
         obj = {k: meeting.data[k] for k in keys} | {"id": str(meeting.id), "participant": dict(participant)}
-        body = _compact(
+        body = compact_json(
             {"event": event, "payload": {"account_id": self.account_id, "object": obj}, "event_ts": self._ms()}
         )
-        if self.webhook_url is None:
-            return
-        fault = self._faults.popleft() if self._faults else None
-        outgoing = _Outgoing(event, body, fault.value if fault and fault is not Fault.DUPLICATE else None)
-        held, self._held = self._held, []
-        if fault is Fault.REORDER:
-            self._held.append(outgoing)
-        else:
-            self._outbox.put_nowait(outgoing)
-            if fault is Fault.DUPLICATE:
-                self._outbox.put_nowait(_Outgoing(event, body, "duplicate"))
-        for late in held:
-            self._outbox.put_nowait(late)
+        if self.webhook_url is not None:  # no fault is used up while no webhook is sent
+            self._queue(event, body)
 
-    async def _send_loop(self) -> None:
-        while True:
-            outgoing = await self._outbox.get()
-            try:
-                await self._attempt(outgoing, 1)
-            finally:
-                self._outbox.task_done()
-
-    async def _attempt(self, outgoing: _Outgoing, attempt: int) -> None:
+    async def _deliver(self, outgoing: Outgoing, attempt: int) -> tuple[WebhookDelivery, float | None]:
+        """A freshly signed POST; unless 200/204, retried after ``retry_delays`` (times ``time_scale``)."""
         status, _, latency, headers = await self._post(self._endpoint(), outgoing.body, outgoing.fault)
         ok = status in (200, 204)
         args = (outgoing.event, outgoing.body, headers, attempt, status, latency, ok, outgoing.fault)
-        self.deliveries.append(WebhookDelivery(*args))
-        if not ok and attempt <= len(self.retry_delays):
-            task = asyncio.create_task(self._retry(outgoing, attempt))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
-
-    async def _retry(self, outgoing: _Outgoing, attempt: int) -> None:
-        await asyncio.sleep(self.retry_delays[attempt - 1] * self.time_scale)
-        await self._attempt(outgoing, attempt + 1)
+        retry = not ok and attempt <= len(self.retry_delays)
+        return WebhookDelivery(*args), self.retry_delays[attempt - 1] * self.time_scale if retry else None
 
     async def _post(self, url: str, body: bytes, fault: str | None) -> tuple[int | None, Any, float, dict[str, str]]:
-        assert self._session is not None
         timestamp = int(self.clock()) - (STALE_AGE if fault == Fault.STALE_TIMESTAMP else 0)
         secret = "not-the-secret-token" if fault == Fault.BAD_SIGNATURE else None
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Zoom Marketplace/1.0a"}
         headers |= {"x-zm-request-timestamp": str(timestamp), "x-zm-signature": self.sign(timestamp, body, secret)}
         headers["x-zm-trackingid"] = f"v=2.0;clid=us1;rid={secrets.token_hex(8)}"
-        started = time.monotonic()
+        sent = await self._http_post(url, body, headers, self.deadline)
+        if sent.error is not None or sent.body is None:  # failed, or the body did not come in full
+            return None, None, sent.latency, headers
+        raw, latency = sent.body, sent.latency
         try:
-            timeout = aiohttp.ClientTimeout(total=self.deadline)
-            async with self._session.post(url, data=body, headers=headers, timeout=timeout) as response:
-                raw = await response.read()
-                status: int | None = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            return None, None, time.monotonic() - started, headers
-        latency = time.monotonic() - started
-        try:
-            return status, json.loads(raw) if raw else None, latency, headers
+            return sent.status, json.loads(raw) if raw else None, latency, headers
         except ValueError:
-            return status, raw.decode(errors="replace"), latency, headers
+            return sent.status, raw.decode(errors="replace"), latency, headers
 
     def _endpoint(self) -> str:
         if self.webhook_url is None:
@@ -570,10 +489,6 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _compact(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -585,9 +500,5 @@ def _zoom_id() -> str:
 @asynccontextmanager
 async def zoom_server(**options: Any) -> AsyncIterator[FakeZoom]:
     """Run a :class:`FakeZoom` (keyword arguments as its constructor's) for the duration of the block."""
-    zoom = FakeZoom(**options)
-    await zoom.start()
-    try:
+    async with running(FakeZoom(**options)) as zoom:
         yield zoom
-    finally:
-        await zoom.close()
