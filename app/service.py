@@ -101,7 +101,7 @@ class Service:
         try:
             await self._bring_up(s, result)
         except BaseException:
-            await s.store.engine.dispose()
+            await s.store.close()
             raise
 
     async def _bring_up(self, s: Services, result: LoadResult) -> None:
@@ -242,7 +242,7 @@ class Service:
         for channel in (s.channels or {}).values():
             await channel.close()
         s.composer.close()
-        await s.store.engine.dispose()
+        await s.store.close()
         if self._lock is not None:
             self._lock.release()
 

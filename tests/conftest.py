@@ -95,11 +95,11 @@ async def migrated_store(url: str) -> AsyncIterator[Store]:
     from storage.repositories import Store
 
     await upgrade(url)
-    engine = create_engine(url)
+    store = Store(create_engine(url))
     try:
-        yield Store(engine)
+        yield store
     finally:
-        await engine.dispose()
+        await store.close()
 
 
 @pytest.fixture

@@ -68,6 +68,11 @@ class Store:
         self.broadcasts = BroadcastRepository(engine)
         self.closures = ClosureRepository(engine)
 
+    async def close(self) -> None:
+        """Finish the writes still under way (the updates' notes written behind), then close the connections."""
+        await self.updates.settle()
+        await self.engine.dispose()
+
     async def ping(self, within: float = 2.0) -> bool:
         """Whether the database answers a trivial query within ``within`` seconds."""
         try:

@@ -54,6 +54,11 @@ class UpdateRepository:
         note.add_done_callback(lambda done: self._stored(update_id, done))
         return True
 
+    async def settle(self) -> None:
+        """Wait for the notes still being written (before the connections close)."""
+        if self._behind:
+            await asyncio.gather(*self._behind.values(), return_exceptions=True)
+
     async def noted(self, update_id: int) -> None:
         """Wait until the note of an update is stored; raise what stopped it."""
         note = self._behind.get(update_id)
