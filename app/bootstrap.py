@@ -167,7 +167,14 @@ def bootstrap(
     accounts.follow(events)
     bindings = BindingService(accounts, events, clock, start_links, store.audit)
     attendance = AttendanceService(
-        store.attendance, events, clock, configuration.get, store.substitutions, store.closures, store.audit
+        store.attendance,
+        events,
+        clock,
+        configuration.get,
+        store.substitutions,
+        store.closures,
+        store.audit,
+        store.transactions,
     )
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
     providers = video_providers if video_providers is not None else video_adapters(base_url, store.video)

@@ -12,8 +12,8 @@ invitation are not attendance and are not read here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.deployment import Deployment
@@ -156,15 +156,12 @@ class AttendanceTable:
     quorum: QuorumStatus | None
     guests: tuple[Guest, ...]
     corrections: tuple[AttendanceEvent, ...]
+    lines: Mapping[str, DelegateAttendance] = field(default_factory=dict, repr=False, compare=False)
+    """Every delegate's line by id (the same as in ``states``)."""
 
     def delegate(self, delegate_id: str) -> DelegateAttendance | None:
         """One delegate's line, if invited."""
-        for state in self.states:
-            for agency in state.agencies:
-                for line in agency.delegates:
-                    if line.delegate_id == delegate_id:
-                        return line
-        return None
+        return self.lines.get(delegate_id)
 
 
 def minimum_seconds(session: Session) -> float:
@@ -200,16 +197,18 @@ def attendance(
         if e.kind is AttendanceKind.ASSIGN and e.participant_id and e.delegate_id and e.delegate_id in invited
     }
     calls = _calls(events, session.starts_at, horizon, live)
+    facts = _grouped(invited, events, calls, assigned)
     lines = {
-        delegate_id: _line(deployment, session, delegate_id, events, calls, assigned, horizon, live, replaced or {})
+        delegate_id: _line(deployment, session, delegate_id, facts[delegate_id], horizon, live, replaced or {})
         for delegate_id in invited
     }
     states = _states(deployment, invited, lines, live)
     rule = session.quorum or deployment.commission.quorum
-    quorum = _quorum(rule, deployment, invited, events, calls, assigned, horizon, states, live)
+    quorum = _quorum(rule, deployment, facts, session.starts_at, horizon, states, live)
     guests = _guests(calls, assigned, set(invited), live)
     corrections = tuple(e for e in events if e.source is AttendanceSource.SECRETARIAT)
-    return AttendanceTable(session.id, now, live, states, Tally.of(lines.values()), quorum, guests, corrections)
+    totals = Tally.of(lines.values())
+    return AttendanceTable(session.id, now, live, states, totals, quorum, guests, corrections, lines)
 
 
 # --- the calls ----------------------------------------------------------------------------------------------
@@ -279,15 +278,13 @@ def _line(
     deployment: Deployment,
     session: Session,
     delegate_id: str,
-    events: Sequence[AttendanceEvent],
-    calls: Sequence[_Call],
-    assigned: Mapping[str, str],
+    facts: _Facts,
     horizon: datetime,
     live: bool,
     replaced: Mapping[str, str],
 ) -> DelegateAttendance:
     delegate = deployment.delegates[delegate_id]
-    checked, intervals, fixes = _facts(delegate_id, events, calls, assigned)
+    checked, intervals, fixes = facts.checked, facts.intervals, facts.fixes
     correction = max(fixes, key=lambda e: e.occurred_at) if fixes else None
     seconds = _union_seconds(intervals)
     on_call = any(i.open for i in intervals)
@@ -316,15 +313,34 @@ def _line(
     )
 
 
-def _facts(
-    delegate_id: str, events: Sequence[AttendanceEvent], calls: Sequence[_Call], assigned: Mapping[str, str]
-) -> tuple[list[datetime], tuple[Interval, ...], list[AttendanceEvent]]:
-    """A delegate's check-in times, intervals on the call, and corrections."""
-    mine = [e for e in events if e.delegate_id == delegate_id]
-    checked = [e.occurred_at for e in mine if e.kind is AttendanceKind.CHECK_IN]
-    fixes = [e for e in mine if e.source is AttendanceSource.SECRETARIAT and e.kind in CORRECTIONS]
-    intervals = tuple(i for c in calls if _owner(c, assigned) == delegate_id for i in c.intervals)
-    return checked, intervals, fixes
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """One delegate's check-in times, intervals on the call and corrections."""
+
+    checked: list[datetime]
+    intervals: tuple[Interval, ...]
+    fixes: list[AttendanceEvent]
+
+
+def _grouped(
+    invited: Sequence[str], events: Sequence[AttendanceEvent], calls: Sequence[_Call], assigned: Mapping[str, str]
+) -> dict[str, _Facts]:
+    """Every invited delegate's facts, in one pass over the events and one over the calls."""
+    checked: dict[str, list[datetime]] = {d: [] for d in invited}
+    fixes: dict[str, list[AttendanceEvent]] = {d: [] for d in invited}
+    for e in events:
+        if e.delegate_id not in checked:
+            continue
+        if e.kind is AttendanceKind.CHECK_IN:
+            checked[e.delegate_id].append(e.occurred_at)
+        elif e.source is AttendanceSource.SECRETARIAT and e.kind in CORRECTIONS:
+            fixes[e.delegate_id].append(e)
+    intervals: dict[str, list[Interval]] = {d: [] for d in invited}
+    for call in calls:
+        owner = _owner(call, assigned)
+        if owner in intervals:
+            intervals[owner].extend(call.intervals)
+    return {d: _Facts(checked[d], tuple(intervals[d]), fixes[d]) for d in invited}
 
 
 def _here_at(
@@ -373,41 +389,49 @@ def _states(
 def _quorum(
     rule: Quorum | None,
     deployment: Deployment,
-    invited: Sequence[str],
-    events: Sequence[AttendanceEvent],
-    calls: Sequence[_Call],
-    assigned: Mapping[str, str],
+    facts: Mapping[str, _Facts],
+    start: datetime,
     horizon: datetime,
     states: Sequence[StateAttendance],
     live: bool,
 ) -> QuorumStatus | None:
     """The rule against the states represented: now while the session runs, in the end afterwards; and the
-    first moment it was met (the states present at once, event by event)."""
+    first moment it was met (a sweep over every delegate's spans of presence, in time order)."""
     if rule is None:
         return None
     required = rule.required(len(states))
-    facts = {
-        d: (
-            [e.occurred_at for e in events if e.delegate_id == d and e.kind is AttendanceKind.CHECK_IN],
-            tuple(i for c in calls if _owner(c, assigned) == d for i in c.intervals),
-            [
-                e
-                for e in events
-                if e.delegate_id == d and e.source is AttendanceSource.SECRETARIAT and e.kind in CORRECTIONS
-            ],
-        )
-        for d in invited
-    }
-
-    def represented_at(moment: datetime) -> int:
-        return len({deployment.delegates[d].state for d, (c, i, f) in facts.items() if _here_at(moment, c, i, f)})
-
-    starts = {i.start for _, intervals, _ in facts.values() for i in intervals}
-    moments = sorted({e.occurred_at for e in events if e.occurred_at <= horizon} | starts | {horizon})
-    first = next((m for m in moments if required and represented_at(m) >= required), None)
+    edges: list[tuple[datetime, int, str]] = []
+    for delegate_id, mine in facts.items():
+        state = deployment.delegates[delegate_id].state
+        for begin, stop in _spans(mine, start, horizon):
+            edges += [(begin, 1, state), (stop, -1, state)]
+    edges.sort(key=lambda edge: (edge[0], edge[1]))  # at one moment, who leaves goes before who comes
+    present: dict[str, int] = {}
+    first = None
+    for index, (moment, step, state) in enumerate(edges):
+        present[state] = present.get(state, 0) + step
+        settled = index + 1 == len(edges) or edges[index + 1][0] != moment
+        if first is None and required and settled and sum(1 for n in present.values() if n > 0) >= required:
+            first = moment
     represented = sum(1 for s in states if s.represented)
     met = represented >= required if live else first is not None
     return QuorumStatus(rule.describe(), required, len(states), represented, met and required > 0, first)
+
+
+def _spans(facts: _Facts, start: datetime, horizon: datetime) -> list[tuple[datetime, datetime]]:
+    """When a delegate was present, as half-open spans up to just past ``horizon``: the sources' (check-ins
+    onwards, intervals on the call) until the first correction, then each correction's word until the next."""
+    after = horizon + timedelta(microseconds=1)
+    fixes = sorted(facts.fixes, key=lambda e: e.occurred_at)
+    cut = fixes[0].occurred_at if fixes else after
+    spans = [(i.start, min(i.end + timedelta(microseconds=1) if i.open else i.end, cut)) for i in facts.intervals]
+    if facts.checked:
+        spans.append((max(min(facts.checked), start), cut))
+    spans = [(a, b) for a, b in spans if b > a]
+    for fix, following in zip(fixes, [*fixes[1:], None], strict=False):
+        if CORRECTIONS[fix.kind] != "absent":
+            spans.append((fix.occurred_at, following.occurred_at if following is not None else after))
+    return spans
 
 
 def _guests(calls: Sequence[_Call], assigned: Mapping[str, str], invited: set[str], live: bool) -> tuple[Guest, ...]:

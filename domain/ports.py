@@ -312,6 +312,10 @@ class Attendance(Protocol):
         """Record a fact; False when its source already reported it."""
         ...
 
+    async def add_many(self, events: Sequence[AttendanceEvent], recorded_at: datetime) -> list[bool]:
+        """Record facts in one statement; for each, whether it was new (not already reported by its source)."""
+        ...
+
     async def for_session(self, session_id: str) -> list[AttendanceEvent]:
         """A session's facts in the order they happened."""
         ...

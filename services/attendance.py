@@ -10,16 +10,20 @@ invited to the session; anyone else is a guest. When a fact makes a running sess
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from domain.attendance import AttendanceTable, attendance
 from domain.deployment import Deployment
 from domain.events import AttendanceRecorded, QuorumChanged
-from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions
+from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions, Transactions
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, AuditEntry
 from domain.video import VideoEvent, VideoEventKind
+from services.batches import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -53,47 +57,94 @@ class AttendanceService:
         substitutions: Substitutions | None = None,
         closures: Closures | None = None,
         audit: Audit | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self.attendance, self.events, self.clock, self.deployment = attendance, events, clock, deployment
         self.substitutions, self.closures, self.audit = substitutions, closures, audit
+        self.transactions = transactions
         self._quorate: dict[str, bool] = {}
         """Whether each running session was quorate when last looked at, to tell when that changes."""
+        self._dirty: set[str] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._together = GroupCommit(self._write)
 
     async def record(self, event: AttendanceEvent) -> bool:
         """Record the fact and publish it; False (and nothing published) when it was already recorded."""
         added = await self.attendance.add(event, self.clock.now())
         if added:
             await self.events.publish(AttendanceRecorded(event.session_id, event.delegate_id))
-            await self._watch(event.session_id)
+            self._changed({event.session_id})
         return added
 
     async def record_video(self, events: Sequence[VideoEvent]) -> int:
-        """Record what a platform said happened; how many facts were new (a delivery repeated is not)."""
+        """Record what a platform said happened; how many facts were new (a delivery repeated is not). Facts
+        that arrive together (concurrent webhooks) are written together: one transaction, one statement."""
+        if not events:
+            return 0
+        return await self._together(self._facts(events))
+
+    def _facts(self, events: Sequence[VideoEvent]) -> list[AttendanceEvent]:
         deployment = self.deployment()
-        added = 0
+        facts = []
         for video in events:
             invited = deployment.invitations.get(video.session_id, ()) if deployment is not None else ()
             who = video.participant
             delegate_id = who.delegate_id if who is not None and who.delegate_id in invited else None
             if who is not None and who.delegate_id and delegate_id is None:
-                log.warning(
-                    "a video participant claimed to be %r, who is not invited: kept as a guest", who.delegate_id
-                )
+                log.warning("a video participant named as %r, who is not invited, is kept as a guest", who.delegate_id)
             state = deployment.delegates[delegate_id].state if deployment is not None and delegate_id else None
-            fact = AttendanceEvent(
-                session_id=video.session_id,
-                delegate_id=delegate_id,
-                state=state,
-                source=AttendanceSource.VIDEO,
-                kind=_VIDEO_KINDS[video.kind],
-                occurred_at=video.at,
-                external_id=video.key[:200],
-                participant_id=who.platform_id[:200] if who is not None else None,
-                participant_name=(who.name or None) if who is not None else None,
-                room=video.room,
+            facts.append(
+                AttendanceEvent(
+                    session_id=video.session_id,
+                    delegate_id=delegate_id,
+                    state=state,
+                    source=AttendanceSource.VIDEO,
+                    kind=_VIDEO_KINDS[video.kind],
+                    occurred_at=video.at,
+                    external_id=video.key[:200],
+                    participant_id=who.platform_id[:200] if who is not None else None,
+                    participant_name=(who.name or None) if who is not None else None,
+                    room=video.room,
+                )
             )
-            added += await self.record(fact)
-        return added
+        return facts
+
+    async def _write(self, batches: Sequence[list[AttendanceEvent]]) -> list[int]:
+        """The facts of several webhooks in one transaction, with their change events."""
+        facts = [fact for batch in batches for fact in batch]
+        async with self._transaction():
+            new = await self.attendance.add_many(facts, self.clock.now())
+            added = [fact for fact, fresh in zip(facts, new, strict=True) if fresh]
+            await self.events.publish_many([AttendanceRecorded(f.session_id, f.delegate_id) for f in added])
+        self._changed({f.session_id for f in added})
+        counts, position = [], 0
+        for batch in batches:
+            counts.append(sum(new[position : position + len(batch)]))
+            position += len(batch)
+        return counts
+
+    def _transaction(self) -> AbstractAsyncContextManager[None]:
+        return self.transactions() if self.transactions is not None else contextlib.nullcontext()
+
+    def _changed(self, sessions: set[str]) -> None:
+        """Look at these sessions' quorum soon, once for all the facts that came meanwhile."""
+        self._dirty |= sessions
+        if self._dirty and (self._watcher is None or self._watcher.done()):
+            self._watcher = asyncio.create_task(self._watch_changed())
+
+    async def _watch_changed(self) -> None:
+        while self._dirty:
+            sessions, self._dirty = self._dirty, set()
+            for session_id in sorted(sessions):
+                try:
+                    await self._watch(session_id)
+                except Exception:  # the database was away: the next fact looks again
+                    log.exception("could not look at the quorum of %s", session_id)
+
+    async def settled(self) -> None:
+        """Wait until the quorum has been looked at for every fact recorded so far."""
+        while self._watcher is not None and not self._watcher.done():
+            await asyncio.shield(self._watcher)
 
     async def table(self, session_id: str, now: datetime | None = None) -> AttendanceTable | None:
         """The session's attendance now (or at ``now``); None for a session not in the configuration."""
@@ -117,6 +168,7 @@ class AttendanceService:
             raise AttendanceRefused(f"{presence!r} is not one of {', '.join(CORRECTION_KINDS)}")
         deployment = self._invited(session_id, delegate_id)
         await self._correct(session_id, delegate_id, deployment.delegates[delegate_id].state, kind, None, by, note)
+        await self.settled()
         table = await self.table(session_id)
         assert table is not None
         return table

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import AttendanceEvent
 from storage.engine import reader
-from storage.repositories._sql import insert
+from storage.repositories._sql import BATCH, insert
 from storage.tables import attendance_events
 
 
@@ -28,6 +30,31 @@ class AttendanceRepository:
         async with self.engine.begin() as conn:
             result = await conn.execute(statement)
         return bool(result.rowcount)
+
+    async def add_many(self, events: Sequence[AttendanceEvent], recorded_at: datetime) -> list[bool]:
+        """Record facts in one statement; a fact whose source already reported it (the same external id, before
+        or earlier in ``events``) is not recorded again."""
+        if not events:
+            return []
+        rows = [{**event.model_dump(), "recorded_at": recorded_at} for event in events]
+        table = attendance_events
+        inserted: set[tuple[str, str | None]] = set()
+        async with self.engine.begin() as conn:
+            for first in range(0, len(rows), BATCH):
+                statement: Any = insert(self.engine, table).values(rows[first : first + BATCH])
+                statement = statement.on_conflict_do_nothing(index_elements=["source", "external_id"])
+                result = await conn.execute(statement.returning(table.c.source, table.c.external_id))
+                inserted |= {(row.source, row.external_id) for row in result}
+        seen: set[tuple[str, str | None]] = set()
+        out = []
+        for event in events:
+            key = (event.source.value, event.external_id)
+            if event.external_id is None:
+                out.append(True)
+            else:
+                out.append(key in inserted and key not in seen)
+                seen.add(key)
+        return out
 
     async def for_session(self, session_id: str) -> list[AttendanceEvent]:
         """Return a session's attendance events in the order they happened."""

@@ -171,6 +171,34 @@ async def test_attendance_events_are_recorded_once_per_external_id(store: Store)
     assert events[-1] == join
 
 
+async def test_attendance_facts_written_together_are_each_recorded_once(store: Store) -> None:
+    def join(key: str | None, who: str = "kgz-asanov") -> AttendanceEvent:
+        return AttendanceEvent(
+            session_id="icmec-xx",
+            delegate_id=who,
+            state=who[:3].upper(),
+            source=AttendanceSource.VIDEO if key else AttendanceSource.SECRETARIAT,
+            kind=AttendanceKind.JOIN if key else AttendanceKind.PRESENT,
+            occurred_at=T0,
+            external_id=key,
+            participant_id="w_1" if key else None,
+            participant_name="Асанов" if key else None,
+        )
+
+    assert await store.attendance.add_many([join("evt-1")], T0) == [True]
+    batch = [join("evt-1"), join("evt-2"), join("evt-2"), join(None, "rus-head"), join("evt-3", "rus-head")]
+    assert await store.attendance.add_many(batch, T0) == [False, True, False, True, True]
+    assert await store.attendance.add_many([], T0) == []
+    stored = await store.attendance.for_session("icmec-xx")
+    assert sorted((e.external_id or "", e.delegate_id or "") for e in stored) == [
+        ("", "rus-head"),
+        ("evt-1", "kgz-asanov"),
+        ("evt-2", "kgz-asanov"),
+        ("evt-3", "rus-head"),
+    ]
+    assert {e.participant_name for e in stored if e.external_id} == {"Асанов"}
+
+
 async def test_audit_log_newest_first(store: Store) -> None:
     for i in range(3):
         await store.audit.append(

@@ -119,6 +119,7 @@ async def test_the_video_session_becomes_the_live_table_by_state_with_its_quorum
             assert represented == {"RUS", "KAZ", "BLR", "ARM"}
             assert table.quorum is not None
             assert (table.quorum.required, table.quorum.met) == (4, True)  # a majority of six
+            await services.attendance.settled()
             assert [(e.met, e.represented) for e in heard if isinstance(e, QuorumChanged)] == [(True, 4)]
 
             # A forged webhook (wrong checksum) is refused before it is read: nothing is recorded.
@@ -145,6 +146,7 @@ async def test_the_video_session_becomes_the_live_table_by_state_with_its_quorum
             assert not blr_line.here
             assert table.quorum is not None
             assert not table.quorum.met
+            await services.attendance.settled()
             assert [(e.met, e.represented) for e in heard if isinstance(e, QuorumChanged)] == [(True, 4), (False, 3)]
 
             # A guest on a forwarded meeting link is kept apart, never counted for a state.
