@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -65,6 +66,8 @@ class AttendanceService:
         self._quorate: dict[str, bool] = {}
         """Whether each running session was quorate when last looked at, to tell when that changes."""
         self._dirty: set[str] = set()
+        self.watch_every = 1.0
+        """Seconds between two looks at the quorum while facts keep coming."""
         self._watcher: asyncio.Task[None] | None = None
         self._together = GroupCommit(self._write)
 
@@ -133,13 +136,18 @@ class AttendanceService:
             self._watcher = asyncio.create_task(self._watch_changed())
 
     async def _watch_changed(self) -> None:
+        """Look at once; while facts keep coming (a platform's burst), again every ``watch_every`` seconds, not
+        for each of them: the table is computed from all the session's facts."""
         while self._dirty:
             sessions, self._dirty = self._dirty, set()
+            began = time.monotonic()
             for session_id in sorted(sessions):
                 try:
                     await self._watch(session_id)
                 except Exception:  # the database was away: the next fact looks again
                     log.exception("could not look at the quorum of %s", session_id)
+            if self._dirty:  # at most a fifth of the time on it, however many facts a session has
+                await asyncio.sleep(max(self.watch_every, 4 * (time.monotonic() - began)))
 
     async def settled(self) -> None:
         """Wait until the quorum has been looked at for every fact recorded so far."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import AttendanceEvent
 from storage.engine import reader
-from storage.repositories._sql import BATCH, insert
+from storage.repositories._sql import insert
 from storage.tables import attendance_events
 
 
@@ -21,6 +21,10 @@ class AttendanceRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reader = reader(engine)
+        table = attendance_events
+        statement: Any = insert(engine, table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        self._add_many = statement.returning(table.c.source, table.c.external_id)
+        """Built once: every webhook's facts are added through it."""
 
     async def add(self, event: AttendanceEvent, recorded_at: datetime) -> bool:
         """Record an attendance event; return False when the source already reported it (same external id)."""
@@ -37,14 +41,9 @@ class AttendanceRepository:
         if not events:
             return []
         rows = [{**event.model_dump(), "recorded_at": recorded_at} for event in events]
-        table = attendance_events
-        inserted: set[tuple[str, str | None]] = set()
-        async with self.engine.begin() as conn:
-            for first in range(0, len(rows), BATCH):
-                statement: Any = insert(self.engine, table).values(rows[first : first + BATCH])
-                statement = statement.on_conflict_do_nothing(index_elements=["source", "external_id"])
-                result = await conn.execute(statement.returning(table.c.source, table.c.external_id))
-                inserted |= {(row.source, row.external_id) for row in result}
+        async with self.engine.begin() as conn:  # executemany with RETURNING: SQLAlchemy's insertmanyvalues
+            result = await conn.execute(self._add_many, rows)
+            inserted = {(row.source, row.external_id) for row in result}
         seen: set[tuple[str, str | None]] = set()
         out = []
         for event in events:
