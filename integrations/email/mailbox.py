@@ -164,9 +164,11 @@ class MailboxReader:
         handed = 0
         for uid in sorted(uids):
             structure = await client.uid("fetch", str(uid), "(BODYSTRUCTURE)")
-            if any(
-                _CALENDAR_PART.search(bytes(line)) for line in structure.lines if isinstance(line, bytes | bytearray)
-            ):
+            lines = [bytes(line) for line in structure.lines if isinstance(line, bytes | bytearray)]
+            if structure.result != "OK" or not any(b"BODYSTRUCTURE" in line for line in lines):
+                # Not answered as asked: looked at again next time, never passed over as examined.
+                raise MailboxError(f"message {uid} of {self.address.describe()} could not be read; trying again")
+            if any(_CALENDAR_PART.search(line) for line in lines):
                 handed += await self._handle(client, uid)
             self._examined = (validity, max(self._examined[1], uid))
         return handed
@@ -174,8 +176,8 @@ class MailboxReader:
     async def _handle(self, client: IMAP4, uid: int) -> int:
         fetched = await client.uid("fetch", str(uid), "(BODY.PEEK[])")
         raw = next((bytes(line) for line in fetched.lines if isinstance(line, bytearray)), None)
-        if raw is None:
-            return 0
+        if fetched.result != "OK" or raw is None:  # looked at again next time: a reply is never skipped
+            raise MailboxError(f"message {uid} of {self.address.describe()} could not be read; trying again")
         replies = calendar_replies(email.message_from_bytes(raw, policy=email.policy.default))
         if not replies:
             return 0  # a calendar, but no reply: not ours, left untouched
