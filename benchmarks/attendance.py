@@ -26,20 +26,16 @@ import argparse
 import asyncio
 import gc
 import json
-import logging
-import logging.handlers
 import math
 import os
 import random
 import socket
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -48,7 +44,7 @@ from sqlalchemy import func, select
 
 from app.bootstrap import Services, bootstrap
 from app.clock import SystemClock
-from benchmarks._common import positive, verdict
+from benchmarks._common import in_store, positive, verdict
 from benchmarks._webhook_peer import CONNECTIONS, LoadClient, Request, Run, load_client
 from benchmarks.config_plan import Shape, _commission, _delegation
 from config.loader import load_texts
@@ -58,8 +54,6 @@ from domain.deployment import Deployment
 from domain.values import localize
 from integrations.video import providers
 from messages.pages import WebPages
-from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
 from storage.tables import attendance_events
 from tests.doubles.bigbluebutton import callback_checksum, form_encode
@@ -412,24 +406,11 @@ async def bench(store: Store, url: str, delegates: int, webhooks: int, budget: f
 
 async def run(delegates: int, webhooks: int, budget: float, database: str | None) -> int:
     """Set up the store, run the benchmark and print what was logged."""
-    logged = logging.handlers.BufferingHandler(capacity=sys.maxsize)  # kept, never flushed: counted at the end
-    logging.getLogger().addHandler(logged)
-    logging.getLogger().setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="plenary-attendance-") as tmp:
-        url = database or f"sqlite+aiosqlite:///{Path(tmp) / 'plenary.db'}"
-        await upgrade(url)
-        store = Store(create_engine(url))
-        try:
-            await bench(store, url, delegates, webhooks, budget)
-        finally:
-            await store.engine.dispose()
-    logs = Counter(f"{r.levelname} {r.name}: {r.msg}" for r in logged.buffer)
-    first = {f"{r.levelname} {r.name}: {r.msg}": r.getMessage() for r in reversed(logged.buffer)}
-    if logs:
-        print("\nlogged during the run, by message (the first of each in full)")
-    for key, n in logs.most_common(8):
-        print(f"  {n:>7,}  {key[:110]}\n           {first[key][:300]}")
-    return 0
+
+    async def work(store: Store, url: str) -> None:
+        await bench(store, url, delegates, webhooks, budget)
+
+    return await in_store("plenary-attendance-", database, work, ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

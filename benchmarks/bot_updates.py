@@ -25,19 +25,15 @@ import contextlib
 import gc
 import hmac
 import json
-import logging
-import logging.handlers
 import math
 import random
 import socket
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import yaml
 from aiohttp import web
@@ -48,7 +44,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from app.bootstrap import Services, bootstrap
 from app.clock import SimulatedClock
 from benchmarks._bot_api_peer import IN_FLIGHT, Body, Double, LoadClient, Target, ms, peers
-from benchmarks._common import positive, verdict
+from benchmarks._common import in_store, positive, verdict
 from benchmarks.config_plan import Shape, _commission, _delegation
 from bot.application import AnyApplication, build
 from bot.webhook import HEADER, Webhook, webhook_path
@@ -58,8 +54,6 @@ from domain.callbacks import ANSWERS_BY_CODE, short, sign
 from domain.deployment import Deployment
 from domain.records import TelegramBinding
 from integrations.telegram.request import bot_requests
-from storage.engine import create_engine
-from storage.migrate import upgrade
 from storage.repositories import Store
 from storage.tables import rsvp_history
 
@@ -400,25 +394,11 @@ async def compare(store: Store, url: str, delegates: int, counts: tuple[int, int
 
 async def run(delegates: int, counts: tuple[int, int], budget: float, database: str | None) -> int:
     """Set up the store, compare the bots and print what was logged."""
-    logged = logging.handlers.BufferingHandler(capacity=sys.maxsize)  # kept, never flushed: counted at the end
-    logging.getLogger().addHandler(logged)
-    logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger("bot").setLevel(logging.INFO)
-    with tempfile.TemporaryDirectory(prefix="plenary-bot-updates-") as tmp:
-        url = database or f"sqlite+aiosqlite:///{Path(tmp) / 'plenary.db'}"
-        await upgrade(url)
-        store = Store(create_engine(url))
-        try:
-            await compare(store, url, delegates, counts, budget)
-        finally:
-            await store.engine.dispose()
-    logs = Counter(f"{r.levelname} {r.name}: {r.msg}" for r in logged.buffer)
-    first = {f"{r.levelname} {r.name}: {r.msg}": r.getMessage() for r in reversed(logged.buffer)}
-    if logs:
-        print("\nlogged during the run, by message (the first of each in full)")
-    for key, n in logs.most_common(8):
-        print(f"  {n:>7,}  {key[:110]}\n           {first[key][:300]}")
-    return 0
+
+    async def work(store: Store, url: str) -> None:
+        await compare(store, url, delegates, counts, budget)
+
+    return await in_store("plenary-bot-updates-", database, work, ("bot",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
