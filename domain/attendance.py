@@ -224,23 +224,28 @@ class _Call:
 
 def _calls(events: Sequence[AttendanceEvent], start: datetime, horizon: datetime, live: bool) -> list[_Call]:
     """Each video participant's intervals, in the platform's order of events, clipped to the window."""
-    video = sorted(
-        (e for e in events if e.source is AttendanceSource.VIDEO),
-        key=lambda e: (e.occurred_at, e.kind is not AttendanceKind.JOIN),
-    )
+    unique = {e.external_id or id(e): e for e in events if e.source is AttendanceSource.VIDEO}  # a repeat once
+    video = sorted(unique.values(), key=lambda e: e.occurred_at)
     ended = [e.occurred_at for e in video if e.kind is AttendanceKind.ENDED]
     people: dict[str, tuple[str | None, str, list[tuple[datetime, datetime | None]]]] = {}
+    moments: dict[str, dict[datetime, list[int]]] = {}
     for event in video:
         if event.kind not in (AttendanceKind.JOIN, AttendanceKind.LEAVE) or not event.participant_id:
             continue
         delegate_id, name, spans = people.setdefault(event.participant_id, (None, "", []))
-        delegate_id = delegate_id or event.delegate_id
-        name = name or event.participant_name or ""
-        people[event.participant_id] = (delegate_id, name, spans)
-        if event.kind is AttendanceKind.JOIN and (not spans or spans[-1][1] is not None):
-            spans.append((event.occurred_at, None))
-        elif event.kind is AttendanceKind.LEAVE and spans and spans[-1][1] is None:
-            spans[-1] = (spans[-1][0], event.occurred_at)
+        people[event.participant_id] = (delegate_id or event.delegate_id, name or event.participant_name or "", spans)
+        counts = moments.setdefault(event.participant_id, {}).setdefault(event.occurred_at, [0, 0])
+        counts[event.kind is AttendanceKind.LEAVE] += 1
+    for participant_id, at in moments.items():
+        spans = people[participant_id][2]
+        for moment, (joins, leaves) in at.items():  # in time order (the events were)
+            # A participant alternates join and leave; at one platform timestamp (Jitsi's are whole seconds: a
+            # move to a breakout room is a leave and a join in the same second) only the counts say the state after.
+            on = bool(spans) and spans[-1][1] is None
+            if not on and joins > leaves:
+                spans.append((moment, None))
+            elif on and leaves > joins:
+                spans[-1] = (spans[-1][0], moment)
     calls = []
     for participant_id, (delegate_id, name, spans) in people.items():
         intervals = []

@@ -1,6 +1,7 @@
 """The video views: a delegate's join link (``/join/{token}``: to the meeting, under their own name, or a page
-saying when it opens) and the platforms' webhooks (``/webhooks/{provider}``), checked by their provider over the
-raw bytes before anything is read."""
+saying when it opens) and the platforms' webhooks (``/webhooks/{provider}``, and below it for a platform that
+names its events by path, as Jitsi's ``event_sync`` does), checked by their provider over the raw bytes before
+anything is read."""
 
 from __future__ import annotations
 
@@ -60,3 +61,4 @@ def add_routes(app: web.Application, video: VideoService, pages: Pages) -> None:
     app[VIDEO], app[JOIN_PAGES] = video, pages
     app.router.add_get("/join/{token}", join)
     app.router.add_post("/webhooks/{provider}", webhook)
+    app.router.add_post("/webhooks/{provider}/{event:.*}", webhook)  # Jitsi's event_sync: …/events/occupant/joined

@@ -6,32 +6,23 @@ correction and a venue check-in merge in."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import socket
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from app.bootstrap import Services, bootstrap
-from app.clock import SystemClock
-from config.settings import Settings
+from app.bootstrap import Services
 from domain.attendance import Presence
 from domain.deployment import Deployment
-from domain.events import Event, QuorumChanged
+from domain.events import QuorumChanged
 from domain.model import Session
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
-from integrations.video import providers
-from messages.pages import WebPages
 from storage.repositories import Store
 from tests.doubles.bigbluebutton import BigBlueButtonServer, bigbluebutton_server, callback_checksum, form_encode
 from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
-from tests.integration.bot_setup import SECRET, running
-from web.app import Metrics, create_app
+from tests.integration.bot_setup import running
+from tests.integration.video_setup import running_now, service
 
 BBB_SECRET = "xviii-shared-secret-for-the-double"
 HEADS = ("rus-head", "kaz-head", "blr-head", "arm-head")
@@ -40,47 +31,8 @@ ADMIN = TgUser(100000001, "Secretariat", language_code="ru")
 
 
 def xviii_now(deployment: Deployment, bbb: BigBlueButtonServer) -> tuple[Deployment, Session]:
-    """XVIII as in the example, on the double's server, running now (the double stamps events with the real
-    clock): it started ten minutes ago."""
-    base = deployment.sessions["icmec-xviii"]
-    start = (datetime.now(ZoneInfo(base.timezone)) - timedelta(minutes=10)).replace(tzinfo=None, microsecond=0)
-    values = base.model_dump()
-    values.update(start=start, end=start + timedelta(hours=3))
-    values["video"] = {**values["video"], "url": f"{bbb.base_url}/bigbluebutton/", "secret": BBB_SECRET}
-    session = Session.model_validate(values)
-    return dataclasses.replace(deployment, sessions={**deployment.sessions, session.id: session}), session
-
-
-@contextlib.asynccontextmanager
-async def service(store: Store, deployment: Deployment) -> AsyncIterator[tuple[Services, str, list[Event]]]:
-    """The service's parts and its HTTP server on a free port, that port its public address."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    public = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    clock = SystemClock()  # the double stamps its events with the real clock
-    services = bootstrap(
-        Settings(public_url=public), clock, store=store, channels={}, secret=SECRET,
-        video_providers=providers(public, store.video),
-    )  # fmt: skip
-    services.configuration.put(deployment)
-    services.roster.base = deployment
-    heard: list[Event] = []
-
-    async def hear(event: QuorumChanged) -> None:
-        heard.append(event)
-
-    services.events.subscribe(QuorumChanged, hear)
-    pages = WebPages()
-    app = create_app(services.health, Metrics(), services.feeds, video=(services.video, pages))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield services, public, heard
-    finally:
-        await runner.cleanup()
-        for provider in services.video.providers.values():
-            await provider.close()
+    """XVIII on the double's server, running now."""
+    return running_now(deployment, "icmec-xviii", url=f"{bbb.base_url}/bigbluebutton/", secret=BBB_SECRET)
 
 
 async def join(client: aiohttp.ClientSession, services: Services, bbb: BigBlueButtonServer, delegate: str) -> None:

@@ -203,3 +203,18 @@ def test_quorum_rules_as_written() -> None:
     for wrong in ("most", "0%", "3/0", True):
         with pytest.raises(ValueError, match="quorum"):
             Quorum.model_validate(wrong)
+
+
+def test_a_move_to_a_breakout_room_in_the_same_second_is_no_absence(meeting: tuple[Deployment, Session]) -> None:
+    deployment, session = meeting
+    moved = [
+        video(session, JOIN, 0, "rus-head"),
+        video(session, LEAVE, 30, "rus-head"),  # out of the main room …
+        video(session, JOIN, 30, "rus-head"),  # … into a breakout room, the same second (Jitsi counts seconds)
+        video(session, LEAVE, 60, "rus-head"),
+    ]
+    for events in (moved, [moved[2], moved[1], moved[0], moved[3]]):  # however the deliveries came
+        line = attendance(deployment, session, events, at(session, 240)).delegate("rus-head")
+        assert line is not None
+        assert (line.presence, line.minutes) == (Presence.REMOTE, 60.0)
+        assert len(line.intervals) == 1
