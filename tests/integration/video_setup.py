@@ -39,15 +39,17 @@ def running_now(deployment: Deployment, session_id: str, **video: Any) -> tuple[
 
 
 @contextlib.asynccontextmanager
-async def service(store: Store, deployment: Deployment) -> AsyncIterator[tuple[Services, str, list[Event]]]:
+async def service(
+    store: Store, deployment: Deployment, **urls: str
+) -> AsyncIterator[tuple[Services, str, list[Event]]]:
     """The service's parts and its HTTP server on a free port, that port its public address; and the
-    ``QuorumChanged`` events heard."""
+    ``QuorumChanged`` events heard. ``urls``: the Zoom API's and OAuth's addresses (a double's)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     public = f"http://127.0.0.1:{sock.getsockname()[1]}"
     services = bootstrap(
         Settings(public_url=public), SystemClock(), store=store, channels={}, secret=SECRET,
-        video_providers=providers(public, store.video),
+        video_providers=providers(public, store.video, **urls),
     )  # fmt: skip
     services.configuration.put(deployment)
     services.roster.base = deployment
