@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import math
 import os
 import random
 import socket
@@ -38,7 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import yaml
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -46,8 +44,7 @@ from app.bootstrap import Services, bootstrap
 from app.clock import SystemClock
 from benchmarks._common import in_store, positive, verdict
 from benchmarks._webhook_peer import CONNECTIONS, LoadClient, Request, Run, load_client
-from benchmarks.config_plan import Shape, _commission, _delegation
-from config.loader import load_texts
+from benchmarks.bot_updates import deployment as generated
 from config.settings import Settings
 from domain.attendance import AttendanceTable, Presence, Tally
 from domain.deployment import Deployment
@@ -118,24 +115,15 @@ class Line:
 
 
 def deployment(delegates: int, start: datetime) -> Deployment:
-    """Five member states of four agencies, enough delegates in each; all invited to one video session on
-    BigBlueButton from ``start`` (local, in ``ZONE``) for three hours."""
-    shape = Shape(seed=11, states=5, agencies=4, delegates=math.ceil(delegates / 20), sessions=1)
-    rng = random.Random(shape.seed)
+    """``benchmarks.bot_updates``' delegations, all invited to one video session on BigBlueButton from ``start``
+    (local, in ``ZONE``) for three hours."""
     session = (
         f"session: {{id: {SESSION_ID}, title: {{ru: Заседание, en: Meeting}}, format: video, timezone: {ZONE}, "
         f"start: {start:%Y-%m-%dT%H:%M}, end: {start + timedelta(hours=3):%Y-%m-%dT%H:%M}, invited: {{states: all}}, "
         f"video: {{provider: bigbluebutton, url: 'http://127.0.0.1:1/bigbluebutton/', secret: {BBB_SECRET}, "
         f"checksum: {ALGORITHM}, minimum: 10m}}}}"
     )
-    texts = {"commission.yaml": yaml.safe_dump(_commission(), allow_unicode=True), "sessions/bench.yaml": session}
-    for index in range(shape.states):
-        data, info, _ = _delegation(rng, shape, index)
-        texts[f"delegations/{info.code.lower()}.yaml"] = yaml.safe_dump(data, allow_unicode=True)
-    result = load_texts(texts, {})
-    if result.deployment is None:
-        raise SystemExit("the generated configuration does not validate:\n" + "\n".join(map(str, result.problems)))
-    return result.deployment
+    return generated(delegates, session)
 
 
 def stays(rng: random.Random, ids: Sequence[str], pairs: int, start: int, now: int) -> list[Stay]:

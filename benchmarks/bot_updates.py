@@ -145,11 +145,12 @@ class Checks:
 # --- the deployment, the bindings and the cards ---------------------------------------------------------
 
 
-def deployment(delegates: int) -> Deployment:
-    """Five member states of four agencies, enough delegates in each; all invited to one hybrid session."""
+def deployment(delegates: int, session: str = SESSION) -> Deployment:
+    """Five member states of four agencies, enough delegates in each; all invited to one session (``session``,
+    its YAML: by default a hybrid one)."""
     shape = Shape(seed=11, states=5, agencies=4, delegates=math.ceil(delegates / 20), sessions=1)
     rng = random.Random(shape.seed)
-    texts = {"commission.yaml": yaml.safe_dump(_commission(), allow_unicode=True), "sessions/bench.yaml": SESSION}
+    texts = {"commission.yaml": yaml.safe_dump(_commission(), allow_unicode=True), "sessions/bench.yaml": session}
     for index in range(shape.states):
         data, info, _ = _delegation(rng, shape, index)
         texts[f"delegations/{info.code.lower()}.yaml"] = yaml.safe_dump(data, allow_unicode=True)
