@@ -260,6 +260,13 @@ def _calls(events: Sequence[AttendanceEvent], start: datetime, horizon: datetime
     return calls
 
 
+def on_call(events: Sequence[AttendanceEvent], now: datetime) -> dict[str, tuple[str | None, str]]:
+    """Who the record has on the call at ``now``, by the platform's id: (the delegate, the name shown); read the
+    same way as the table's intervals."""
+    calls = _calls(events, datetime.min.replace(tzinfo=now.tzinfo), now, True)
+    return {c.participant_id: (c.delegate_id, c.name) for c in calls if c.intervals and c.intervals[-1].open}
+
+
 def _union_seconds(intervals: Iterable[Interval]) -> float:
     total, reach = 0.0, None
     for interval in sorted(intervals, key=lambda i: i.start):

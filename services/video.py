@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.attendance import on_call as current
 from domain.deployment import Deployment
 from domain.links import LinkScope, answer_subject, answer_token, answer_token_valid
 from domain.model import Session, SessionStatus
 from domain.ports import Clock, Links, VideoProvider
-from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
 from domain.video import Participant, Seat, VideoEvent, VideoEventKind, WebhookReading, WebhookRequest
 from services.attendance import AttendanceService
 from services.supervision import Loops
@@ -148,7 +148,7 @@ class VideoService:
             return 0
         now = self.clock.now()
         facts = await self.attendance.attendance.for_session(session.id)
-        on_call = _on_call(facts)
+        on_call = {pid: Participant(pid, who, name) for pid, (who, name) in current(facts, now).items()}
         seen = {p.platform_id: p for p in present}
         missed = [
             VideoEvent(
@@ -196,20 +196,3 @@ def _name(deployment: Deployment, delegate_id: str) -> str:
     delegate = deployment.delegates[delegate_id]
     name = localize(delegate.name, delegate.language, deployment.commission.language)
     return f"{name} ({delegate.state})"  # the name the others see on the call, with the member state
-
-
-def _on_call(facts: Sequence[AttendanceEvent]) -> dict[str, Participant]:
-    """Who the record has on the call now: a join of theirs with no later leave, and no end of the meeting."""
-    state: dict[str, Participant | None] = {}
-    ordered = sorted(
-        (f for f in facts if f.source is AttendanceSource.VIDEO),
-        key=lambda f: (f.occurred_at, f.kind is not AttendanceKind.JOIN),
-    )
-    for fact in ordered:
-        if fact.kind is AttendanceKind.ENDED:
-            state = {}
-        elif fact.participant_id and fact.kind is AttendanceKind.JOIN:
-            state[fact.participant_id] = Participant(fact.participant_id, fact.delegate_id, fact.participant_name or "")
-        elif fact.participant_id and fact.kind is AttendanceKind.LEAVE:
-            state[fact.participant_id] = None
-    return {pid: who for pid, who in state.items() if who is not None}
