@@ -121,7 +121,7 @@ def deployment(delegates: int, start: datetime) -> Deployment:
         f"session: {{id: {SESSION_ID}, title: {{ru: Заседание, en: Meeting}}, format: video, timezone: {ZONE}, "
         f"start: {start:%Y-%m-%dT%H:%M}, end: {start + timedelta(hours=3):%Y-%m-%dT%H:%M}, invited: {{states: all}}, "
         f"video: {{provider: bigbluebutton, url: 'http://127.0.0.1:1/bigbluebutton/', secret: {BBB_SECRET}, "
-        f"checksum: {ALGORITHM}, minimum: 10m}}}}"
+        f"checksum: {ALGORITHM}, minimum: 10m}}, quorum: majority}}"
     )
     return generated(delegates, session)
 

@@ -111,7 +111,7 @@ class Chat:
         sessions = [
             s
             for s in deployment.sessions.values()
-            if delegate.id in deployment.invitations.get(s.id, ()) and (not upcoming or s.ends_at > now)
+            if deployment.is_invited(s.id, delegate.id) and (not upcoming or s.ends_at > now)
         ]
         return sorted(sessions, key=lambda s: s.starts_at)
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from functools import cached_property
 from typing import Any, Literal
 
 from domain.languages import missing_texts, unserved
@@ -70,6 +71,15 @@ class Deployment:
     sessions: dict[str, Session]
     invitations: dict[str, tuple[str, ...]]
     """Session id → ids of the delegates invited, in a stable order."""
+
+    @cached_property
+    def _invited(self) -> dict[str, frozenset[str]]:
+        return {session_id: frozenset(ids) for session_id, ids in self.invitations.items()}
+
+    def is_invited(self, session_id: str, delegate_id: str | None) -> bool:
+        """Whether the delegate is invited to the session (in constant time: ``invitations`` keeps an order)."""
+        invited = self._invited.get(session_id)
+        return invited is not None and delegate_id in invited
 
     def delegate_label(self, delegate_id: str) -> str:
         """A short label for a delegate: ``id (STATE, role)``."""

@@ -57,7 +57,7 @@ class AnswerPages:
             return None
         delegate_id, session_id = named
         session, delegate = deployment.sessions.get(session_id), deployment.delegates.get(delegate_id)
-        if session is None or delegate is None or delegate_id not in deployment.invitations.get(session_id, ()):
+        if session is None or delegate is None or not deployment.is_invited(session_id, delegate_id):
             return None
         now = self.clock.now()
         if now >= session.ends_at or not answer_token_valid(self.secret(), token, await self._generation(delegate_id)):

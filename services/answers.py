@@ -119,7 +119,7 @@ class AnswerService:
         session = deployment.sessions.get(session_id) if deployment is not None else None
         if deployment is None or session is None or session.status is not SessionStatus.SCHEDULED:
             return Answered(Answer.NOT_SCHEDULED, await self.current(session_id, delegate_id))
-        if delegate_id not in deployment.invitations.get(session_id, ()):
+        if not deployment.is_invited(session_id, delegate_id):
             return Answered(Answer.NOT_INVITED, await self.current(session_id, delegate_id))
         asked = _Asked(session, delegate_id, answer, source, substitute_id)
         if self.transactions is None or self.transactions.active():

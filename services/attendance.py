@@ -90,9 +90,9 @@ class AttendanceService:
         deployment = self.deployment()
         facts = []
         for video in events:
-            invited = deployment.invitations.get(video.session_id, ()) if deployment is not None else ()
             who = video.participant
-            delegate_id = who.delegate_id if who is not None and who.delegate_id in invited else None
+            named = who.delegate_id if who is not None else None
+            delegate_id = named if deployment is not None and deployment.is_invited(video.session_id, named) else None
             if who is not None and who.delegate_id and delegate_id is None:
                 log.warning("a video participant named as %r, who is not invited, is kept as a guest", who.delegate_id)
             state = deployment.delegates[delegate_id].state if deployment is not None and delegate_id else None
@@ -146,8 +146,8 @@ class AttendanceService:
                     await self._watch(session_id)
                 except Exception:  # the database was away: the next fact looks again
                     log.exception("could not look at the quorum of %s", session_id)
-            if self._dirty:  # at most a fifth of the time on it, however many facts a session has
-                await asyncio.sleep(max(self.watch_every, 4 * (time.monotonic() - began)))
+            if self._dirty:  # at most a tenth of the time on it, however many facts a session has
+                await asyncio.sleep(max(self.watch_every, 9 * (time.monotonic() - began)))
 
     async def settled(self) -> None:
         """Wait until the quorum has been looked at for every fact recorded so far."""
@@ -200,7 +200,7 @@ class AttendanceService:
         deployment = self.deployment()
         if deployment is None or session_id not in deployment.sessions:
             raise AttendanceRefused(f"unknown session {session_id!r}")
-        if delegate_id not in deployment.invitations.get(session_id, ()):
+        if not deployment.is_invited(session_id, delegate_id):
             raise AttendanceRefused(f"{delegate_id!r} is not invited to {session_id}")
         return deployment
 
@@ -237,6 +237,11 @@ class AttendanceService:
 
     async def _watch(self, session_id: str) -> None:
         """Publish ``QuorumChanged`` when a running session gains or loses its quorum."""
+        deployment = self.deployment()
+        session = deployment.sessions.get(session_id) if deployment is not None else None
+        if deployment is None or session is None or (session.quorum or deployment.commission.quorum) is None:
+            self._quorate.pop(session_id, None)  # no rule, nothing to tell: the facts need not be read
+            return
         table = await self.table(session_id)
         if table is None or table.quorum is None or not table.live:
             self._quorate.pop(session_id, None)

@@ -102,7 +102,7 @@ class CheckinService:
         opens, closes = self.window(session)
         closed = await self.closures.closed_at(session_id)  # closed by the secretariat before its end
         closes = min(closes, closed) if closed is not None else closes
-        if delegate_id not in deployment.invitations.get(session_id, ()):
+        if not deployment.is_invited(session_id, delegate_id):
             outcome = CheckIn.NOT_INVITED
         elif found is checkin.CodeCheck.EXPIRED:
             outcome = CheckIn.EXPIRED

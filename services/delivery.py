@@ -92,7 +92,7 @@ class DeliveryComposer:
         self, item: ClaimedItem, kind: NoticeKind, session: Session, deployment: Deployment
     ) -> None:
         """Raise ``NoticeObsolete`` for a queued notice that the configuration or a newer message overtook."""
-        invited = item.delegate_id in deployment.invitations[session.id]
+        invited = deployment.is_invited(session.id, item.delegate_id)
         if kind in ANNOUNCING and (not invited or session.status is not SessionStatus.SCHEDULED):
             state = "no longer invited" if not invited else f"the session is {session.status.value}"
             raise NoticeObsolete(f"{state}: the {kind.value} is no longer worth sending")

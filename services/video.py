@@ -90,7 +90,7 @@ class VideoService:
         session, delegate = deployment.sessions.get(session_id), deployment.delegates.get(delegate_id)
         if session is None or delegate is None or session.video is None or not session.is_remote:
             return None
-        if delegate_id not in deployment.invitations.get(session_id, ()):
+        if not deployment.is_invited(session_id, delegate_id):
             return None
         if not answer_token_valid(self.secret(), token, await self._generation(delegate_id), LinkScope.JOIN):
             return None

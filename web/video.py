@@ -51,7 +51,7 @@ async def webhook(request: web.Request) -> web.Response:
     if len(body) > MAX_WEBHOOK:
         return web.Response(status=413)
     video = request.app[VIDEO]
-    received = WebhookRequest(str(request.url), dict(request.headers), body, video.clock.now())
+    received = WebhookRequest(str(request.url), request.headers, body, video.clock.now())
     reading = await video.webhook(provider, received)
     return web.Response(status=reading.status, text=reading.body, content_type=reading.content_type)
 

@@ -1,14 +1,19 @@
-"""What every repository shares: the dialect-specific INSERT, the batch size."""
+"""What every repository shares: the dialect-specific INSERT, the batch size, many rows in one statement."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 BATCH = 500
 """Rows written per statement in bulk inserts."""
+_SQLITE_ROWS = 64
+"""Rows per multi-row VALUES on SQLite (its statements may bind 32,766 values)."""
 
 
 def insert(engine: AsyncEngine, table: Any) -> Any:
@@ -16,3 +21,67 @@ def insert(engine: AsyncEngine, table: Any) -> Any:
     if engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+class ManyRows:
+    """An INSERT of many rows in one statement, built once (by a repository) and run in the caller's
+    transaction; each row a mapping of every column the table is given (all but an autoincrement key).
+
+    On PostgreSQL this is SQLAlchemy's executemany. On SQLite, aiosqlite runs each call in its own thread, and
+    SQLAlchemy makes four such calls a statement (cursor, execute, fetch, close), each waiting for a turn of a
+    busy event loop: under a burst of webhooks those turns were most of a batch's time, and the per-row
+    executemany machinery most of its CPU (``python -m benchmarks.attendance``). So there the statement is
+    compiled by SQLAlchemy once per row count, its values bound by the columns' own types, and sent as one
+    multi-row INSERT through the driver: one turn of the thread for up to ``_SQLITE_ROWS`` rows.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._returns = bool(statement._returning)
+        self._columns = [c for c in statement.table.columns if not (c.primary_key and c.autoincrement is not False)]
+        self._sqlite: dict[int, tuple[str, list[tuple[str, _Binder]]]] = {}
+
+    async def __call__(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Insert the rows; those the RETURNING clause gives, if the statement has one."""
+        if not rows:
+            return []
+        if conn.dialect.name != "sqlite":
+            result = await conn.execute(self.statement, list(rows))
+            return list(result) if self._returns else []
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        out: list[Any] = []
+        for start in range(0, len(rows), _SQLITE_ROWS):
+            chunk = rows[start : start + _SQLITE_ROWS]
+            sql, order = self._compiled(conn, len(chunk))
+            values = [bind(row[name]) for row in chunk for name, bind in order]
+            try:
+                out.extend(await driver.execute_fetchall(sql, values))
+            except sqlite3.Error as error:  # as SQLAlchemy raises it, for the callers that tell errors apart
+                raise exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
+        return out
+
+    def _compiled(self, conn: AsyncConnection, count: int) -> tuple[str, list[tuple[str, _Binder]]]:
+        """The SQL with ``count`` rows of VALUES; for each of its parameters in order, the column it takes
+        and how that column's type binds a value (as SQLAlchemy would)."""
+        found = self._sqlite.get(count)
+        if found is None:
+            compiled = self.statement.values([{c.key: None for c in self._columns}] * count).compile(
+                dialect=conn.dialect
+            )
+            names = {f"{c.key}_m0": c for c in self._columns}
+            positions = compiled.positiontup or []
+            order = []
+            for name in positions[: len(positions) // count]:  # each row's values in the same order
+                column = names[name]
+                process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+                order.append((column.key, process if process is not None else _same))
+            self._sqlite[count] = found = (compiled.string, order)
+        return found
+
+
+_Binder = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.records import AttendanceEvent
 from storage.engine import reader
-from storage.repositories._sql import insert
+from storage.repositories._sql import ManyRows, insert
 from storage.tables import attendance_events
 
 
@@ -23,7 +23,7 @@ class AttendanceRepository:
         self.reader = reader(engine)
         table = attendance_events
         statement: Any = insert(engine, table).on_conflict_do_nothing(index_elements=["source", "external_id"])
-        self._add_many = statement.returning(table.c.source, table.c.external_id)
+        self._add_many = ManyRows(statement.returning(table.c.source, table.c.external_id))
         """Built once: every webhook's facts are added through it."""
 
     async def add(self, event: AttendanceEvent, recorded_at: datetime) -> bool:
@@ -41,9 +41,8 @@ class AttendanceRepository:
         if not events:
             return []
         rows = [{**event.model_dump(), "recorded_at": recorded_at} for event in events]
-        async with self.engine.begin() as conn:  # executemany with RETURNING: SQLAlchemy's insertmanyvalues
-            result = await conn.execute(self._add_many, rows)
-            inserted = {(row.source, row.external_id) for row in result}
+        async with self.engine.begin() as conn:
+            inserted = {(source, external_id) for source, external_id in await self._add_many(conn, rows)}
         seen: set[tuple[str, str | None]] = set()
         out = []
         for event in events:

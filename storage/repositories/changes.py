@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.events import Event, event_from
 from storage.engine import reader
+from storage.repositories._sql import ManyRows
 from storage.tables import change_log
 
 log = logging.getLogger(__name__)
 
 _APPEND = change_log.insert()
 """Built once: every answer press appends an event."""
+_APPEND_MANY = ManyRows(_APPEND)
 KEEP = timedelta(days=7)
 """How long events stay in the log: far longer than any process needs to catch up."""
 
@@ -82,7 +84,7 @@ class ChangeLogRepository:
             return
         rows = [{"name": e.name, "payload": e.payload(), "origin": origin, "at": now} for e in events]
         async with self.engine.begin() as conn:
-            await conn.execute(_APPEND, rows)  # executemany: no positions back, one statement for all
+            await _APPEND_MANY(conn, rows)  # no positions back: one statement for all
             self._appended_here += len(rows)
             await self._appended(conn, self._appended_here - len(rows) + 1, self._appended_here, now)
 

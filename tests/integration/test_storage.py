@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
+from domain.events import AnswerRecorded
 from domain.notices import Notice, NoticeKind, NoticeStatus, notice_key
 from domain.outbox import OutboxItem
 from domain.records import (
@@ -197,6 +198,47 @@ async def test_attendance_facts_written_together_are_each_recorded_once(store: S
         ("evt-3", "rus-head"),
     ]
     assert {e.participant_name for e in stored if e.external_id} == {"Асанов"}
+
+
+async def test_a_large_batch_of_facts_is_stored_as_one_at_a_time_would_be(store: Store) -> None:
+    """More facts than one statement takes, some repeated, stored with the same values (to the microsecond,
+    in the same order by time) as facts added one by one, and the repeats refused across chunks."""
+
+    def video(n: int, at: datetime) -> AttendanceEvent:
+        return AttendanceEvent(
+            session_id="icmec-xx",
+            delegate_id="kgz-asanov",
+            state="KGZ",
+            source=AttendanceSource.VIDEO,
+            kind=AttendanceKind.JOIN if n % 2 else AttendanceKind.LEAVE,
+            occurred_at=at,
+            external_id=f"evt-{n}",
+            participant_id=f"w_{n}",
+            participant_name="Асанов «КР»",
+            room="breakout 1" if n % 3 == 0 else None,
+        )
+
+    alone = video(0, T0 + timedelta(microseconds=150))
+    assert await store.attendance.add(alone, recorded_at=T0) is True
+    batch = [video(n, T0 + timedelta(microseconds=n)) for n in range(1, 301)]
+    batch[200] = video(7, T0 + timedelta(microseconds=7))  # repeats one of the first chunk
+    new = await store.attendance.add_many([*batch, alone], T0 + timedelta(seconds=1))
+    assert new == [True] * 200 + [False] + [True] * 99 + [False]
+    stored = await store.attendance.for_session("icmec-xx")
+    assert len(stored) == 300
+    assert stored == sorted(stored, key=lambda e: e.occurred_at)
+    assert stored[149] == alone  # its time, written alone, sorts among the batch's
+    assert {e.external_id: e for e in stored}["evt-299"] == batch[298]
+
+
+async def test_many_changes_logged_together_are_read_back_in_order(store: Store) -> None:
+    events = [AnswerRecorded("icmec-xx", f"d-{n}", "yes") for n in range(150)]
+    before = await store.changes.last()
+    await store.changes.append_many(events, "replica-a", T0)
+    read = await store.changes.since(before)
+    assert [event for _, _, event in read] == events
+    assert {origin for _, origin, _ in read} == {"replica-a"}
+    assert [position for position, _, _ in read] == sorted(position for position, _, _ in read)
 
 
 async def test_audit_log_newest_first(store: Store) -> None:
