@@ -268,15 +268,18 @@ def compare(lines: dict[str, Line], table: AttendanceTable) -> tuple[tuple[int, 
 # --- the two servers -------------------------------------------------------------------------------------------
 
 
-async def measure(app: web.Application, sock: socket.socket, client: LoadClient, budget: float) -> Run:
-    """Serve ``app`` on the bound socket while the client sends the warm-up, then the deliveries."""
+async def measure(app: web.Application, sock: socket.socket, client: LoadClient, budget: float) -> tuple[Run, float]:
+    """Serve ``app`` on the bound socket while the client sends the warm-up, then the deliveries; the run, and
+    the CPU seconds the event loop's thread spent on the deliveries (their sum is what limits the rate)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         await client.run("warm-up", base, budget)
-        return await client.run("deliveries", base, budget)
+        began = time.thread_time()
+        run = await client.run("deliveries", base, budget)
+        return run, time.thread_time() - began
     finally:
         await runner.cleanup()
 
@@ -320,17 +323,19 @@ async def check(services: Services, chosen: Deployment, plan: Plan, run: Run) ->
     ], exact
 
 
-def report(plan: Plan, runs: tuple[Run, Run], checked: list[str], exact: bool) -> None:
+def report(plan: Plan, runs: tuple[Run, Run], cpu: tuple[float, float], checked: list[str], exact: bool) -> None:
     """Print the figures, the checks and the targets."""
     base, ours = runs
     ratio = ours.rate / base.rate if base.rate else 0.0
-    heads = ("deliveries", "accepted", "seconds", "accepted/s", "p50 ms", "p99 ms")
-    print(f"  {'':<16}" + "".join(f"{h:>{w}}" for h, w in zip(heads, (12, 10, 9, 12, 9, 9), strict=True)))
-    for label, r in (("bare aiohttp", base), ("Plenary", ours)):
+    heads = ("deliveries", "accepted", "seconds", "accepted/s", "p50 ms", "p99 ms", "CPU ms each")
+    widths = (12, 10, 9, 12, 9, 9, 13)
+    print(f"  {'':<16}" + "".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
+    for label, r, seconds in (("bare aiohttp", base, cpu[0]), ("Plenary", ours, cpu[1])):
         print(
             f"  {label:<16}{len(r.statuses):>12,}{r.accepted:>10,}{r.seconds:>9.2f}{r.rate:>12.1f}"
-            f"{r.latency(0.5):>9.1f}{r.latency(0.99):>9.1f}"
+            f"{r.latency(0.5):>9.1f}{r.latency(0.99):>9.1f}{seconds / max(1, len(r.statuses)) * 1000:>13.3f}"
         )
+    print("  CPU ms each: the server's event-loop thread's CPU time per delivery (steadier than the rates)")
     print(f"  ratio Plenary / bare  {ratio:.2f}")
     print("\nchecks" + ("" if ours.accepted == len(plan.requests) else " (of the events Plenary accepted)"))
     statuses = [dict(sorted(Counter(r.statuses).items())) for r in runs]
@@ -380,16 +385,16 @@ async def bench(store: Store, url: str, delegates: int, webhooks: int, budget: f
     async with load_client() as client:
         await client.load("warm-up", warm)
         await client.load("deliveries", made.requests)
-        baseline = await measure(bare(), socket.create_server(("127.0.0.1", 0)), client, budget)
+        baseline, bare_cpu = await measure(bare(), socket.create_server(("127.0.0.1", 0)), client, budget)
         app = create_app(services.health, Metrics(), services.feeds, video=(services.video, WebPages()))
         try:
-            ours = await measure(app, sock, client, budget)
+            ours, our_cpu = await measure(app, sock, client, budget)
         finally:
             for provider in services.video.providers.values():
                 await provider.close()
     if len(ours.statuses) < len(made.requests):
         print(f"  Plenary: stopped after {budget:g} s, {len(ours.statuses):,} of {len(made.requests):,} POSTed")
-    report(made, (baseline, ours), *await check(services, chosen, made, ours))
+    report(made, (baseline, ours), (bare_cpu, our_cpu), *await check(services, chosen, made, ours))
 
 
 async def run(delegates: int, webhooks: int, budget: float, database: str | None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 
@@ -13,8 +13,9 @@ class Event:
     name: ClassVar[str] = "event"
 
     def payload(self) -> dict[str, Any]:
-        """The event's fields as JSON-able values."""
-        return asdict(self)
+        """The event's fields as JSON-able values: strings, numbers, booleans and tuples of them (not deep
+        copied: ``asdict``'s copy cost more than logging them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,15 +31,18 @@ class ManyRows:
     SQLAlchemy makes four such calls a statement (cursor, execute, fetch, close), each waiting for a turn of a
     busy event loop: under a burst of webhooks those turns were most of a batch's time, and the per-row
     executemany machinery most of its CPU (``python -m benchmarks.attendance``). So there the statement is
-    compiled by SQLAlchemy once per row count, its values bound by the columns' own types, and sent as one
-    multi-row INSERT through the driver: one turn of the thread for up to ``_SQLITE_ROWS`` rows.
+    compiled by SQLAlchemy once, its row of VALUES repeated for as many rows as come, their values bound by
+    the columns' own types, and sent as one statement through the driver: one turn of the thread for up to
+    ``_SQLITE_ROWS`` rows.
     """
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._returns = bool(statement._returning)
         self._columns = [c for c in statement.table.columns if not (c.primary_key and c.autoincrement is not False)]
-        self._sqlite: dict[int, tuple[str, list[tuple[str, _Binder]]]] = {}
+        self._one: tuple[tuple[str, str, str], list[tuple[str, _Binder]]] | None = None
+        """The statement's SQL around its one row of VALUES, and each value's column and binder, in order."""
+        self._sqlite: dict[int, str] = {}
 
     async def __call__(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Insert the rows; those the RETURNING clause gives, if the statement has one."""
@@ -64,20 +67,24 @@ class ManyRows:
     def _compiled(self, conn: AsyncConnection, count: int) -> tuple[str, list[tuple[str, _Binder]]]:
         """The SQL with ``count`` rows of VALUES; for each of its parameters in order, the column it takes
         and how that column's type binds a value (as SQLAlchemy would)."""
-        found = self._sqlite.get(count)
-        if found is None:
-            compiled = self.statement.values([{c.key: None for c in self._columns}] * count).compile(
-                dialect=conn.dialect
-            )
-            names = {f"{c.key}_m0": c for c in self._columns}
-            positions = compiled.positiontup or []
+        if self._one is None:
+            compiled = self.statement.values({c.key: None for c in self._columns}).compile(dialect=conn.dialect)
+            names = {c.key: c for c in self._columns}
             order = []
-            for name in positions[: len(positions) // count]:  # each row's values in the same order
+            for name in compiled.positiontup or ():
                 column = names[name]
                 process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
                 order.append((column.key, process if process is not None else _same))
-            self._sqlite[count] = found = (compiled.string, order)
-        return found
+            group = "(" + ", ".join("?" * len(order)) + ")"
+            before, values, after = compiled.string.partition(f"VALUES {group}")
+            if not values or group in after:  # a statement this does not know how to repeat the VALUES of
+                raise ValueError(f"cannot insert many rows with {compiled.string}")
+            self._one = (before, group, after), order
+        (before, group, after), order = self._one
+        sql = self._sqlite.get(count)
+        if sql is None:  # compiling each row count would cost more than a burst's writes
+            self._sqlite[count] = sql = f"{before}VALUES {', '.join([group] * count)}{after}"
+        return sql, order
 
 
 _Binder = Callable[[Any], Any]
