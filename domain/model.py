@@ -412,6 +412,23 @@ class AgendaItem(Model):
     duration: Duration | None = None
 
 
+class Assignment(Model):
+    """A task a session gave: what, to whom (a member state, an agency or a delegate, as written), by when."""
+
+    text: Text
+    to: Text | None = None
+    due: LocalDateTime | None = None
+
+
+class Outcome(Model):
+    """What a session decided on one agenda item (``item``: its number, from 1), written into the session's
+    YAML afterwards as ``outcomes:``."""
+
+    item: PositiveInt
+    decisions: list[Text] = Field(default_factory=list)
+    assignments: list[Assignment] = Field(default_factory=list)
+
+
 class Deadline(Model):
     """A date that matters as much as the meeting: accreditation, submission of comments."""
 
@@ -468,6 +485,17 @@ class SessionSpec(Model):
     """How long before the start /join gives the link; by default the commission's ``telegram.join_opens``."""
     quorum: Quorum | None = None
     """The session's quorum; by default the commission's."""
+    outcomes: list[Outcome] = Field(default_factory=list)
+    """The decisions and assignments on its agenda items, for the summary."""
+
+    @model_validator(mode="after")
+    def _outcomes_name_items(self) -> SessionSpec:
+        for outcome in self.outcomes:
+            if outcome.item > len(self.agenda):
+                raise ValueError(
+                    f"outcomes: item {outcome.item} is not on the agenda, which has {len(self.agenda)} items"
+                )
+        return self
 
 
 class Session(SessionSpec):

@@ -1,0 +1,192 @@
+"""A session's summary as documents in a reader's language: Markdown (also the plain text of its e-mail), HTML
+(the e-mail's, and the page the PDF annex is printed from), the PDF annex (WeasyPrint, A4) and the chart of
+attendance by state (matplotlib, Agg). Implements ``domain.ports.SummaryDocuments``.
+
+The words come from the same gettext catalogues as the notices; dates, times and numbers are Babel's, in the
+reader's locale; the commission's texts in the reader's language, else the commission's.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, get_timezone_location
+from babel.numbers import format_decimal
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from domain.summary import Counts, Summary
+from domain.values import localize
+from messages import catalogues, words
+from messages.render import gettext_callables
+from messages.words import N_
+
+PRESENCES = ("in_person", "remote", "briefly", "absent")
+LABELS = {
+    "in_person": N_("in person"),
+    "remote": N_("remotely"),
+    "briefly": N_("joined briefly"),
+    "absent": N_("absent"),
+    "present": N_("in person"),
+    "assign": N_("a guest on the call assigned"),
+}
+"""How a delegate took part, and what a correction said (``present``, ``assign``)."""
+SUBJECT = N_("Summary: %(title)s")
+AXIS = N_("delegates")
+COLOURS = {"in_person": "#1f5fa8", "remote": "#5fa8d3", "briefly": "#f2b134", "absent": "#c9ced6"}
+"""The chart's colours, told apart also in grey and by the colour-blind (blue, light blue, amber, grey)."""
+
+
+@cache
+def _environment(language: str, escaping: bool) -> Environment:
+    """Markdown is written by an environment that escapes nothing, HTML by one that escapes every value: both
+    read the same macros (``templates/summary/_facts.j2``), which Jinja compiles for each."""
+    env = Environment(
+        loader=PackageLoader("messages", "templates/summary"),
+        autoescape=escaping,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    translations = catalogues.catalogue(language).translations
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(gettext_callables(translations))
+    env.globals["words"] = words.table(language)
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """How one language writes the summary's texts, instants and numbers."""
+
+    language: str
+    fallback: str
+    zone: str
+
+    def text(self, value: dict[str, str] | None) -> str:
+        return localize(value, self.language, self.fallback)
+
+    def at(self, moment: datetime | None, zone: str | None = None) -> str:
+        if moment is None:
+            return ""
+        locale = catalogues.catalogue(self.language).locale
+        local = moment.astimezone(ZoneInfo(zone or self.zone))
+        return format_datetime(local, "d MMMM y, HH:mm", locale=locale)
+
+    def day(self, local: datetime) -> str:
+        """A date given in the session's own time (as the YAML writes it)."""
+        return format_date(local.date(), "d MMMM y", locale=catalogues.catalogue(self.language).locale)
+
+    def clock(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        locale = catalogues.catalogue(self.language).locale
+        return format_datetime(moment.astimezone(ZoneInfo(self.zone)), "HH:mm", locale=locale)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, format="#,##0.#", locale=catalogues.catalogue(self.language).locale)
+
+    def place(self, zone: str) -> str:
+        """The zone as the notices name it ("Moscow time"), else "local time (City)"."""
+        phrase = words.table(self.language)["zone_phrases"].get(zone)
+        if phrase is not None:
+            return str(phrase)
+        city = get_timezone_location(ZoneInfo(zone), locale=catalogues.catalogue(self.language).locale, return_city=True)
+        return _gettext(self.language, "local time (%(city)s)") % {"city": city}
+
+
+class SummaryDocuments:
+    """Implements ``domain.ports.SummaryDocuments``."""
+
+    def language_for(self, language: str, fallback: str) -> str:
+        """The catalogue a reader of ``language`` gets: theirs, else the commission's, else English."""
+        served = catalogues.languages()
+        for candidate in (language, language.split("_", 1)[0], fallback, "en"):
+            if candidate in served:
+                return candidate
+        return served[0]
+
+    def markdown(self, summary: Summary, language: str, fallback: str) -> str:
+        """The summary in Markdown, which reads as plain text as well."""
+        return self._render("summary.md.j2", summary, language, fallback)
+
+    def html(self, summary: Summary, language: str, fallback: str) -> str:
+        """The summary as an HTML document (for e-mail, and for print: A4)."""
+        return self._render("summary.html.j2", summary, language, fallback)
+
+    def subject(self, summary: Summary, language: str, fallback: str) -> str:
+        """A one-line title: ``Summary: <session>``."""
+        chosen = self.language_for(language, fallback)
+        return _gettext(chosen, SUBJECT) % {"title": _Reader(chosen, fallback, summary.timezone).text(summary.title)}
+
+    def pdf(self, summary: Summary, language: str, fallback: str) -> bytes:
+        """The attendance annex to print and sign: the HTML on A4, with fonts that have every member state's
+        script (DejaVu, through fontconfig)."""
+        from weasyprint import HTML  # loaded on first use: it brings Pango, which only the annex needs
+
+        document: bytes = HTML(string=self.html(summary, language, fallback)).write_pdf()
+        return document
+
+    def chart(self, summary: Summary, language: str, fallback: str) -> bytes:
+        """A PNG bar chart of attendance by state (in person, remote, joined briefly, absent), sized for a
+        phone's screen, labelled in the reader's language."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        chosen = self.language_for(language, fallback)
+        labels = _presence_labels(chosen)
+        reader = _Reader(chosen, fallback, summary.timezone)
+        states = list(summary.states)
+        figure = Figure(figsize=(7.2, 1.8 + 0.5 * max(1, len(states))), dpi=150, layout="constrained")
+        axes = figure.add_subplot()
+        names = [reader.text(s.name) for s in states]
+        left = [0] * len(states)
+        for presence in PRESENCES:
+            counts = [getattr(s.counts, presence) for s in states]
+            axes.barh(names, counts, left=left, color=COLOURS[presence], label=labels[presence], height=0.6)
+            left = [a + b for a, b in zip(left, counts, strict=True)]
+        axes.invert_yaxis()  # the first state on top, as in the table
+        axes.set_xlabel(_gettext(chosen, AXIS))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.set_title(reader.text(summary.title), fontsize=10, loc="left", wrap=True)
+        figure.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+        out = io.BytesIO()
+        figure.savefig(out, format="png", metadata={"Software": None})
+        return out.getvalue()
+
+    def _render(self, template: str, summary: Summary, language: str, fallback: str) -> str:
+        chosen = self.language_for(language, fallback)
+        reader = _Reader(chosen, fallback, summary.timezone)
+        context: dict[str, Any] = {
+            "s": summary,
+            "r": reader,
+            "lang": chosen,
+            "presence": _presence_labels(chosen),
+            "counts": _counts_line,
+        }
+        escaping = template.endswith(".html.j2")
+        return _environment(chosen, escaping).get_template(template).render(context)
+
+
+def _gettext(language: str, message: str) -> str:
+    return str(catalogues.catalogue(language).translations.gettext(message))
+
+
+@cache
+def _presence_labels(language: str) -> dict[str, str]:
+    return {key: _gettext(language, label) for key, label in LABELS.items()}
+
+
+def _counts_line(counts: Counts) -> list[tuple[str, int]]:
+    return [(p, getattr(counts, p)) for p in PRESENCES]
