@@ -19,6 +19,7 @@ from app.cli_common import PathsArg, load_or_exit
 from app.links_cli import links
 from app.outbox_cli import outbox_cli
 from app.plan_view import plan_console, plan_json, print_plan, update_changes
+from app.summary_cli import summary_command
 from config.settings import Settings
 from config.starter import StarterExistsError, write_starter
 from domain.ledger import Ledger
@@ -43,6 +44,7 @@ cli.command()(links)
 cli.command("checkin-code")(checkin_code)
 cli.command()(answers)
 cli.command("attendance")(attendance_command)
+cli.command("summary")(summary_command)
 
 
 def _parse_now(value: str | None) -> datetime:

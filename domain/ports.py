@@ -31,6 +31,7 @@ from domain.records import (
     TelegramBinding,
 )
 from domain.records import Preferences as PreferencesRecord
+from domain.summary import Summary
 from domain.video import Participant, Seat, WebhookReading, WebhookRequest
 
 
@@ -615,4 +616,44 @@ class VideoState(Protocol):
 
     async def put(self, provider: str, session_id: str, data: dict[str, object]) -> None:
         """Keep the provider's data for the session's meeting, replacing what was there."""
+        ...
+
+
+class SummaryDocuments(Protocol):
+    """A summary written out in a reader's language (``fallback``: the commission's, for texts not in it)."""
+
+    def language_for(self, language: str, fallback: str) -> str:
+        """The language a reader of ``language`` gets."""
+        ...
+
+    def subject(self, summary: Summary, language: str, fallback: str) -> str:
+        """Its title on one line."""
+        ...
+
+    def markdown(self, summary: Summary, language: str, fallback: str) -> str:
+        """Markdown, which reads as plain text as well."""
+        ...
+
+    def html(self, summary: Summary, language: str, fallback: str) -> str:
+        """An HTML document."""
+        ...
+
+    def pdf(self, summary: Summary, language: str, fallback: str) -> bytes:
+        """The attendance annex to print and sign (A4)."""
+        ...
+
+    def chart(self, summary: Summary, language: str, fallback: str) -> bytes:
+        """A PNG chart of attendance by state."""
+        ...
+
+
+class SummaryArchive(Protocol):
+    """Where summaries are kept as files."""
+
+    def write(self, session_id: str, name: str, data: bytes) -> str:
+        """Keep one file of a session's summary (whole, or not at all); where it is."""
+        ...
+
+    def read(self, session_id: str, name: str) -> bytes | None:
+        """One file of a session's summary, if kept."""
         ...

@@ -175,9 +175,11 @@ def compose(
     events: Sequence[AttendanceEvent],
     now: datetime,
     outcomes: Sequence[Outcome] = (),
+    ended_at: datetime | None = None,
 ) -> Summary:
     """The summary of ``session`` from its attendance ``table`` (read at its end), the raw ``events`` the table
-    was computed from, and the outcomes recorded beside the YAML's (``outcomes``: the chat's)."""
+    was computed from, and the outcomes recorded beside the YAML's (``outcomes``: the chat's); ``ended_at``:
+    when the secretariat closed it, if before its end."""
     commission = deployment.commission
     chair = session.chair
     chair_name = chair_position = None
@@ -196,7 +198,7 @@ def compose(
         format=session.format.value,
         timezone=session.timezone,
         starts_at=session.starts_at,
-        ends_at=table.at if table.at < session.ends_at else session.ends_at,
+        ends_at=min(ended_at, session.ends_at) if ended_at is not None else session.ends_at,
         venue=session.venue,
         chair=chair_name,
         chair_position=chair_position,

@@ -98,7 +98,9 @@ class _Reader:
         phrase = words.table(self.language)["zone_phrases"].get(zone)
         if phrase is not None:
             return str(phrase)
-        city = get_timezone_location(ZoneInfo(zone), locale=catalogues.catalogue(self.language).locale, return_city=True)
+        city = get_timezone_location(
+            ZoneInfo(zone), locale=catalogues.catalogue(self.language).locale, return_city=True
+        )
         return _gettext(self.language, "local time (%(city)s)") % {"city": city}
 
 

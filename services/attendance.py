@@ -156,6 +156,14 @@ class AttendanceService:
 
     async def table(self, session_id: str, now: datetime | None = None) -> AttendanceTable | None:
         """The session's attendance now (or at ``now``); None for a session not in the configuration."""
+        read = await self.record_of(session_id, now)
+        return read[0] if read is not None else None
+
+    async def record_of(
+        self, session_id: str, now: datetime | None = None
+    ) -> tuple[AttendanceTable, list[AttendanceEvent], datetime | None] | None:
+        """The session's table now (or at ``now``), the facts it was computed from, and when the secretariat
+        closed the session, if it did; None for a session not in the configuration."""
         deployment = self.deployment()
         session = deployment.sessions.get(session_id) if deployment is not None else None
         if deployment is None or session is None:
@@ -165,7 +173,7 @@ class AttendanceService:
         substitutions = await self.substitutions.for_session(session_id) if self.substitutions is not None else []
         replaced = {s.substitute_id: s.delegate_id for s in substitutions}
         moment = now or self.clock.now()
-        return attendance(deployment, session, facts, moment, ended_at=closed, replaced=replaced)
+        return attendance(deployment, session, facts, moment, ended_at=closed, replaced=replaced), facts, closed
 
     async def correct(
         self, session_id: str, delegate_id: str, presence: str, by: str, note: str | None = None

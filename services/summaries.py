@@ -1,0 +1,133 @@
+"""Composing a session's summary from its facts, and keeping it in the archive in every form.
+
+The attendance is the live table's (``services.attendance``) at the session's end, computed from the raw
+facts whose SHA-256 the summary carries; the outcomes are the YAML's ``outcomes:``. The archive holds, for
+each session, ``summary.json`` (the facts, in every language the texts are written in), and for each of the
+commission's languages ``summary.<lang>.md``, ``summary.<lang>.html``, ``annex.<lang>.pdf`` and
+``chart.<lang>.png``; the public variant beside it as ``public.json`` and ``public.<lang>.md`` / ``.html``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.deployment import Deployment
+from domain.ports import Clock, SummaryArchive, SummaryDocuments
+from domain.summary import Summary, compose, events_digest, public
+from services.attendance import AttendanceService
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("md", "html", "json", "pdf", "png")
+"""The forms a summary is printed or kept in (``png``: its chart)."""
+
+
+class SummaryRefused(ValueError):
+    """A summary asked of a session that is not in the configuration, or in a form there is not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """The files a summary was kept in, by name, and where."""
+
+    session_id: str
+    files: dict[str, str]
+
+
+class SummaryService:
+    """Summaries of sessions, from the facts only."""
+
+    def __init__(
+        self,
+        attendance: AttendanceService,
+        documents: SummaryDocuments,
+        clock: Clock,
+        deployment: Callable[[], Deployment | None],
+        archive: SummaryArchive | None = None,
+    ) -> None:
+        self.attendance, self.documents, self.clock = attendance, documents, clock
+        self.deployment, self.archive = deployment, archive
+
+    async def compose(self, session_id: str, *, public_variant: bool = False) -> Summary:
+        """The session's summary as of now (a session still running is summarised so far)."""
+        deployment = self._deployment(session_id)
+        now = self.clock.now()
+        read = await self.attendance.record_of(session_id, now)
+        assert read is not None
+        table, facts, closed = read
+        summary = compose(deployment, deployment.sessions[session_id], table, facts, now, ended_at=closed)
+        return public(summary, deployment) if public_variant else summary
+
+    def render(self, summary: Summary, form: str, language: str | None = None) -> bytes:
+        """One form of the summary, in ``language`` (by default the commission's)."""
+        deployment = self._deployment(summary.session_id)
+        fallback = deployment.commission.language
+        chosen = self.documents.language_for(language or fallback, fallback)
+        if form == "json":
+            return summary.model_dump_json(indent=2).encode() + b"\n"
+        if form == "md":
+            return self.documents.markdown(summary, chosen, fallback).encode()
+        if form == "html":
+            return self.documents.html(summary, chosen, fallback).encode()
+        if form == "pdf":
+            return self.documents.pdf(summary, chosen, fallback)
+        if form == "png":
+            return self.documents.chart(summary, chosen, fallback)
+        raise SummaryRefused(f"{form!r} is not a form of summary: one of {', '.join(FORMATS)}")
+
+    async def keep(self, session_id: str) -> Archived:
+        """Compose the summary and its public variant and write every form of them to the archive."""
+        if self.archive is None:
+            raise SummaryRefused("no archive to keep summaries in")
+        summary = await self.compose(session_id)
+        return await asyncio.to_thread(self._keep, summary)  # the PDF takes a second: not in the event loop
+
+    def _keep(self, summary: Summary) -> Archived:
+        session_id = summary.session_id
+        deployment = self._deployment(session_id)
+        press = public(summary, deployment)
+        files: dict[str, str] = {}
+
+        def put(name: str, data: bytes) -> None:
+            assert self.archive is not None
+            files[name] = self.archive.write(session_id, name, data)
+
+        put("summary.json", self.render(summary, "json"))
+        put("public.json", self.render(press, "json"))
+        for language in dict.fromkeys(deployment.commission.languages):
+            put(f"summary.{language}.md", self.render(summary, "md", language))
+            put(f"summary.{language}.html", self.render(summary, "html", language))
+            put(f"public.{language}.md", self.render(press, "md", language))
+            put(f"public.{language}.html", self.render(press, "html", language))
+            put(f"chart.{language}.png", self.render(summary, "png", language))
+            try:
+                put(f"annex.{language}.pdf", self.render(summary, "pdf", language))
+            except OSError as exc:  # WeasyPrint without Pango: the rest is kept, the log says what is missing
+                log.error("the PDF annex of %s was not written (%s); install Pango (libpango-1.0-0)", session_id, exc)
+        log.info("the summary of %s is kept in %d files", session_id, len(files))
+        return Archived(session_id, files)
+
+    async def verify(self, session_id: str) -> tuple[bool, str, str]:
+        """Whether the stored facts still give the SHA-256 the archived summary carries: (same?, archived,
+        now)."""
+        if self.archive is None:
+            raise SummaryRefused("no archive to read summaries from")
+        kept = self.archive.read(session_id, "summary.json")
+        if kept is None:
+            raise SummaryRefused(f"no summary of {session_id} is kept")
+        archived = Summary.model_validate_json(kept).events_sha256
+        read = await self.attendance.record_of(session_id)
+        if read is None:
+            raise SummaryRefused(f"unknown session {session_id!r}")
+        now = events_digest(read[1])
+        return archived == now, archived, now
+
+    def _deployment(self, session_id: str) -> Deployment:
+        deployment = self.deployment()
+        if deployment is None or session_id not in deployment.sessions:
+            known = ", ".join(deployment.sessions) if deployment is not None else "none"
+            raise SummaryRefused(f"unknown session {session_id!r}: one of {known}")
+        return deployment
