@@ -217,6 +217,7 @@ def compose(
                 timezone=d.timezone or session.timezone,
             )
             for d in session.deadlines
+            if session.deadline_at(d) >= session.starts_at  # what is still to come, not what led up to it
         ),
         next_session=_next(deployment, session),
         corrections=tuple(_correction(deployment, e) for e in table.corrections),

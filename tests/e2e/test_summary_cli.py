@@ -1,0 +1,85 @@
+"""``plenary summary`` as a secretariat runs it, in a subprocess: corrections recorded by ``plenary attendance``,
+then the summary printed, kept in the archive, and checked against the stored attendance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from tests.e2e.test_cli import plenary
+
+
+def test_the_summary_is_printed_kept_and_checked(tmp_path: Path) -> None:
+    env = {"PLENARY_DATA_DIR": str(tmp_path)}
+    marked = plenary(
+        "attendance", "icmec-xx", "config/examples/", "--set", "rus-head=in-person", "--set", "kgz-asanov=remote",
+        "--note", "signed the list", "--at", "2022-10-19T12:00:00Z", env=env,
+    )  # fmt: skip
+    assert marked.returncode == 0, marked.stderr
+
+    printed = plenary("summary", "icmec-xx", "config/examples/", "--format", "json", env=env)
+    assert printed.returncode == 0, printed.stderr
+    doc = json.loads(printed.stdout)
+    assert doc["session_id"] == "icmec-xx"
+    assert (doc["totals"]["in_person"], doc["totals"]["remote"], doc["totals"]["invited"]) == (1, 1, 20)
+    assert doc["represented"] == 2
+    assert doc["quorum"]["met"] is False
+    assert doc["corrected"] == 2
+    assert {c["delegate_id"] for c in doc["corrections"]} == {"rus-head", "kgz-asanov"}
+    assert {c["note"] for c in doc["corrections"]} == {"signed the list"}
+
+    english = plenary("summary", "icmec-xx", "config/examples/", "--language", "en", "--public", env=env)
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.startswith("# Summary: 20th meeting of the ICMEC")
+    assert "Igor Volkov" not in english.stdout
+    assert "The secretariat corrected the attendance 2 times." in english.stdout
+
+    kept = plenary("summary", "icmec-xx", "config/examples/", "--keep", env=env)
+    assert kept.returncode == 0, kept.stderr
+    archive = tmp_path / "summaries" / "icmec-xx"
+    names = sorted(p.name for p in archive.iterdir())
+    for language in ("ru", "en"):
+        for name in (
+            f"summary.{language}.md",
+            f"summary.{language}.html",
+            f"annex.{language}.pdf",
+            f"chart.{language}.png",
+        ):
+            assert name in names
+    assert "summary.json" in names
+    assert "public.json" in names
+    annex = " ".join(" ".join(p.extract_text() for p in PdfReader(archive / "annex.ru.pdf").pages).split())
+    assert "Игорь Волков" in annex
+    assert json.loads((archive / "summary.json").read_text())["events_sha256"] == doc["events_sha256"]
+
+    same = plenary("summary", "icmec-xx", "config/examples/", "--verify", env=env)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "the stored attendance is the one summarised" in same.stdout
+
+    later = plenary(
+        "attendance",
+        "icmec-xx",
+        "config/examples/",
+        "--set",
+        "kgz-asanov=absent",
+        "--at",
+        "2022-10-19T13:00:00Z",
+        env=env,
+    )
+    assert later.returncode == 0, later.stderr
+    changed = plenary("summary", "icmec-xx", "config/examples/", "--verify", env=env)
+    assert changed.returncode == 1
+    assert "the attendance changed since" in changed.stdout
+
+
+def test_a_wrong_session_or_form_is_refused_with_what_there_is(tmp_path: Path) -> None:
+    env = {"PLENARY_DATA_DIR": str(tmp_path)}
+    wrong = plenary("summary", "icmec-xxi", "config/examples/", env=env)
+    assert wrong.returncode == 2
+    assert "unknown session 'icmec-xxi'" in wrong.stderr
+    assert "icmec-xx" in wrong.stderr
+    form = plenary("summary", "icmec-xx", "config/examples/", "--format", "docx", env=env)
+    assert form.returncode == 2
+    assert "md, html, json, pdf, png" in form.stderr
