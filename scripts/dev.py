@@ -11,12 +11,14 @@ reinstalled when pyproject.toml changes.
 
 from __future__ import annotations
 
+import ctypes.util
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,17 +51,39 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
-SYSTEM_PACKAGES = {"chromium": "chromium", "dovecot": "dovecot-imapd"}
-"""Programs the tests drive, by the Debian package that brings each: Chromium for the answer page's browser tests
-(driven by Playwright through its ``executable_path``, never a browser download), Dovecot for the mailbox the
-calendar replies are read from."""
-
-
-def system_packages() -> None:
-    """Install from Debian's packages what the tests drive and the machine lacks (as root, with apt-get); without
-    them those tests skip outside CI and fail under CI."""
+def _program(name: str) -> Callable[[], bool]:
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    missing = sorted({p for program, p in SYSTEM_PACKAGES.items() if shutil.which(program, path=path) is None})
+    return lambda: shutil.which(name, path=path) is not None
+
+
+def _library(name: str) -> Callable[[], bool]:
+    return lambda: ctypes.util.find_library(name) is not None
+
+
+def _file(path: str) -> Callable[[], bool]:
+    return lambda: Path(path).is_file()
+
+
+SERVICE_PACKAGES: dict[str, Callable[[], bool]] = {
+    "libpango-1.0-0": _library("pango-1.0"),
+    "libpangoft2-1.0-0": _library("pangoft2-1.0"),
+    "fonts-dejavu-core": _file("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+}
+"""What the service itself needs of the system, by Debian package: Pango for WeasyPrint, which prints a summary's
+PDF annex, and DejaVu, whose fonts have the Cyrillic and Armenian letters of every member state's language."""
+TEST_PACKAGES: dict[str, Callable[[], bool]] = {
+    **SERVICE_PACKAGES,
+    "chromium": _program("chromium"),
+    "dovecot-imapd": _program("dovecot"),
+}
+"""And what the tests drive: Chromium for the answer page's browser tests (through Playwright's
+``executable_path``, never a browser download), Dovecot for the mailbox the calendar replies are read from."""
+
+
+def system_packages(wanted: dict[str, Callable[[], bool]]) -> None:
+    """Install from Debian's packages what is wanted and the machine lacks (as root, with apt-get); without
+    them the PDF annex is not written, and the tests that need them skip outside CI and fail under CI."""
+    missing = sorted(package for package, present in wanted.items() if not present())
     if not missing:
         return
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -79,6 +103,7 @@ DEMO_DATA = ROOT / ".plenary" / "demo"
 def run() -> int:
     """Play the XX meeting's whole cycle on the example, 20,000 times faster, from a fresh demo data folder; then
     the XVIII meeting's videoconference and its attendance."""
+    system_packages(SERVICE_PACKAGES)
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
     os.environ["PLENARY_DATA_DIR"] = str(DEMO_DATA)
     os.environ.setdefault("PLENARY_HTTP_PORT", "0")  # any free port: the log says which
@@ -105,7 +130,7 @@ def run() -> int:
 
 def test(pytest_args: list[str]) -> int:
     """Run every check CI runs; stop at the first that fails."""
-    system_packages()
+    system_packages(TEST_PACKAGES)
     _run(BIN / "ruff", "check", ".")
     _run(BIN / "ruff", "format", "--check", ".")
     _run(BIN / "mypy")

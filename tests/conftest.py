@@ -124,3 +124,15 @@ def deployment() -> Deployment:
     result = load([str(EXAMPLES)], os.environ)
     assert result.deployment is not None, [str(e) for e in result.errors]
     return result.deployment
+
+
+@pytest.fixture
+def weasyprint_ready() -> None:
+    """WeasyPrint can print (Pango is installed): else skip the test, and fail it under CI."""
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as exc:
+        why = f"WeasyPrint cannot load Pango ({exc}): install libpango-1.0-0 (python3 scripts/dev.py test does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)

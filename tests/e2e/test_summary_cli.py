@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from tests.e2e.test_cli import plenary
 
 
+@pytest.mark.usefixtures("weasyprint_ready")
 def test_the_summary_is_printed_kept_and_checked(tmp_path: Path) -> None:
     env = {"PLENARY_DATA_DIR": str(tmp_path)}
     marked = plenary(

@@ -82,6 +82,7 @@ def test_the_html_escapes_what_the_yaml_says(deployment: Deployment, summary: Su
     assert '<html lang="en">' in html
 
 
+@pytest.mark.usefixtures("weasyprint_ready")
 def test_the_pdf_annex_holds_the_table_the_quorum_and_the_hash(summary: Summary) -> None:
     pdf = SummaryDocuments().pdf(summary, "ru", "ru")
     reader = PdfReader(io.BytesIO(pdf))
