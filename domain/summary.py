@@ -17,7 +17,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.attendance import AttendanceTable, DelegateAttendance, StateAttendance, Tally
+from domain.attendance import AttendanceTable, DelegateAttendance, QuorumStatus, StateAttendance, Tally
 from domain.deployment import Deployment
 from domain.model import Assignment, Outcome, Session, Venue
 from domain.records import AttendanceEvent
@@ -73,17 +73,6 @@ class StatePart(_Part):
     represented: bool
     counts: Counts
     agencies: tuple[AgencyPart, ...]
-
-
-class QuorumPart(_Part):
-    """The quorum rule and whether, and from when, it was met."""
-
-    rule: str
-    required: int
-    states: int
-    represented: int
-    met: bool
-    first_met_at: datetime | None
 
 
 class ItemPart(_Part):
@@ -143,7 +132,7 @@ class Summary(_Part):
     states: tuple[StatePart, ...]
     totals: Counts
     represented: int
-    quorum: QuorumPart | None
+    quorum: QuorumStatus | None
     guests: int
     """Participants on the call matched to no delegate (and not assigned to one)."""
     agenda: tuple[ItemPart, ...]
@@ -205,7 +194,7 @@ def compose(
         states=states,
         totals=_counts(table.totals, sum(s.counts.invited for s in states)),
         represented=sum(1 for s in states if s.represented),
-        quorum=QuorumPart(**_fields(table.quorum)) if table.quorum is not None else None,
+        quorum=table.quorum,
         guests=len(table.guests),
         agenda=_agenda(session, [*session.outcomes, *outcomes]),
         deadlines=tuple(
@@ -252,10 +241,6 @@ def public(summary: Summary, deployment: Deployment) -> Summary:
             "public": True,
         }
     )
-
-
-def _fields(value: object) -> dict[str, object]:
-    return {name: getattr(value, name) for name in QuorumPart.model_fields}
 
 
 def _counts(tally: Tally, invited: int) -> Counts:

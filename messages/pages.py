@@ -3,17 +3,16 @@ as the notices and the bot: implements ``domain.ports.Pages``."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from domain.pages import AnswerPage
 from domain.records import RsvpSource
 from domain.values import localize
 from messages import catalogues
 from messages.conversation import Phrasebook
-from messages.render import gettext_callables
+from messages.render import document_environment
 
 SOURCES = {
     RsvpSource.TELEGRAM: "source.telegram",
@@ -23,21 +22,8 @@ SOURCES = {
 }
 
 
-@cache
 def _environment(language: str) -> Environment:
-    env = Environment(
-        loader=PackageLoader("messages", "templates/pages"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-        extensions=["jinja2.ext.i18n"],
-    )
-    translations = catalogues.catalogue(language).translations
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(gettext_callables(translations))
-    return env
+    return document_environment("pages", language)
 
 
 class WebPages:

@@ -200,6 +200,27 @@ def _environment(language: str, translations: Translations) -> _Environment:
     return env
 
 
+@cache
+def document_environment(folder: str, language: str, escaping: bool = True) -> Environment:
+    """An environment for the documents under ``templates/<folder>`` (the web pages, the summaries) in one
+    language, its gettext calls those of the notices (``gettext_callables``)."""
+    env = Environment(
+        loader=PackageLoader("messages", f"templates/{folder}"),
+        autoescape=escaping,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    translations = catalogues.catalogue(language).translations
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(gettext_callables(translations))
+    env.globals["words"] = words.table(language)
+    return env
+
+
 def gettext_callables(translations: Translations) -> dict[str, Callable[..., str]]:
     """``_``, ``gettext``, ``ngettext`` and ``pgettext`` with the i18n extension's newstyle behaviour, called directly.
 

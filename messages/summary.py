@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.numbers import format_decimal
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from domain.summary import Counts, Summary
 from domain.values import localize
 from messages import catalogues, words
-from messages.render import gettext_callables
+from messages.render import document_environment
 from messages.words import N_
 
 PRESENCES = ("in_person", "remote", "briefly", "absent")
@@ -41,25 +41,10 @@ COLOURS = {"in_person": "#1f5fa8", "remote": "#5fa8d3", "briefly": "#f2b134", "a
 """The chart's colours, told apart also in grey and by the colour-blind (blue, light blue, amber, grey)."""
 
 
-@cache
 def _environment(language: str, escaping: bool) -> Environment:
     """Markdown is written by an environment that escapes nothing, HTML by one that escapes every value: both
     read the same macros (``templates/summary/_facts.j2``), which Jinja compiles for each."""
-    env = Environment(
-        loader=PackageLoader("messages", "templates/summary"),
-        autoescape=escaping,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-        extensions=["jinja2.ext.i18n"],
-    )
-    translations = catalogues.catalogue(language).translations
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(gettext_callables(translations))
-    env.globals["words"] = words.table(language)
-    return env
+    return document_environment("summary", language, escaping)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,22 +16,9 @@ from domain.deployment import Deployment
 from domain.model import Outcome, Session
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
 from domain.summary import Summary, compose, events_digest, public
+from tests.unit.test_attendance_record import at, check_in
 
 _ids = itertools.count()
-
-
-def at(session: Session, minutes: float) -> datetime:
-    return session.starts_at + timedelta(minutes=minutes)
-
-
-def check_in(session: Session, minutes: float, who: str) -> AttendanceEvent:
-    return AttendanceEvent(
-        session_id=session.id,
-        delegate_id=who,
-        source=AttendanceSource.VENUE,
-        kind=AttendanceKind.CHECK_IN,
-        occurred_at=at(session, minutes),
-    )
 
 
 def video(session: Session, kind: AttendanceKind, minutes: float, who: str | None, pid: str) -> AttendanceEvent:
