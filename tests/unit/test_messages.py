@@ -73,6 +73,8 @@ def renderer(renderer_in: Callable[[str], Renderer]) -> Renderer:
 def with_session(deployment: Deployment, **changes: object) -> Deployment:
     """The deployment with the XX meeting's fields changed (validated anew, so its times are recomputed)."""
     session = deployment.sessions[XX]
+    if "agenda" in changes:  # the outcomes name items of the agenda replaced
+        changes.setdefault("outcomes", [])
     session = Session.model_validate({name: getattr(session, name) for name in Session.model_fields} | changes)
     return dataclasses.replace(deployment, sessions={**deployment.sessions, XX: session})
 
