@@ -23,6 +23,7 @@ from integrations.telegram.channel import ConsoleTelegram, TelegramChannel
 from integrations.video import providers as video_adapters
 from messages.conversation import Phrasebook
 from messages.render import Renderers
+from messages.summary import SummaryDocuments
 from scheduler.dispatcher import Dispatcher, RetryPolicy
 from scheduler.service import Timeline
 from services.answer_pages import AnswerPages
@@ -40,8 +41,10 @@ from services.health import ServiceHealth
 from services.links import LinkService
 from services.roster import Roster
 from services.steering import SteeringService
+from services.summaries import SummaryService
 from services.supervision import Loops
 from services.video import VideoService
+from storage.archive import FileArchive
 from storage.engine import create_engine
 from storage.repositories import Store
 
@@ -66,6 +69,7 @@ class Services:
     calendar_replies: CalendarReplies
     attendance: AttendanceService
     video: VideoService
+    summaries: SummaryService
     bindings: BindingService
     start_links: StartLinks
     conversation: Conversation
@@ -142,6 +146,7 @@ def bootstrap(
         secret=lambda: start_links.secret,
         answer_link=answer_pages.url,
         join_link=lambda delegate_id, session_id: video.url(delegate_id, session_id),
+        summary=lambda session_id, language: summaries.notice(session_id, language),
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -181,6 +186,8 @@ def bootstrap(
     video = VideoService(
         providers, attendance, configuration.get, clock, store.links, lambda: start_links.secret, base_url
     )
+    archive = FileArchive(Path(settings.data_dir) / "summaries")
+    summaries = SummaryService(attendance, SummaryDocuments(), clock, configuration.get, archive, store.summaries)
 
     async def put_in_force(deployment: Deployment) -> None:
         await timeline.apply(deployment, configuration.put)
@@ -237,6 +244,7 @@ def bootstrap(
         calendar_replies=CalendarReplies(answers, store.announcements, events, clock, configuration.get),
         attendance=attendance,
         video=video,
+        summaries=summaries,
         bindings=bindings,
         conversation=conversation,
         roster=roster,

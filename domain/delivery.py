@@ -40,6 +40,17 @@ class CalendarPart:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture that goes with a message: inline in an e-mail's HTML (``cid:<content_id>``), the photo of a
+    Telegram message (whose ``telegram_html`` is then its caption, at most 1,024 characters)."""
+
+    content_id: str
+    filename: str
+    data: bytes
+    """PNG."""
+
+
+@dataclass(frozen=True, slots=True)
 class Button:
     """A button under a Telegram message: its label and the (signed) data its press sends back."""
 
@@ -64,6 +75,8 @@ class Delivery:
     """Who an e-mail is from, in the reader's language (the secretariat's name); None for the channel's own."""
     buttons: tuple[tuple[Button, ...], ...] = ()
     """Rows of buttons under a Telegram message (the answers to an invitation); e-mail has none."""
+    images: tuple[Image, ...] = ()
+    """Pictures of the message (a summary's chart)."""
 
 
 class Outcome(StrEnum):

@@ -126,7 +126,8 @@ class NotificationPolicy(Model):
     start: Duration | None = timedelta(minutes=10)
     summary: Duration | None = timedelta(hours=2)
     deadline_reminders: tuple[Duration, ...] = (timedelta(days=1),)
-    summary_to: tuple[Role, ...] = (Role.HEAD,)
+    summary_to: tuple[Role, ...] = tuple(Role)
+    """Who receives the summary: by default every invited delegate."""
 
 
 class NotificationOverrides(Model):

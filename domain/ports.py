@@ -634,8 +634,12 @@ class SummaryDocuments(Protocol):
         """Markdown, which reads as plain text as well."""
         ...
 
-    def html(self, summary: Summary, language: str, fallback: str) -> str:
-        """An HTML document."""
+    def html(self, summary: Summary, language: str, fallback: str, chart: str | None = None) -> str:
+        """An HTML document (``chart``: the URL of its chart, to show it)."""
+        ...
+
+    def telegram(self, summary: Summary, language: str, fallback: str) -> str:
+        """In short, in Telegram's HTML, short enough for a photo's caption."""
         ...
 
     def pdf(self, summary: Summary, language: str, fallback: str) -> bytes:
@@ -656,4 +660,16 @@ class SummaryArchive(Protocol):
 
     def read(self, session_id: str, name: str) -> bytes | None:
         """One file of a session's summary, if kept."""
+        ...
+
+
+class PublishedSummaries(Protocol):
+    """Each published version of a session's summary."""
+
+    async def latest(self, session_id: str) -> tuple[int, Summary] | None:
+        """The newest version and its number, if one was published."""
+        ...
+
+    async def publish(self, summary: Summary, version: int, at: datetime) -> bool:
+        """Keep a version; False when that version was published already (the first one stands)."""
         ...

@@ -23,6 +23,7 @@ from domain.summary import Counts, Summary
 from domain.values import localize
 from messages import catalogues, words
 from messages.render import document_environment
+from messages.telegram import telegram_length, truncate_html
 from messages.words import N_
 
 PRESENCES = ("in_person", "remote", "briefly", "absent")
@@ -36,6 +37,8 @@ LABELS = {
 }
 """How a delegate took part, and what a correction said (``present``, ``assign``)."""
 SUBJECT = N_("Summary: %(title)s")
+CAPTION = 1024
+"""The most a Telegram photo's caption may have."""
 AXIS = N_("delegates")
 COLOURS = {"in_person": "#1f5fa8", "remote": "#5fa8d3", "briefly": "#f2b134", "absent": "#c9ced6"}
 """The chart's colours, told apart also in grey and by the colour-blind (blue, light blue, amber, grey)."""
@@ -104,9 +107,17 @@ class SummaryDocuments:
         """The summary in Markdown, which reads as plain text as well."""
         return self._render("summary.md.j2", summary, language, fallback)
 
-    def html(self, summary: Summary, language: str, fallback: str) -> str:
-        """The summary as an HTML document (for e-mail, and for print: A4)."""
-        return self._render("summary.html.j2", summary, language, fallback)
+    def html(self, summary: Summary, language: str, fallback: str, chart: str | None = None) -> str:
+        """The summary as an HTML document (for e-mail, and for print: A4); ``chart``: the chart's URL (an
+        e-mail's ``cid:``) to show under the totals."""
+        return self._render("summary.html.j2", summary, language, fallback, chart=chart)
+
+    def telegram(self, summary: Summary, language: str, fallback: str) -> str:
+        """The summary in short, in Telegram's HTML, short enough to be a photo's caption (1,024 characters):
+        the totals, the quorum, each state represented or not."""
+        text = self._render("summary.telegram.j2", summary, language, fallback).strip()
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+        return text if telegram_length(text) <= CAPTION else truncate_html(text, CAPTION)
 
     def subject(self, summary: Summary, language: str, fallback: str) -> str:
         """A one-line title: ``Summary: <session>``."""
@@ -152,7 +163,7 @@ class SummaryDocuments:
         figure.savefig(out, format="png", metadata={"Software": None})
         return out.getvalue()
 
-    def _render(self, template: str, summary: Summary, language: str, fallback: str) -> str:
+    def _render(self, template: str, summary: Summary, language: str, fallback: str, **more: Any) -> str:
         chosen = self.language_for(language, fallback)
         reader = _Reader(chosen, fallback, summary.timezone)
         context: dict[str, Any] = {
@@ -161,8 +172,10 @@ class SummaryDocuments:
             "lang": chosen,
             "presence": _presence_labels(chosen),
             "counts": _counts_line,
+            "chart": None,
+            **more,
         }
-        escaping = template.endswith(".html.j2")
+        escaping = not template.endswith(".md.j2")
         return _environment(chosen, escaping).get_template(template).render(context)
 
 

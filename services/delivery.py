@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from domain.callbacks import ANSWER_CODES, short, sign
-from domain.delivery import Button, CalendarPart, Change, Delivery, Message, NoticeObsolete
+from domain.delivery import Button, CalendarPart, Change, Delivery, Image, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
 from domain.notices import CALENDAR_KINDS, NoticeKind
@@ -53,8 +53,11 @@ class DeliveryComposer:
         secret: Callable[[], bytes] = lambda: b"",
         answer_link: Callable[[str, str], Awaitable[str]] | None = None,
         join_link: Callable[[str, str], Awaitable[str]] | None = None,
+        summary: Callable[[str, str], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
     ) -> None:
         self.phrases, self.secret, self.answer_link, self.join_link = phrases, secret, answer_link, join_link
+        self.summary = summary
+        """A session's published summary as a reader's notice, with its chart (``SummaryService.notice``)."""
         self.bindings, self.announcements = bindings, announcements
         self.renderer, self.calendars = renderer, calendars
         self.links = links
@@ -156,9 +159,14 @@ class DeliveryComposer:
                 )
             return message, calendar
 
-        # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one
-        # thread (so concurrent sends do not all compile the same templates at once).
-        message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
+        images: tuple[Image, ...] = ()
+        if kind is NoticeKind.SUMMARY and self.summary is not None:  # the summary itself, as published
+            message, images = await self.summary(session.id, delegate.language)
+            calendar = None
+        else:
+            # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one
+            # thread (so concurrent sends do not all compile the same templates at once).
+            message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
         name = localize(delegate.name, delegate.language, deployment.commission.language)
         buttons = self._buttons(session, message.language, now) if channel == "telegram" and kind in ANSWERABLE else ()
         commission = deployment.commission
@@ -176,6 +184,7 @@ class DeliveryComposer:
                 secretariat.name or commission.short_name or commission.name, message.language, commission.language
             ),
             buttons=buttons,
+            images=images,
         )
 
     def companion(self, item: ClaimedItem, channel: str, now: datetime) -> OutboxItem | None:

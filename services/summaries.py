@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.delivery import Image, Message
 from domain.deployment import Deployment
-from domain.ports import Clock, SummaryArchive, SummaryDocuments
+from domain.ports import Clock, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
 from services.attendance import AttendanceService
 
@@ -47,9 +48,56 @@ class SummaryService:
         clock: Clock,
         deployment: Callable[[], Deployment | None],
         archive: SummaryArchive | None = None,
+        published: PublishedSummaries | None = None,
     ) -> None:
         self.attendance, self.documents, self.clock = attendance, documents, clock
-        self.deployment, self.archive = deployment, archive
+        self.deployment, self.archive, self.store = deployment, archive, published
+        self._publishing = asyncio.Lock()
+        self._messages: dict[tuple[str, int, str], tuple[Message, tuple[Image, ...]]] = {}
+        """Each published version's notice in each language, written once for all its readers."""
+
+    async def published(self, session_id: str) -> tuple[int, Summary]:
+        """The session's summary as published, and its version; the first call publishes it: composed from
+        the facts as they are then, kept in the archive, and from then on the same for every reader (and
+        every process: the first version stored stands)."""
+        if self.store is None:
+            raise SummaryRefused("no store to publish summaries in")
+        async with self._publishing:
+            found = await self.store.latest(session_id)
+            if found is not None:
+                return found
+            summary = await self.compose(session_id)
+            if await self.store.publish(summary, 1, self.clock.now()):
+                log.info("the summary of %s is published (%s)", session_id, summary.events_sha256)
+                if self.archive is not None:
+                    await asyncio.to_thread(self._keep, summary)
+            found = await self.store.latest(session_id)
+            assert found is not None
+            return found
+
+    async def notice(self, session_id: str, language: str) -> tuple[Message, tuple[Image, ...]]:
+        """The published summary as one reader's notice: the Markdown as its text, the HTML with the chart
+        inline for e-mail, the short form for Telegram (the chart's caption), in ``language``."""
+        version, summary = await self.published(session_id)
+        deployment = self._deployment(session_id)
+        fallback = deployment.commission.language
+        chosen = self.documents.language_for(language, fallback)
+        key = (session_id, version, chosen)
+        if key not in self._messages:
+            self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback)
+        return self._messages[key]
+
+    def _notice(self, summary: Summary, language: str, fallback: str) -> tuple[Message, tuple[Image, ...]]:
+        docs = self.documents
+        chart = Image("chart", f"chart.{language}.png", docs.chart(summary, language, fallback))
+        message = Message(
+            subject=docs.subject(summary, language, fallback),
+            text=docs.markdown(summary, language, fallback),
+            html=docs.html(summary, language, fallback, chart=f"cid:{chart.content_id}"),
+            telegram_html=docs.telegram(summary, language, fallback),
+            language=language,
+        )
+        return message, (chart,)
 
     async def compose(self, session_id: str, *, public_variant: bool = False) -> Summary:
         """The session's summary as of now (a session still running is summarised so far)."""

@@ -123,6 +123,16 @@ video_state = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("session_id", ID, primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("events_sha256", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,

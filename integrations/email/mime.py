@@ -21,7 +21,7 @@ from email.utils import formataddr
 from functools import lru_cache
 from typing import Any
 
-from domain.delivery import Delivery
+from domain.delivery import Delivery, Image
 
 
 class AddressError(ValueError):
@@ -195,6 +195,13 @@ def _multipart(subtype: str, parts: list[EmailMessage], into: EmailMessage | Non
     return message
 
 
+def _image(image: Image) -> EmailMessage:
+    part = _part("image/png", image.data)
+    part["Content-ID"] = f"<{_NOT_TOKEN.sub('', image.content_id)}>"
+    part["Content-Disposition"] = f'inline; filename="{_NOT_TOKEN.sub("", image.filename)}"'
+    return part
+
+
 def _calendar_part(data: bytes, method: str) -> EmailMessage:
     # The MIME method= parameter must equal the body's METHOD (Outlook rejects a mismatch): the body decides.
     found = _METHOD.search(data)
@@ -222,10 +229,10 @@ def email_message(
         if field:
             message[field] = _header(field, one_line(value))
     message["MIME-Version"] = _header("MIME-Version", "1.0")
-    parts = [
-        _part('text/plain; charset="utf-8"', text.text.encode()),
-        _part('text/html; charset="utf-8"', text.html.encode()),
-    ]
+    html = _part('text/html; charset="utf-8"', text.html.encode())
+    if delivery.images:  # the HTML and the pictures it shows by cid: (RFC 2387)
+        html = _multipart("related", [html, *(_image(image) for image in delivery.images)])
+    parts = [_part('text/plain; charset="utf-8"', text.text.encode()), html]
     if delivery.calendar is not None:
         parts.append(_calendar_part(delivery.calendar.data, delivery.calendar.method))
     return _multipart("mixed", [_multipart("alternative", parts)], into=message)

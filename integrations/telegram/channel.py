@@ -83,13 +83,22 @@ class TelegramChannel:
                 [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in delivery.buttons]
             )
         try:
-            await self.bot.send_message(
-                chat_id=chat_id,
-                text=delivery.message.telegram_html,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=markup,
-            )
+            if delivery.images:  # one request, so that it arrives whole or not at all: the text is the caption
+                await self.bot.send_photo(
+                    chat_id=chat_id,
+                    photo=delivery.images[0].data,
+                    caption=delivery.message.telegram_html,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            else:
+                await self.bot.send_message(
+                    chat_id=chat_id,
+                    text=delivery.message.telegram_html,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=markup,
+                )
         except RetryAfter as exc:
             raise DeliveryError(Outcome.TRANSIENT, "Telegram rate limit (429)", retry_seconds(exc)) from None
         except (Forbidden, BadRequest, InvalidToken) as exc:

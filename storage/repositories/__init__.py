@@ -25,6 +25,7 @@ from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
 from storage.repositories.steering import BroadcastRepository, ClosureRepository
+from storage.repositories.summaries import SummaryRepository
 from storage.repositories.video import VideoStateRepository
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SecretRepository",
     "Store",
     "SubstitutionRepository",
+    "SummaryRepository",
     "UpdateRepository",
 ]
 
@@ -57,6 +59,7 @@ class Store:
         self.answers = AnswerRepository(engine)
         self.attendance = AttendanceRepository(engine)
         self.video = VideoStateRepository(engine)
+        self.summaries = SummaryRepository(engine)
         self.links = LinkRepository(engine)
         self.audit = AuditRepository(engine)
         self.changes = ChangeLogRepository(engine)

@@ -261,7 +261,7 @@ def test_xx_meeting_as_of_the_first_of_october(example: Deployment) -> None:
     }
     heads = {d for d in invited if example.delegates[d].role is Role.HEAD}
     assert xx[(NoticeKind.DEADLINE, NoticeStatus.SCHEDULED)] == heads
-    assert xx[(NoticeKind.SUMMARY, NoticeStatus.SCHEDULED)] == heads
+    assert xx[(NoticeKind.SUMMARY, NoticeStatus.SCHEDULED)] == invited  # the summary goes to everyone
     accreditation = sorted({n.due_at for n in notices if n.kind is NoticeKind.DEADLINE})
     # Accreditation closes at 17:00 Moscow on 18 October: reminders 2 days and 3 hours before.
     assert accreditation == [datetime(2022, 10, 16, 14, 0, tzinfo=UTC), datetime(2022, 10, 18, 11, 0, tzinfo=UTC)]
