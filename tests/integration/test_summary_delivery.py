@@ -1,0 +1,138 @@
+"""The XX meeting ends and its summary goes out with nobody touching it: the timeline finds the summary notices
+due two hours after the end, the first one publishes the summary (composed from the facts then, kept in the
+archive), and every invited delegate receives the same published summary in their language: by e-mail
+(aiosmtpd) with the chart inline, in Telegram (the Bot API double) as the chart with the summary in short.
+The service as ``app.bootstrap`` builds it, over the real store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email.message
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import bootstrap
+from config.settings import Settings
+from domain.deployment import Deployment
+from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, TelegramBinding
+from domain.summary import events_digest
+from integrations.email.channel import SmtpChannel
+from integrations.telegram.channel import TelegramChannel
+from storage.repositories import Store
+from tests.doubles.channels import FakeClock
+from tests.doubles.smtp import smtp_server
+from tests.doubles.telegram_bot_api import FakeBotApi
+from tests.integration.bot_setup import SECRET
+
+CHAT = 9001
+
+
+def facts(deployment: Deployment) -> list[AttendanceEvent]:
+    xx = deployment.sessions["icmec-xx"]
+
+    def fact(who: str, source: AttendanceSource, kind: AttendanceKind, minutes: int) -> AttendanceEvent:
+        video = source is AttendanceSource.VIDEO
+        return AttendanceEvent(
+            session_id=xx.id,
+            delegate_id=who,
+            state=deployment.delegates[who].state,
+            source=source,
+            kind=kind,
+            occurred_at=xx.starts_at + timedelta(minutes=minutes),
+            external_id=f"{who}:{kind}:{minutes}" if video else None,
+            participant_id=f"p-{who}" if video else None,
+        )
+
+    venue, video = AttendanceSource.VENUE, AttendanceSource.VIDEO
+    return [
+        fact("rus-head", venue, AttendanceKind.CHECK_IN, -15),
+        fact("blr-head", venue, AttendanceKind.CHECK_IN, -2),
+        fact("kgz-asanov", video, AttendanceKind.JOIN, 4),
+        fact("kgz-asanov", video, AttendanceKind.LEAVE, 64),
+        fact("kaz-head", video, AttendanceKind.JOIN, 0),
+        fact("arm-deputy", video, AttendanceKind.JOIN, 30),
+    ]
+
+
+def parts(message: email.message.EmailMessage) -> dict[str, email.message.EmailMessage]:
+    return {part.get_content_type(): part for part in message.walk()}  # type: ignore[misc]
+
+
+@pytest.mark.usefixtures("weasyprint_ready")
+async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_their_language(
+    store: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    clock = FakeClock(datetime(2022, 10, 19, 16, 0, tzinfo=UTC))  # the meeting ended at 14:00 UTC (17:00 Moscow)
+    recorded = facts(deployment)
+    with smtp_server() as smtp:
+        async with FakeBotApi() as api:
+            channels = {
+                "email": SmtpChannel(smtp.host, smtp.port, "secretariat@icmec.example.org", "Секретариат", tls="none"),
+                "telegram": TelegramChannel(api.token, api.base_url),
+            }
+            for channel in channels.values():
+                await channel.start()
+            settings = Settings(data_dir=tmp_path)
+            services = bootstrap(settings, clock, store=store, channels=channels, secret=SECRET)
+            await store.bindings.bind(
+                TelegramBinding(delegate_id="rus-mfa", telegram_user_id=CHAT, chat_id=CHAT, bound_at=clock.now())
+            )
+            for fact in recorded:
+                assert await services.attendance.record(fact)
+            await services.timeline.apply(deployment, services.configuration.put)
+            while await services.dispatcher.drain_once():
+                pass
+            services.composer.close()
+            for channel in channels.values():
+                await channel.close()
+            received = smtp.received
+
+    invited = deployment.invitations["icmec-xx"]
+    summaries = {
+        r.recipients[0]: r.message
+        for r in received
+        if r.message["X-Plenary-Kind"] == "summary" and r.message["X-Plenary-Session"] == "icmec-xx"
+    }
+    with_email = {deployment.delegates[d].email for d in invited if deployment.delegates[d].email} - {None}
+    assert set(summaries) == with_email - {deployment.delegates["rus-mfa"].email}  # rus-mfa reads Telegram
+
+    published = await store.summaries.latest("icmec-xx")
+    assert published is not None
+    version, summary = published
+    assert version == 1
+    assert summary.events_sha256 == events_digest(recorded)
+    assert (summary.totals.in_person, summary.totals.remote, summary.represented) == (2, 3, 5)
+
+    russian = summaries[deployment.delegates["kgz-asanov"].email]
+    armenian = summaries[deployment.delegates["arm-deputy"].email]
+    assert str(russian["Subject"]) == "Итоги: XX заседание МКВЭС ОДКБ"
+    assert str(armenian["Subject"]).startswith("Արդյունքներ")
+    assert russian["Content-Language"] == "ru"
+    assert armenian["Content-Language"] == "hy"
+    for message, words in ((russian, "Талант Асанов"), (armenian, "Талант Асанов")):
+        found = parts(message)
+        assert "multipart/related" in found
+        html = found["text/html"].get_content()
+        assert 'src="cid:chart"' in html
+        assert words in html
+        image = found["image/png"]
+        assert image["Content-ID"] == "<chart>"
+        assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+        text = found["text/plain"].get_content()
+        assert words in text
+        assert summary.events_sha256 in text
+    assert "| 60 |" in parts(armenian)["text/plain"].get_content()  # Asanov's minutes on the call
+    assert "## Մասնակիցների ներկայություն" in parts(armenian)["text/plain"].get_content()  # in Armenian words
+
+    [photo] = [m for m in api.photos if m.chat_id == CHAT]
+    assert photo.photo is not None
+    assert photo.photo[:8] == b"\x89PNG\r\n\x1a\n"
+    assert photo.caption is not None
+    assert photo.caption.startswith("Итоги: XX заседание МКВЭС ОДКБ")
+    assert "5 из 6" in photo.caption or "5 из 6" in photo.caption.replace("\xa0", " ")
+
+    archive = tmp_path / "summaries" / "icmec-xx"
+    assert (archive / "annex.ru.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (archive / "summary.json").is_file()
+    assert (archive / "public.en.md").is_file()
