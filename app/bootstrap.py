@@ -14,7 +14,7 @@ from app.clock import SystemClock
 from bot.conversation import Conversation, Desk
 from config.settings import Settings
 from domain.deployment import Deployment
-from domain.events import CalendarReplyRefused, QuorumChanged
+from domain.events import CalendarReplyRefused, QuorumChanged, SessionClosed
 from domain.ports import Channel, Clock, VideoProvider
 from domain.values import localize
 from integrations.calendar.builder import IcsCalendars
@@ -187,7 +187,17 @@ def bootstrap(
         providers, attendance, configuration.get, clock, store.links, lambda: start_links.secret, base_url
     )
     archive = FileArchive(Path(settings.data_dir) / "summaries")
-    summaries = SummaryService(attendance, SummaryDocuments(), clock, configuration.get, archive, store.summaries)
+    summaries = SummaryService(
+        attendance,
+        SummaryDocuments(),
+        clock,
+        configuration.get,
+        archive,
+        store.summaries,
+        store.outbox,
+        dispatcher.wake,
+    )
+    events.subscribe(SessionClosed, summaries.closed)
 
     async def put_in_force(deployment: Deployment) -> None:
         await timeline.apply(deployment, configuration.put)

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from domain.delivery import Image, Message
 from domain.deployment import Deployment
-from domain.ports import Clock, PublishedSummaries, SummaryArchive, SummaryDocuments
+from domain.events import SessionClosed
+from domain.notices import NoticeKind
+from domain.outbox import due_now
+from domain.ports import Clock, Outbox, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
 from services.attendance import AttendanceService
 
@@ -49,12 +52,43 @@ class SummaryService:
         deployment: Callable[[], Deployment | None],
         archive: SummaryArchive | None = None,
         published: PublishedSummaries | None = None,
+        outbox: Outbox | None = None,
+        on_enqueued: Callable[[], None] = lambda: None,
     ) -> None:
         self.attendance, self.documents, self.clock = attendance, documents, clock
         self.deployment, self.archive, self.store = deployment, archive, published
+        self.outbox, self.on_enqueued = outbox, on_enqueued
         self._publishing = asyncio.Lock()
         self._messages: dict[tuple[str, int, str], tuple[Message, tuple[Image, ...]]] = {}
         """Each published version's notice in each language, written once for all its readers."""
+
+    async def send_now(self, session_id: str) -> int:
+        """Queue the summary notices of a session at once (the secretariat closed it): to the roles its policy
+        sends summaries to, keyed as the plan keys them, so that the plan's own at the end adds none; how
+        many were queued."""
+        if self.outbox is None:
+            raise SummaryRefused("no outbox to send summaries through")
+        deployment = self._deployment(session_id)
+        session = deployment.sessions[session_id]
+        policy = session.policy
+        if policy.summary is None or not policy.summary_to:
+            return 0
+        now = self.clock.now()
+        roles = set(policy.summary_to)
+        items = [
+            due_now(NoticeKind.SUMMARY, session_id, d, deployment.delegates[d].channels, now)
+            for d in deployment.invitations.get(session_id, ())
+            if deployment.delegates[d].role in roles and deployment.delegates[d].channels
+        ]
+        queued = await self.outbox.enqueue(items, now)
+        if queued:
+            log.info("the summary of %s goes out now to %d delegates (closed)", session_id, queued)
+            self.on_enqueued()
+        return queued
+
+    async def closed(self, event: SessionClosed) -> None:
+        """The secretariat closed a session: its summary goes out now."""
+        await self.send_now(event.session_id)
 
     async def published(self, session_id: str) -> tuple[int, Summary]:
         """The session's summary as published, and its version; the first call publishes it: composed from

@@ -377,6 +377,9 @@ async def test_the_secretariat_broadcasts_once_confirmed_and_closes_a_session(
         clock.current = xx.starts_at + timedelta(hours=1)
         api.push(api.command_update(ADMIN, "/close icmec-xx"))
         assert (await said(api, ADMIN, 2))[1].text == say("close.done", title="XX заседание МКВЭС ОДКБ", when="15:00")
+        queued = await store.outbox.unsettled(failed_only=False, session_id="icmec-xx", limit=200)
+        summaries = {e.delegate_id for e in queued if e.kind == NoticeKind.SUMMARY.value}
+        assert summaries == set(deployment.invitations["icmec-xx"])  # the summary goes out now, to everyone
         clock.advance(60)
         api.push(api.command_update(ASANOV, "/join icmec-xx"))
         shown = checkin.current(SECRET, "icmec-xx", clock.now())
