@@ -118,10 +118,11 @@ def run() -> int:
         "--clock-speed",
         "20000",
         "--until",
-        "2022-10-20T00:00:00Z",
+        "2022-10-20T12:00:00Z",
         check=False,
     )
     print(f"\nThe e-mails are in {DEMO_DATA / 'maildir'} (one file each, Maildir format).")
+    print(f"The summaries (Markdown, HTML, JSON, the PDF annex, the chart) are in {DEMO_DATA / 'summaries'}.")
     print("\nNext, the XVIII meeting's videoconference, played against a BigBlueButton double:")
     video = _run(BIN / "python", "scripts/video_demo.py", check=False)
     print(f"Again with: PLENARY_DATA_DIR={DEMO_DATA} .venv/bin/plenary attendance icmec-xviii config/examples/")
