@@ -32,6 +32,10 @@ def summary_command(
     verify: Annotated[
         bool, typer.Option("--verify", help="Check the kept summary's SHA-256 against the stored attendance.")
     ] = False,
+    reissue: Annotated[
+        bool,
+        typer.Option("--reissue", help="Publish and send a corrected summary, if anything changed since."),
+    ] = False,
 ) -> None:
     """Print a session's summary: attendance by member state, agency and delegate (from check-ins, the video
     platform and the secretariat's corrections, never from the answers), the quorum, the agenda with its
@@ -47,9 +51,10 @@ def summary_command(
     if form not in FORMATS:
         raise typer.BadParameter(f"--format {form!r}: one of {', '.join(FORMATS)}")
     binary = form in ("pdf", "png")
-    if binary and output is None and sys.stdout.isatty() and not (keep or verify):
+    if binary and output is None and sys.stdout.isatty() and not (keep or verify or reissue):
         raise typer.BadParameter(f"--format {form} is binary: give --output FILE, or redirect the output")
-    code, data = asyncio.run(_run(Settings(), deployment, session, form, public_variant, language, keep, verify))
+    actions = (keep, verify, reissue)
+    code, data = asyncio.run(_run(Settings(), deployment, session, form, public_variant, language, actions))
     if output is not None:
         output.write_bytes(data)
     else:
@@ -65,9 +70,9 @@ async def _run(
     form: str,
     public_variant: bool,
     language: str | None,
-    keep: bool,
-    verify: bool,
+    actions: tuple[bool, bool, bool],
 ) -> tuple[int, bytes]:
+    from services.summaries import SummaryRefused
     from storage.engine import create_engine
     from storage.migrate import upgrade
     from storage.repositories import Store
@@ -77,6 +82,18 @@ async def _run(
     store = Store(create_engine(url))
     try:
         service = await _service(settings, store, base)
+        keep, verify, reissue = actions
+        if reissue:
+            try:
+                done = await service.reissue(session_id)
+            except SummaryRefused as exc:
+                return 1, f"error: {exc}\n".encode()
+            if done is None:
+                return 0, b"nothing changed since the summary was published: nothing was sent\n"
+            version, correction = done
+            lines = [f"version {version} published and queued for the readers of the summary; what changed:"]
+            lines += [f"  {d.kind} {d.subject}: {d.before or '-'} -> {d.after or '-'}" for d in correction.differences]
+            return 0, ("\n".join(lines) + "\n").encode()
         if verify:
             same, kept, now = await service.verify(session_id)
             verdict = "the stored attendance is the one summarised" if same else "the attendance changed since"
@@ -108,4 +125,6 @@ async def _service(settings: Settings, store: object, base: Deployment) -> Summa
         store.attendance, events, clock, lambda: deployment, store.substitutions, store.closures
     )
     archive = FileArchive(Path(settings.data_dir) / "summaries")
-    return SummaryService(attendance, SummaryDocuments(), clock, lambda: deployment, archive)
+    return SummaryService(
+        attendance, SummaryDocuments(), clock, lambda: deployment, archive, store.summaries, store.outbox
+    )

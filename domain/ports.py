@@ -32,6 +32,7 @@ from domain.records import (
 )
 from domain.records import Preferences as PreferencesRecord
 from domain.summary import Summary
+from domain.summary_changes import Correction
 from domain.video import Participant, Seat, WebhookReading, WebhookRequest
 
 
@@ -620,25 +621,33 @@ class VideoState(Protocol):
 
 
 class SummaryDocuments(Protocol):
-    """A summary written out in a reader's language (``fallback``: the commission's, for texts not in it)."""
+    """A summary written out in a reader's language (``fallback``: the commission's, for texts not in it;
+    ``correction``: what a corrected summary corrects)."""
 
     def language_for(self, language: str, fallback: str) -> str:
         """The language a reader of ``language`` gets."""
         ...
 
-    def subject(self, summary: Summary, language: str, fallback: str) -> str:
+    def subject(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
         """Its title on one line."""
         ...
 
-    def markdown(self, summary: Summary, language: str, fallback: str) -> str:
+    def markdown(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
         """Markdown, which reads as plain text as well."""
         ...
 
-    def html(self, summary: Summary, language: str, fallback: str, chart: str | None = None) -> str:
+    def html(
+        self,
+        summary: Summary,
+        language: str,
+        fallback: str,
+        chart: str | None = None,
+        correction: Correction | None = None,
+    ) -> str:
         """An HTML document (``chart``: the URL of its chart, to show it)."""
         ...
 
-    def telegram(self, summary: Summary, language: str, fallback: str) -> str:
+    def telegram(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
         """In short, in Telegram's HTML, short enough for a photo's caption."""
         ...
 
@@ -668,6 +677,10 @@ class PublishedSummaries(Protocol):
 
     async def latest(self, session_id: str) -> tuple[int, Summary] | None:
         """The newest version and its number, if one was published."""
+        ...
+
+    async def version(self, session_id: str, version: int) -> tuple[Summary, datetime] | None:
+        """One version, and when it was published."""
         ...
 
     async def publish(self, summary: Summary, version: int, at: datetime) -> bool:

@@ -20,6 +20,7 @@ from babel.numbers import format_decimal
 from jinja2 import Environment
 
 from domain.summary import Counts, Summary
+from domain.summary_changes import Correction
 from domain.values import localize
 from messages import catalogues, words
 from messages.render import document_environment
@@ -37,6 +38,12 @@ LABELS = {
 }
 """How a delegate took part, and what a correction said (``present``, ``assign``)."""
 SUBJECT = N_("Summary: %(title)s")
+CORRECTED = N_("Corrected summary: %(title)s")
+CHANGE = N_("%(subject)s: %(before)s → %(after)s")
+QUORUM = N_("the quorum")
+MET, NOT_MET = N_("met"), N_("not met")
+REPRESENTED, UNREPRESENTED = N_("represented"), N_("not represented")
+OUTCOMES = N_("the decisions and assignments of item %(number)s")
 CAPTION = 1024
 """The most a Telegram photo's caption may have."""
 AXIS = N_("delegates")
@@ -103,26 +110,34 @@ class SummaryDocuments:
                 return candidate
         return served[0]
 
-    def markdown(self, summary: Summary, language: str, fallback: str) -> str:
-        """The summary in Markdown, which reads as plain text as well."""
-        return self._render("summary.md.j2", summary, language, fallback)
+    def markdown(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
+        """The summary in Markdown, which reads as plain text as well (``correction``: what it corrects)."""
+        return self._render("summary.md.j2", summary, language, fallback, correction)
 
-    def html(self, summary: Summary, language: str, fallback: str, chart: str | None = None) -> str:
+    def html(
+        self,
+        summary: Summary,
+        language: str,
+        fallback: str,
+        chart: str | None = None,
+        correction: Correction | None = None,
+    ) -> str:
         """The summary as an HTML document (for e-mail, and for print: A4); ``chart``: the chart's URL (an
         e-mail's ``cid:``) to show under the totals."""
-        return self._render("summary.html.j2", summary, language, fallback, chart=chart)
+        return self._render("summary.html.j2", summary, language, fallback, correction, chart=chart)
 
-    def telegram(self, summary: Summary, language: str, fallback: str) -> str:
+    def telegram(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
         """The summary in short, in Telegram's HTML, short enough to be a photo's caption (1,024 characters):
         the totals, the quorum, each state represented or not."""
-        text = self._render("summary.telegram.j2", summary, language, fallback).strip()
+        text = self._render("summary.telegram.j2", summary, language, fallback, correction).strip()
         text = "\n".join(line.rstrip() for line in text.split("\n"))
         return text if telegram_length(text) <= CAPTION else truncate_html(text, CAPTION)
 
-    def subject(self, summary: Summary, language: str, fallback: str) -> str:
-        """A one-line title: ``Summary: <session>``."""
+    def subject(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
+        """A one-line title: ``Summary: <session>`` (``Corrected summary: …``)."""
         chosen = self.language_for(language, fallback)
-        return _gettext(chosen, SUBJECT) % {"title": _Reader(chosen, fallback, summary.timezone).text(summary.title)}
+        title = _Reader(chosen, fallback, summary.timezone).text(summary.title)
+        return _gettext(chosen, CORRECTED if correction is not None else SUBJECT) % {"title": title}
 
     def pdf(self, summary: Summary, language: str, fallback: str) -> bytes:
         """The attendance annex to print and sign: the HTML on A4, with fonts that have every member state's
@@ -163,10 +178,20 @@ class SummaryDocuments:
         figure.savefig(out, format="png", metadata={"Software": None})
         return out.getvalue()
 
-    def _render(self, template: str, summary: Summary, language: str, fallback: str, **more: Any) -> str:
+    def _render(
+        self,
+        template: str,
+        summary: Summary,
+        language: str,
+        fallback: str,
+        correction: Correction | None = None,
+        **more: Any,
+    ) -> str:
         chosen = self.language_for(language, fallback)
         reader = _Reader(chosen, fallback, summary.timezone)
         context: dict[str, Any] = {
+            "changes": _changes(summary, correction, reader) if correction is not None else [],
+            "corrects": correction.previous_at if correction is not None else None,
             "s": summary,
             "r": reader,
             "lang": chosen,
@@ -190,3 +215,36 @@ def _presence_labels(language: str) -> dict[str, str]:
 
 def _counts_line(counts: Counts) -> list[tuple[str, int]]:
     return [(p, getattr(counts, p)) for p in PRESENCES]
+
+
+def _changes(summary: Summary, correction: Correction, reader: _Reader) -> list[str]:
+    """Each difference as a line in the reader's language."""
+    language = reader.language
+    labels = _presence_labels(language)
+    names = {d.id: d.name for s in summary.states for a in s.agencies for d in a.delegates}
+    states = {s.code: s.name for s in summary.states}
+    lines = []
+    for d in correction.differences:
+        if d.kind == "outcomes":
+            lines.append(_gettext(language, OUTCOMES) % {"number": d.subject})
+            continue
+        if d.kind == "presence":
+            subject = reader.text(names.get(d.subject)) or d.subject
+            before, after = (_presence_text(v, labels, reader) for v in (d.before, d.after))
+        elif d.kind == "represented":
+            subject = reader.text(states.get(d.subject)) or d.subject
+            before, after = (
+                _gettext(language, REPRESENTED if v == "True" else UNREPRESENTED) for v in (d.before, d.after)
+            )
+        else:
+            subject = _gettext(language, QUORUM)
+            words = {"True": _gettext(language, MET), "False": _gettext(language, NOT_MET)}
+            before, after = words.get(d.before, ""), words.get(d.after, "")
+        lines.append(_gettext(language, CHANGE) % {"subject": subject, "before": before or "—", "after": after})
+    return lines
+
+
+def _presence_text(value: str, labels: dict[str, str], reader: _Reader) -> str:
+    presence, _, minutes = value.partition(":")
+    label = labels.get(presence, presence)
+    return f"{label} ({reader.number(float(minutes))})" if minutes else label

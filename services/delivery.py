@@ -53,7 +53,7 @@ class DeliveryComposer:
         secret: Callable[[], bytes] = lambda: b"",
         answer_link: Callable[[str, str], Awaitable[str]] | None = None,
         join_link: Callable[[str, str], Awaitable[str]] | None = None,
-        summary: Callable[[str, str], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
+        summary: Callable[[str, str, int | None], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
     ) -> None:
         self.phrases, self.secret, self.answer_link, self.join_link = phrases, secret, answer_link, join_link
         self.summary = summary
@@ -161,7 +161,8 @@ class DeliveryComposer:
 
         images: tuple[Image, ...] = ()
         if kind is NoticeKind.SUMMARY and self.summary is not None:  # the summary itself, as published
-            message, images = await self.summary(session.id, delegate.language)
+            version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
+            message, images = await self.summary(session.id, delegate.language, version)
             calendar = None
         else:
             # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one

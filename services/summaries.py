@@ -21,6 +21,7 @@ from domain.notices import NoticeKind
 from domain.outbox import due_now
 from domain.ports import Clock, Outbox, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
+from domain.summary_changes import Correction, differences, same
 from services.attendance import AttendanceService
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class SummaryService:
         self._messages: dict[tuple[str, int, str], tuple[Message, tuple[Image, ...]]] = {}
         """Each published version's notice in each language, written once for all its readers."""
 
-    async def send_now(self, session_id: str) -> int:
+    async def send_now(self, session_id: str, version: int = 1) -> int:
         """Queue the summary notices of a session at once (the secretariat closed it): to the roles its policy
         sends summaries to, keyed as the plan keys them, so that the plan's own at the end adds none; how
         many were queued."""
@@ -75,8 +76,9 @@ class SummaryService:
             return 0
         now = self.clock.now()
         roles = set(policy.summary_to)
+        detail = f"v{version}" if version > 1 else ""  # a corrected summary is a notice of its own
         items = [
-            due_now(NoticeKind.SUMMARY, session_id, d, deployment.delegates[d].channels, now)
+            due_now(NoticeKind.SUMMARY, session_id, d, deployment.delegates[d].channels, now, detail)
             for d in deployment.invitations.get(session_id, ())
             if deployment.delegates[d].role in roles and deployment.delegates[d].channels
         ]
@@ -109,26 +111,71 @@ class SummaryService:
             assert found is not None
             return found
 
-    async def notice(self, session_id: str, language: str) -> tuple[Message, tuple[Image, ...]]:
-        """The published summary as one reader's notice: the Markdown as its text, the HTML with the chart
-        inline for e-mail, the short form for Telegram (the chart's caption), in ``language``."""
-        version, summary = await self.published(session_id)
+    async def reissue(self, session_id: str) -> tuple[int, Correction] | None:
+        """Compose the summary again; when it says something else than the one published (a correction of the
+        attendance, an outcome added), publish it as the next version and queue the corrected summary, which
+        names what changed, to the same readers; the version and what changed, or None (nothing changed:
+        nothing is sent)."""
+        if self.store is None or self.outbox is None:
+            raise SummaryRefused("no store and outbox to reissue summaries through")
+        async with self._publishing:
+            found = await self.store.latest(session_id)
+            if found is None:
+                raise SummaryRefused(f"the summary of {session_id} was not published yet: nothing to correct")
+            version, old = found
+            new = await self.compose(session_id)
+            if same(old, new):
+                return None
+            if not await self.store.publish(new, version + 1, self.clock.now()):
+                raise SummaryRefused(f"version {version + 1} of the summary of {session_id} was published meanwhile")
+            if self.archive is not None:
+                await asyncio.to_thread(self._keep, new)
+        correction = await self._correction(session_id, version + 1)
+        assert correction is not None
+        log.info("the summary of %s is corrected (version %d)", session_id, version + 1)
+        await self.send_now(session_id, version + 1)
+        return version + 1, correction
+
+    async def notice(
+        self, session_id: str, language: str, version: int | None = None
+    ) -> tuple[Message, tuple[Image, ...]]:
+        """A published summary (the first, or ``version``: a corrected one, which says what it corrects) as one
+        reader's notice: the Markdown as its text, the HTML with the chart inline for e-mail, the short form
+        for Telegram (the chart's caption), in ``language``."""
+        if version is None or version == 1:
+            version, summary = await self.published(session_id)
+            correction = None
+        else:
+            assert self.store is not None
+            kept = await self.store.version(session_id, version)
+            if kept is None:
+                raise SummaryRefused(f"no version {version} of the summary of {session_id}")
+            summary, correction = kept[0], await self._correction(session_id, version)
         deployment = self._deployment(session_id)
         fallback = deployment.commission.language
         chosen = self.documents.language_for(language, fallback)
         key = (session_id, version, chosen)
         if key not in self._messages:
-            self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback)
+            self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback, correction)
         return self._messages[key]
 
-    def _notice(self, summary: Summary, language: str, fallback: str) -> tuple[Message, tuple[Image, ...]]:
+    async def _correction(self, session_id: str, version: int) -> Correction | None:
+        assert self.store is not None
+        old, new = await self.store.version(session_id, version - 1), await self.store.version(session_id, version)
+        if old is None or new is None:
+            return None
+        return Correction(previous_at=old[1], differences=tuple(differences(old[0], new[0])))
+
+    def _notice(
+        self, summary: Summary, language: str, fallback: str, correction: Correction | None
+    ) -> tuple[Message, tuple[Image, ...]]:
         docs = self.documents
         chart = Image("chart", f"chart.{language}.png", docs.chart(summary, language, fallback))
         message = Message(
-            subject=docs.subject(summary, language, fallback),
-            text=docs.markdown(summary, language, fallback),
-            html=docs.html(summary, language, fallback, chart=f"cid:{chart.content_id}"),
-            telegram_html=docs.telegram(summary, language, fallback),
+            subject=docs.subject(summary, language, fallback, correction),
+            text=docs.markdown(summary, language, fallback, correction),
+            html=docs.html(summary, language, fallback, chart=f"cid:{chart.content_id}", correction=correction),
+            telegram_html=docs.telegram(summary, language, fallback, correction),
             language=language,
         )
         return message, (chart,)
@@ -161,10 +208,12 @@ class SummaryService:
         raise SummaryRefused(f"{form!r} is not a form of summary: one of {', '.join(FORMATS)}")
 
     async def keep(self, session_id: str) -> Archived:
-        """Compose the summary and its public variant and write every form of them to the archive."""
+        """Write every form of the summary and its public variant to the archive: the newest published
+        version, or (none published yet) the summary as of now."""
         if self.archive is None:
             raise SummaryRefused("no archive to keep summaries in")
-        summary = await self.compose(session_id)
+        found = await self.store.latest(session_id) if self.store is not None else None
+        summary = found[1] if found is not None else await self.compose(session_id)
         return await asyncio.to_thread(self._keep, summary)  # the PDF takes a second: not in the event loop
 
     def _keep(self, summary: Summary) -> Archived:

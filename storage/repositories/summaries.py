@@ -32,6 +32,15 @@ class SummaryRepository:
             row = (await conn.execute(query)).first()
         return (int(row.version), Summary.model_validate_json(row.content)) if row is not None else None
 
+    async def version(self, session_id: str, version: int) -> tuple[Summary, datetime] | None:
+        """One version of the session's summary, and when it was published."""
+        query = select(summaries.c.content, summaries.c.published_at).where(
+            summaries.c.session_id == session_id, summaries.c.version == version
+        )
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (Summary.model_validate_json(row.content), row.published_at) if row is not None else None
+
     async def publish(self, summary: Summary, version: int, at: datetime) -> bool:
         """Keep this version; False when that version of the session's summary was published already (by
         another process at the same moment: the first one stands)."""
