@@ -49,7 +49,7 @@ def differences(old: Summary, new: Summary) -> list[Difference]:
     for state in new.states:
         if states.get(state.code) is not None and states[state.code] != state.represented:
             found.append(Difference("represented", state.code, str(states[state.code]), str(state.represented)))
-    if old.quorum != new.quorum and new.quorum is not None:
+    if new.quorum is not None and (old.quorum is None or old.quorum.met != new.quorum.met):
         found.append(Difference("quorum", "", str(old.quorum.met if old.quorum else ""), str(new.quorum.met)))
     items = {i.number: i for i in old.agenda}
     for item in new.agenda:

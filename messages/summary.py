@@ -191,7 +191,7 @@ class SummaryDocuments:
         reader = _Reader(chosen, fallback, summary.timezone)
         context: dict[str, Any] = {
             "changes": _changes(summary, correction, reader) if correction is not None else [],
-            "corrects": correction.previous_at if correction is not None else None,
+            "corrected_at": correction.previous_at if correction is not None else None,
             "s": summary,
             "r": reader,
             "lang": chosen,

@@ -83,10 +83,24 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
             await services.timeline.apply(deployment, services.configuration.put)
             while await services.dispatcher.drain_once():
                 pass
+            first = len(smtp.received)
+
+            # Published once: asked again with nothing changed, nothing is sent.
+            assert await services.summaries.reissue("icmec-xx") is None
+            clock.advance(600)
+            await services.attendance.correct("icmec-xx", "kgz-asanov", "absent", "cli:secretary", "left at once")
+            corrected = await services.summaries.reissue("icmec-xx")
+            assert corrected is not None
+            while await services.dispatcher.drain_once():
+                pass
+            assert await services.summaries.reissue("icmec-xx") is None  # and the correction is not sent twice
+            while await services.dispatcher.drain_once():
+                pass
             services.composer.close()
             for channel in channels.values():
                 await channel.close()
-            received = smtp.received
+            received = smtp.received[:first]
+            again = smtp.received[first:]
 
     invited = deployment.invitations["icmec-xx"]
     summaries = {
@@ -97,10 +111,9 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     with_email = {deployment.delegates[d].email for d in invited if deployment.delegates[d].email} - {None}
     assert set(summaries) == with_email - {deployment.delegates["rus-mfa"].email}  # rus-mfa reads Telegram
 
-    published = await store.summaries.latest("icmec-xx")
+    published = await store.summaries.version("icmec-xx", 1)
     assert published is not None
-    version, summary = published
-    assert version == 1
+    summary, _ = published
     assert summary.events_sha256 == events_digest(recorded)
     assert (summary.totals.in_person, summary.totals.remote, summary.represented) == (2, 3, 5)
 
@@ -125,7 +138,7 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     assert "| 60 |" in parts(armenian)["text/plain"].get_content()  # Asanov's minutes on the call
     assert "## Մասնակիցների ներկայություն" in parts(armenian)["text/plain"].get_content()  # in Armenian words
 
-    [photo] = [m for m in api.photos if m.chat_id == CHAT]
+    [photo, _] = [m for m in api.photos if m.chat_id == CHAT]
     assert photo.photo is not None
     assert photo.photo[:8] == b"\x89PNG\r\n\x1a\n"
     assert photo.caption is not None
@@ -136,3 +149,23 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     assert (archive / "annex.ru.pdf").read_bytes()[:5] == b"%PDF-"
     assert (archive / "summary.json").is_file()
     assert (archive / "public.en.md").is_file()
+
+    version, correction = corrected
+    assert version == 2
+    assert [(d.kind, d.subject, d.before, d.after) for d in correction.differences] == [
+        ("presence", "kgz-asanov", "remote:60", "absent"),
+        ("represented", "KGZ", "True", "False"),  # he was his state's only one there; the quorum still holds
+    ]
+    resent = {r.recipients[0]: r.message for r in again if r.message["X-Plenary-Session"] == "icmec-xx"}
+    assert set(resent) == set(summaries)  # the same readers, once each
+    note = parts(resent[deployment.delegates["kgz-asanov"].email])["text/plain"].get_content()
+    assert str(resent[deployment.delegates["kgz-asanov"].email]["Subject"]).endswith("XX заседание МКВЭС ОДКБ")
+    assert "Талант Асанов:" in note
+    assert "→" in note
+    latest = await store.summaries.latest("icmec-xx")
+    assert latest is not None
+    assert latest[0] == 2
+    assert latest[1].events_sha256 != summary.events_sha256  # the correction is one more fact
+    [photo_v2] = [m for m in api.photos if m.chat_id == CHAT][1:]
+    assert photo_v2.caption is not None
+    assert "Талант Асанов" in photo_v2.caption
