@@ -55,7 +55,9 @@ def summary_command(
         raise typer.BadParameter(f"--format {form} is binary: give --output FILE, or redirect the output")
     actions = (keep, verify, reissue)
     code, data = asyncio.run(_run(Settings(), deployment, session, form, public_variant, language, actions))
-    if output is not None:
+    if data.startswith(b"error: "):
+        sys.stderr.buffer.write(data)
+    elif output is not None:
         output.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)

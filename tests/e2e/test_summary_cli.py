@@ -85,3 +85,6 @@ def test_a_wrong_session_or_form_is_refused_with_what_there_is(tmp_path: Path) -
     form = plenary("summary", "icmec-xx", "config/examples/", "--format", "docx", env=env)
     assert form.returncode == 2
     assert "md, html, json, pdf, png" in form.stderr
+    early = plenary("summary", "icmec-xx", "config/examples/", "--reissue", env=env)
+    assert early.returncode == 1
+    assert "was not published yet: nothing to correct" in early.stderr
