@@ -196,6 +196,7 @@ def bootstrap(
         store.summaries,
         store.outbox,
         dispatcher.wake,
+        store.outcomes,
     )
     events.subscribe(SessionClosed, summaries.closed)
 
@@ -213,6 +214,7 @@ def bootstrap(
         deployment=configuration.get,
         answers=answers,
         attendance=attendance,
+        summaries=summaries,
         checkins=checkins,
         delegations=DelegationService(
             answers, store.substitutions, roster, store.audit, clock, configuration.get, store.outbox

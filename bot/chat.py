@@ -23,6 +23,7 @@ from services.checkins import CheckinService
 from services.delegations import DelegationService
 from services.roster import Roster
 from services.steering import SteeringService
+from services.summaries import SummaryService
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Desk:
     """A delegate's personal links (``calendar``: their feed)."""
     secret: Callable[[], bytes]
     """The server's secret (known once the service has started)."""
+    summaries: SummaryService | None = None
+    """The sessions' summaries (the secretariat's ``/decision``)."""
 
 
 class Chat:

@@ -66,6 +66,7 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             "status": self.status,
             "attendance": self.attendance,
             "mark": self.mark,
+            "decision": self.decision,
             "remind": self.remind,
             "broadcast": self.broadcast,
             "close": self.close,

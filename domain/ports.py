@@ -17,7 +17,7 @@ from domain.deployment import Deployment
 from domain.events import Event
 from domain.feeds import Feed
 from domain.ledger import Ledger, RecipientRecord, SessionRecord
-from domain.model import Delegate, Session
+from domain.model import Delegate, Outcome, Session
 from domain.notices import NoticeKind
 from domain.outbox import ClaimedItem, OutboxItem, OutboxStats
 from domain.pages import AnswerPage
@@ -685,4 +685,16 @@ class PublishedSummaries(Protocol):
 
     async def publish(self, summary: Summary, version: int, at: datetime) -> bool:
         """Keep a version; False when that version was published already (the first one stands)."""
+        ...
+
+
+class Outcomes(Protocol):
+    """The decisions the secretariat records in the chat during a session."""
+
+    async def add(self, session_id: str, item: int, text: str, by: str, at: datetime) -> None:
+        """Record one on an agenda item (its number, from 1)."""
+        ...
+
+    async def for_session(self, session_id: str) -> list[Outcome]:
+        """The session's, in the order they were recorded."""
         ...

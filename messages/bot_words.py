@@ -218,6 +218,12 @@ PHRASES: Mapping[str, str] = {
     "broadcast.sent": N_("Sent to %(count)s invited: it goes out through the outbox."),
     "broadcast.already": N_("This message was already sent (to %(count)s)."),
     "broadcast.dropped": N_("Cancelled: the message was not sent."),
+    "decision.usage": N_(
+        "Write /decision ITEM TEXT: the agenda item's number (1 to %(items)s) and what was decided, e.g. "
+        "/decision 4 Approve the draft agreement. It is for the session in progress, and goes into its summary."
+    ),
+    "decision.no_item": N_("%(title)s has no item %(number)s on its agenda: its items are 1 to %(items)s."),
+    "decision.recorded": N_("Recorded for the summary of %(title)s, item %(number)s (%(item)s)."),
     "close.done": N_("%(title)s is closed (%(when)s): join links and check-in are closed."),
     "close.already": N_("%(title)s was already closed (%(when)s)."),
     "checkincode.no_venue": N_("%(title)s is held by video only: there is no check-in at a venue."),
@@ -248,4 +254,5 @@ PHRASES: Mapping[str, str] = {
     "command.checkincode": N_("The check-in code for the hall"),
     "command.broadcast": N_("A message to everyone invited"),
     "command.close": N_("Close a session"),
+    "command.decision": N_("Record a decision for the summary"),
 }

@@ -19,7 +19,7 @@ from domain.deployment import Deployment
 from domain.events import SessionClosed
 from domain.notices import NoticeKind
 from domain.outbox import due_now
-from domain.ports import Clock, Outbox, PublishedSummaries, SummaryArchive, SummaryDocuments
+from domain.ports import Clock, Outbox, Outcomes, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
 from domain.summary_changes import Correction, differences, same
 from services.attendance import AttendanceService
@@ -55,13 +55,31 @@ class SummaryService:
         published: PublishedSummaries | None = None,
         outbox: Outbox | None = None,
         on_enqueued: Callable[[], None] = lambda: None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         self.attendance, self.documents, self.clock = attendance, documents, clock
         self.deployment, self.archive, self.store = deployment, archive, published
-        self.outbox, self.on_enqueued = outbox, on_enqueued
+        self.outbox, self.on_enqueued, self.outcomes = outbox, on_enqueued, outcomes
         self._publishing = asyncio.Lock()
         self._messages: dict[tuple[str, int, str], tuple[Message, tuple[Image, ...]]] = {}
         """Each published version's notice in each language, written once for all its readers."""
+
+    async def decide(self, session_id: str, item: int, text: str, by: str) -> str:
+        """Record a decision on an agenda item (from the chat, during the session); the item's title, in the
+        commission's language. ``SummaryRefused`` for an item not on the agenda or an empty text."""
+        if self.outcomes is None:
+            raise SummaryRefused("no store for decisions")
+        deployment = self._deployment(session_id)
+        session = deployment.sessions[session_id]
+        if not 1 <= item <= len(session.agenda):
+            raise SummaryRefused(f"item {item} is not on the agenda of {session_id} ({len(session.agenda)} items)")
+        text = " ".join(text.split())[:2000]
+        if not text:
+            raise SummaryRefused("a decision needs its text")
+        await self.outcomes.add(session_id, item, text, by, self.clock.now())
+        log.info("a decision on item %d of %s was recorded by %s", item, session_id, by)
+        title = session.agenda[item - 1].title
+        return title.get(deployment.commission.language) or next(iter(title.values()), "")
 
     async def send_now(self, session_id: str, version: int = 1) -> int:
         """Queue the summary notices of a session at once (the secretariat closed it): to the roles its policy
@@ -187,7 +205,9 @@ class SummaryService:
         read = await self.attendance.record_of(session_id, now)
         assert read is not None
         table, facts, closed = read
-        summary = compose(deployment, deployment.sessions[session_id], table, facts, now, ended_at=closed)
+        recorded = await self.outcomes.for_session(session_id) if self.outcomes is not None else []
+        session = deployment.sessions[session_id]
+        summary = compose(deployment, session, table, facts, now, outcomes=recorded, ended_at=closed)
         return public(summary, deployment) if public_variant else summary
 
     def render(self, summary: Summary, form: str, language: str | None = None) -> bytes:

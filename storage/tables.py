@@ -133,6 +133,17 @@ summaries = Table(
     Column("content", Text, nullable=False),
 )
 
+session_outcomes = Table(
+    "session_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ID, nullable=False, index=True),
+    Column("item", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("recorded_by", String(120), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,

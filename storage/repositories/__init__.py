@@ -25,7 +25,7 @@ from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
 from storage.repositories.steering import BroadcastRepository, ClosureRepository
-from storage.repositories.summaries import SummaryRepository
+from storage.repositories.summaries import OutcomeRepository, SummaryRepository
 from storage.repositories.video import VideoStateRepository
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "LinkRepository",
     "NudgeRepository",
     "OutboxRepository",
+    "OutcomeRepository",
     "PreferenceRepository",
     "SecretRepository",
     "Store",
@@ -60,6 +61,7 @@ class Store:
         self.attendance = AttendanceRepository(engine)
         self.video = VideoStateRepository(engine)
         self.summaries = SummaryRepository(engine)
+        self.outcomes = OutcomeRepository(engine)
         self.links = LinkRepository(engine)
         self.audit = AuditRepository(engine)
         self.changes = ChangeLogRepository(engine)

@@ -1,4 +1,5 @@
-"""Published summaries: each version of a session's summary as it was published, whole (its JSON)."""
+"""Published summaries (each version as it was published, whole: its JSON), and the decisions the secretariat
+records in the chat during a session."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.model import Outcome
 from domain.summary import Summary
 from storage.engine import reader
 from storage.repositories._sql import insert
-from storage.tables import summaries
+from storage.tables import session_outcomes, summaries
 
 
 class SummaryRepository:
@@ -58,3 +60,28 @@ class SummaryRepository:
         async with self.engine.begin() as conn:
             result = await conn.execute(statement)
         return bool(result.rowcount)
+
+
+class OutcomeRepository:
+    """Implements ``domain.ports.Outcomes`` over the ``session_outcomes`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reader = reader(engine)
+
+    async def add(self, session_id: str, item: int, text: str, by: str, at: datetime) -> None:
+        """Record a decision on an agenda item, as written (in the language it was written in)."""
+        row = {"session_id": session_id, "item": item, "text": text, "recorded_by": by, "recorded_at": at}
+        async with self.engine.begin() as conn:
+            await conn.execute(session_outcomes.insert().values(**row))
+
+    async def for_session(self, session_id: str) -> list[Outcome]:
+        """The session's recorded decisions, in the order they were recorded, one outcome each."""
+        query = (
+            select(session_outcomes.c.item, session_outcomes.c.text)
+            .where(session_outcomes.c.session_id == session_id)
+            .order_by(session_outcomes.c.id)
+        )
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Outcome(item=row.item, decisions=[{"*": row.text}]) for row in rows]
