@@ -69,7 +69,8 @@ def _to_text(value: object) -> object:
         return {ANY_LANGUAGE: value}
     if isinstance(value, dict):
         for code, text in value.items():
-            _check_language(code)
+            if code != ANY_LANGUAGE:  # ``*``: a text given in no language, as a plain string is read
+                _check_language(code)
             if not isinstance(text, str):
                 raise ValueError(f"the {code!r} text must be a string")
             if not text.strip():

@@ -238,3 +238,19 @@ async def test_the_secretariat_is_told_when_the_quorum_is_reached_and_lost_and_r
             assert (tjk.correction.recorded_by, tjk.correction.note) == (f"secretariat:{ADMIN.id}", "joined by phone")
             assert table_now.quorum is not None
             assert table_now.quorum.represented == 4  # TJK, said to be there, counts
+
+            # What the session decides goes into its summary, under its item; an item not on the agenda is refused.
+            api.push(api.command_update(ADMIN, "/decision 2 Утвердить задачи на предстоящий период"))
+            item = session.agenda[1].title["ru"]
+            recorded = say("decision.recorded", number="2", item=item, title=title)
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == recorded], within=5)
+            api.push(api.command_update(ADMIN, "/decision 99 Что-то"))
+            items = str(len(session.agenda))
+            no_item = say("decision.no_item", number="99", title=title, items=items)
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == no_item], within=5)
+            api.push(api.command_update(ADMIN, "/decision"))
+            usage = say("decision.usage", items=items)
+            await api.wait_for(lambda: [m for m in api.sent_to(ADMIN.id) if m.text == usage], within=5)
+            summary = await services.summaries.compose(session.id)
+            assert summary.agenda[1].decisions == ({"*": "Утвердить задачи на предстоящий период"},)
+            assert [i.decisions for i in summary.agenda if i.number != 2] == [()] * (len(session.agenda) - 1)

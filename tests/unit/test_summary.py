@@ -165,3 +165,12 @@ def test_the_hash_is_of_the_events_whatever_their_order_and_changes_with_any_of_
         json.dumps(e.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in facts
     )
     assert summary.events_sha256 == hashlib.sha256("\n".join(lines).encode()).hexdigest()  # as docs/summaries.md says
+
+
+def test_a_summary_read_back_from_its_json_is_the_same(
+    deployment: Deployment, xx: Session, facts: list[AttendanceEvent]
+) -> None:
+    plain = Outcome.model_validate({"item": 2, "decisions": ["Принято"], "assignments": [{"text": "Подготовить"}]})
+    summary = summarise(deployment, xx, facts, outcomes=[plain])
+    assert summary.agenda[1].decisions == ({"*": "Принято"},)  # as written in the chat: in no language of its own
+    assert Summary.model_validate_json(summary.model_dump_json()) == summary
