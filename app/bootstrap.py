@@ -146,7 +146,7 @@ def bootstrap(
         secret=lambda: start_links.secret,
         answer_link=answer_pages.url,
         join_link=lambda delegate_id, session_id: video.url(delegate_id, session_id),
-        summary=lambda session_id, language, version: summaries.notice(session_id, language, version),
+        summary=lambda session_id, language, version, press: summaries.notice(session_id, language, version, press),
     )
     dispatcher = Dispatcher(
         store.outbox,

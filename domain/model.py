@@ -224,6 +224,16 @@ class Quorum(Model):
         return f"{round((self.share or 0) * 100)}%"
 
 
+class SummaryPolicy(Model):
+    """Where a session's summary goes besides the invited delegates."""
+
+    chats: list[int] | None = None
+    """Telegram chats it is posted to (a group's or channel's id, ``-100…``, with the bot in it); by default the
+    secretariat's accounts (``secretariat.telegram_admins``). ``[]``: none."""
+    press: StrictBool = False
+    """Whether its public variant (no names, no links) is e-mailed to the press contact (``press.email``)."""
+
+
 class Commission(Model):
     """The commission itself."""
 
@@ -240,6 +250,18 @@ class Commission(Model):
     telegram: TelegramPolicy = TelegramPolicy()
     quorum: Quorum | None = None
     """The sessions' quorum, where a session does not set its own."""
+    summaries: SummaryPolicy = SummaryPolicy()
+
+    @model_validator(mode="after")
+    def _press_has_an_address(self) -> Commission:
+        if self.summaries.press and (self.press is None or self.press.email is None):
+            raise ValueError("summaries.press sends the press the public summary: give press.email")
+        return self
+
+    @property
+    def summary_chats(self) -> list[int]:
+        """The Telegram chats a summary is posted to."""
+        return self.summaries.chats if self.summaries.chats is not None else list(self.secretariat.telegram_admins)
 
     @property
     def language(self) -> str:

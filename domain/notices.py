@@ -66,3 +66,14 @@ def notice_key(session_id: str, kind: NoticeKind, delegate_id: str, detail: str 
     if detail:
         return f"{session_id}:{kind.value}:{detail}:{delegate_id}"
     return f"{session_id}:{kind.value}:{delegate_id}"
+
+
+OUTSIDE = "~"
+"""The first character of a recipient who is not a delegate (no delegate's id can have it): ``~chat<id>``, a
+Telegram chat a summary is posted to; ``~press``, the press contact, who gets its public variant."""
+PRESS = f"{OUTSIDE}press"
+
+
+def chat_recipient(chat_id: int) -> str:
+    """The recipient id of a Telegram chat (a group, a channel, an account's private chat)."""
+    return f"{OUTSIDE}chat{chat_id}"

@@ -11,7 +11,7 @@ from domain.callbacks import ANSWER_CODES, short, sign
 from domain.delivery import Button, CalendarPart, Change, Delivery, Image, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import CALENDAR_KINDS, NoticeKind
+from domain.notices import CALENDAR_KINDS, OUTSIDE, PRESS, NoticeKind, chat_recipient
 from domain.outbox import ClaimedItem, OutboxItem, due_now
 from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
@@ -53,7 +53,7 @@ class DeliveryComposer:
         secret: Callable[[], bytes] = lambda: b"",
         answer_link: Callable[[str, str], Awaitable[str]] | None = None,
         join_link: Callable[[str, str], Awaitable[str]] | None = None,
-        summary: Callable[[str, str, int | None], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
+        summary: Callable[[str, str, int | None, bool], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
     ) -> None:
         self.phrases, self.secret, self.answer_link, self.join_link = phrases, secret, answer_link, join_link
         self.summary = summary
@@ -112,6 +112,8 @@ class DeliveryComposer:
     async def compose(self, item: ClaimedItem, channel: str) -> Delivery | None:
         """Render the notice for one channel; None when the delegate has no address there."""
         deployment = self.deployment()
+        if item.delegate_id.startswith(OUTSIDE):
+            return await self._outside(item, channel, deployment)
         session = deployment.sessions.get(item.session_id)
         delegate = deployment.delegates.get(item.delegate_id)
         if session is None or delegate is None:
@@ -162,7 +164,7 @@ class DeliveryComposer:
         images: tuple[Image, ...] = ()
         if kind is NoticeKind.SUMMARY and self.summary is not None:  # the summary itself, as published
             version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
-            message, images = await self.summary(session.id, delegate.language, version)
+            message, images = await self.summary(session.id, delegate.language, version, False)
             calendar = None
         else:
             # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one
@@ -185,6 +187,38 @@ class DeliveryComposer:
                 secretariat.name or commission.short_name or commission.name, message.language, commission.language
             ),
             buttons=buttons,
+            images=images,
+        )
+
+    async def _outside(self, item: ClaimedItem, channel: str, deployment: Deployment) -> Delivery | None:
+        """A summary for a chat the YAML names (in the commission's language) or for the press (the public
+        variant, by e-mail); None for anything else (nothing else goes to them)."""
+        commission = deployment.commission
+        if item.kind != NoticeKind.SUMMARY.value or self.summary is None or item.session_id not in deployment.sessions:
+            return None
+        press = item.delegate_id == PRESS
+        if press:
+            if channel != "email" or commission.press is None or commission.press.email is None:
+                return None
+            address, name = commission.press.email, localize(commission.press.name, commission.language)
+        else:
+            chat = item.delegate_id.removeprefix(chat_recipient(0).removesuffix("0"))
+            if channel != "telegram" or not chat.lstrip("-").isdigit():
+                return None
+            address, name = chat, chat
+        detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
+        version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
+        message, images = await self.summary(item.session_id, commission.language, version, press)
+        headers = {"X-Plenary-Kind": item.kind, "X-Plenary-Session": item.session_id, "X-Plenary-Notice": item.key}
+        sender = commission.secretariat.name or commission.short_name or commission.name
+        return Delivery(
+            key=item.key,
+            kind=item.kind,
+            address=address,
+            name=name,
+            message=message,
+            headers=headers,
+            sender_name=localize(sender, message.language, commission.language),
             images=images,
         )
 

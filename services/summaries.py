@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from domain.delivery import Image, Message
 from domain.deployment import Deployment
 from domain.events import SessionClosed
-from domain.notices import NoticeKind
+from domain.notices import PRESS, NoticeKind, chat_recipient
 from domain.outbox import due_now
 from domain.ports import Clock, Outbox, Outcomes, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
@@ -61,7 +61,7 @@ class SummaryService:
         self.deployment, self.archive, self.store = deployment, archive, published
         self.outbox, self.on_enqueued, self.outcomes = outbox, on_enqueued, outcomes
         self._publishing = asyncio.Lock()
-        self._messages: dict[tuple[str, int, str], tuple[Message, tuple[Image, ...]]] = {}
+        self._messages: dict[tuple[str, int, str, bool], tuple[Message, tuple[Image, ...]]] = {}
         """Each published version's notice in each language, written once for all its readers."""
 
     async def decide(self, session_id: str, item: int, text: str, by: str) -> str:
@@ -106,6 +106,24 @@ class SummaryService:
             self.on_enqueued()
         return queued
 
+    async def _to_outside(self, session_id: str, version: int) -> int:
+        """Queue a published version for the chats the YAML names (the secretariat's by default) and, when
+        it asks, its public variant for the press contact; how many were queued."""
+        if self.outbox is None:
+            return 0
+        commission = self._deployment(session_id).commission
+        now, detail = self.clock.now(), (f"v{version}" if version > 1 else "")
+        items = [
+            due_now(NoticeKind.SUMMARY, session_id, chat_recipient(chat), ("telegram",), now, detail)
+            for chat in commission.summary_chats
+        ]
+        if commission.summaries.press and commission.press is not None and commission.press.email is not None:
+            items.append(due_now(NoticeKind.SUMMARY, session_id, PRESS, ("email",), now, detail))
+        queued = await self.outbox.enqueue(items, now) if items else 0
+        if queued:
+            self.on_enqueued()
+        return queued
+
     async def closed(self, event: SessionClosed) -> None:
         """The secretariat closed a session: its summary goes out now."""
         await self.send_now(event.session_id)
@@ -125,6 +143,7 @@ class SummaryService:
                 log.info("the summary of %s is published (%s)", session_id, summary.events_sha256)
                 if self.archive is not None:
                     await asyncio.to_thread(self._keep, summary)
+                await self._to_outside(session_id, 1)
             found = await self.store.latest(session_id)
             assert found is not None
             return found
@@ -152,10 +171,11 @@ class SummaryService:
         assert correction is not None
         log.info("the summary of %s is corrected (version %d)", session_id, version + 1)
         await self.send_now(session_id, version + 1)
+        await self._to_outside(session_id, version + 1)
         return version + 1, correction
 
     async def notice(
-        self, session_id: str, language: str, version: int | None = None
+        self, session_id: str, language: str, version: int | None = None, public_variant: bool = False
     ) -> tuple[Message, tuple[Image, ...]]:
         """A published summary (the first, or ``version``: a corrected one, which says what it corrects) as one
         reader's notice: the Markdown as its text, the HTML with the chart inline for e-mail, the short form
@@ -170,9 +190,11 @@ class SummaryService:
                 raise SummaryRefused(f"no version {version} of the summary of {session_id}")
             summary, correction = kept[0], await self._correction(session_id, version)
         deployment = self._deployment(session_id)
+        if public_variant:
+            summary = public(summary, deployment)
         fallback = deployment.commission.language
         chosen = self.documents.language_for(language, fallback)
-        key = (session_id, version, chosen)
+        key = (session_id, version, chosen, public_variant)
         if key not in self._messages:
             self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback, correction)
         return self._messages[key]

@@ -106,7 +106,9 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     summaries = {
         r.recipients[0]: r.message
         for r in received
-        if r.message["X-Plenary-Kind"] == "summary" and r.message["X-Plenary-Session"] == "icmec-xx"
+        if r.message["X-Plenary-Kind"] == "summary"
+        and r.message["X-Plenary-Session"] == "icmec-xx"
+        and r.recipients != ("press@icmec.example.org",)
     }
     with_email = {deployment.delegates[d].email for d in invited if deployment.delegates[d].email} - {None}
     assert set(summaries) == with_email - {deployment.delegates["rus-mfa"].email}  # rus-mfa reads Telegram
@@ -143,7 +145,29 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     assert photo.photo[:8] == b"\x89PNG\r\n\x1a\n"
     assert photo.caption is not None
     assert photo.caption.startswith("Итоги: XX заседание МКВЭС ОДКБ")
-    assert "5 из 6" in photo.caption or "5 из 6" in photo.caption.replace("\xa0", " ")
+    assert "Представлено государств-членов: 5 из 6." in photo.caption
+    assert "имеется с 19 октября 2022, 14:04" in photo.caption  # the quorum, from Asanov's join at 14:04
+    assert "— Республика Таджикистан: 0/3" in photo.caption
+
+    # Posted to the secretariat's accounts (no chats named), and the public variant to the press secretary.
+    admins = deployment.commission.secretariat.telegram_admins
+    for admin in admins:
+        first_post, corrected_post = [m for m in api.photos if m.chat_id == admin and "XX" in (m.caption or "")]
+        assert first_post.caption is not None
+        assert first_post.caption.startswith("Итоги: XX заседание МКВЭС ОДКБ")
+        assert corrected_post.caption is not None
+        assert corrected_post.caption.startswith("Исправленные итоги: XX заседание МКВЭС ОДКБ")
+    press = [
+        r.message
+        for r in received
+        if r.recipients == ("press@icmec.example.org",) and r.message["X-Plenary-Session"] == "icmec-xx"
+    ]
+    assert len(press) == 1
+    text = parts(press[0])["text/plain"].get_content()
+    assert "Республика Армения" in text
+    for delegate in deployment.delegates.values():
+        assert delegate.name["ru"] not in text
+    assert "http" not in parts(press[0])["text/html"].get_content().replace("http://www.w3.org", "")
 
     archive = tmp_path / "summaries" / "icmec-xx"
     assert (archive / "annex.ru.pdf").read_bytes()[:5] == b"%PDF-"
@@ -156,7 +180,11 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
         ("presence", "kgz-asanov", "remote:60", "absent"),
         ("represented", "KGZ", "True", "False"),  # he was his state's only one there; the quorum still holds
     ]
-    resent = {r.recipients[0]: r.message for r in again if r.message["X-Plenary-Session"] == "icmec-xx"}
+    resent = {
+        r.recipients[0]: r.message
+        for r in again
+        if r.message["X-Plenary-Session"] == "icmec-xx" and r.recipients != ("press@icmec.example.org",)
+    }
     assert set(resent) == set(summaries)  # the same readers, once each
     note = parts(resent[deployment.delegates["kgz-asanov"].email])["text/plain"].get_content()
     assert str(resent[deployment.delegates["kgz-asanov"].email]["Subject"]).endswith("XX заседание МКВЭС ОДКБ")
