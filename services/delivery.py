@@ -172,9 +172,6 @@ class DeliveryComposer:
             message, calendar = await asyncio.get_running_loop().run_in_executor(self._pool, build)
         name = localize(delegate.name, delegate.language, deployment.commission.language)
         buttons = self._buttons(session, message.language, now) if channel == "telegram" and kind in ANSWERABLE else ()
-        commission = deployment.commission
-        secretariat = commission.secretariat
-        headers = {"X-Plenary-Kind": kind.value, "X-Plenary-Session": session.id, "X-Plenary-Notice": item.key}
         return Delivery(
             key=item.key,
             kind=kind.value,
@@ -182,10 +179,8 @@ class DeliveryComposer:
             name=name,
             message=message,
             calendar=calendar,
-            headers=headers,
-            sender_name=localize(
-                secretariat.name or commission.short_name or commission.name, message.language, commission.language
-            ),
+            headers=_headers(item),
+            sender_name=_sender(deployment, message.language),
             buttons=buttons,
             images=images,
         )
@@ -209,16 +204,14 @@ class DeliveryComposer:
         detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
         version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
         message, images = await self.summary(item.session_id, commission.language, version, press)
-        headers = {"X-Plenary-Kind": item.kind, "X-Plenary-Session": item.session_id, "X-Plenary-Notice": item.key}
-        sender = commission.secretariat.name or commission.short_name or commission.name
         return Delivery(
             key=item.key,
             kind=item.kind,
             address=address,
             name=name,
             message=message,
-            headers=headers,
-            sender_name=localize(sender, message.language, commission.language),
+            headers=_headers(item),
+            sender_name=_sender(deployment, message.language),
             images=images,
         )
 
@@ -255,3 +248,16 @@ class DeliveryComposer:
             tools.append(Button(phrases.say(language, "button.join"), sign(secret, "j", key)))
         tools.append(Button(phrases.say(language, "button.calendar"), sign(secret, "k", key)))
         return (*rows, tuple(tools))
+
+
+def _headers(item: ClaimedItem) -> dict[str, str]:
+    """What an e-mail says of the notice it carries."""
+    return {"X-Plenary-Kind": item.kind, "X-Plenary-Session": item.session_id, "X-Plenary-Notice": item.key}
+
+
+def _sender(deployment: Deployment, language: str) -> str:
+    """Who a message is from: the secretariat's name, in the reader's language."""
+    commission = deployment.commission
+    return localize(
+        commission.secretariat.name or commission.short_name or commission.name, language, commission.language
+    )

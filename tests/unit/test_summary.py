@@ -16,22 +16,9 @@ from domain.deployment import Deployment
 from domain.model import Outcome, Session
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
 from domain.summary import Summary, compose, events_digest, public
-from tests.unit.test_attendance_record import at, check_in
+from tests.unit.test_attendance_record import at, check_in, video
 
 _ids = itertools.count()
-
-
-def video(session: Session, kind: AttendanceKind, minutes: float, who: str | None, pid: str) -> AttendanceEvent:
-    return AttendanceEvent(
-        session_id=session.id,
-        delegate_id=who,
-        source=AttendanceSource.VIDEO,
-        kind=kind,
-        occurred_at=at(session, minutes),
-        external_id=f"v{next(_ids)}",
-        participant_id=pid,
-        participant_name="Гость из приёмной" if who is None else None,
-    )
 
 
 @pytest.fixture
