@@ -79,6 +79,9 @@ async def play() -> int:
         try:
             await _meeting(services, bbb, clock, public, deployment.invitations[SESSION])
             table = await services.attendance.table(SESSION)
+            kept = await services.summaries.keep(SESSION)  # as `plenary summary icmec-xviii --keep` keeps it
+            summary = await services.summaries.compose(SESSION)
+            english = services.summaries.render(summary, "md", "en").decode()
         finally:
             await runner.cleanup()
             for provider in services.video.providers.values():
@@ -87,6 +90,9 @@ async def play() -> int:
     assert table is not None
     print("\nThe XVIII meeting (videoconference, BigBlueButton double), as `plenary attendance` shows it:\n")
     print("\n".join(table_lines(table, deployment)))
+    folder = Path(next(iter(kept.files.values()))).parent
+    print(f"\nIts summary (Markdown, HTML, JSON, the PDF annex, the chart) is kept in {folder}; it begins:\n")
+    print("\n".join(english.splitlines()[:12]))
     return 0
 
 
