@@ -106,6 +106,16 @@ class SummaryService:
             self.on_enqueued()
         return queued
 
+    async def _archive(self, summary: Summary) -> None:
+        """Keep a published version in the archive; a failure is logged, and the notices go out all the same
+        (``plenary summary SESSION --keep`` writes it again)."""
+        if self.archive is None:
+            return
+        try:
+            await asyncio.to_thread(self._keep, summary)  # the PDF takes a second: not in the event loop
+        except Exception:
+            log.exception("the summary of %s was published but not kept in the archive", summary.session_id)
+
     async def _to_outside(self, session_id: str, version: int) -> int:
         """Queue a published version for the chats the YAML names (the secretariat's by default) and, when
         it asks, its public variant for the press contact; how many were queued."""
@@ -141,9 +151,8 @@ class SummaryService:
             summary = await self.compose(session_id)
             if await self.store.publish(summary, 1, self.clock.now()):
                 log.info("the summary of %s is published (%s)", session_id, summary.events_sha256)
-                if self.archive is not None:
-                    await asyncio.to_thread(self._keep, summary)
                 await self._to_outside(session_id, 1)
+                await self._archive(summary)
             found = await self.store.latest(session_id)
             assert found is not None
             return found
@@ -165,8 +174,7 @@ class SummaryService:
                 return None
             if not await self.store.publish(new, version + 1, self.clock.now()):
                 raise SummaryRefused(f"version {version + 1} of the summary of {session_id} was published meanwhile")
-            if self.archive is not None:
-                await asyncio.to_thread(self._keep, new)
+            await self._archive(new)
         correction = await self._correction(session_id, version + 1)
         assert correction is not None
         log.info("the summary of %s is corrected (version %d)", session_id, version + 1)
