@@ -118,7 +118,7 @@ def run() -> int:
         "--clock-speed",
         "20000",
         "--until",
-        "2022-10-22T00:00:00Z",
+        "2022-10-24T00:00:00Z",
         check=False,
     )
     print(f"\nThe e-mails are in {DEMO_DATA / 'maildir'} (one file each, Maildir format).")
