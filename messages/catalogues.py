@@ -68,3 +68,11 @@ def catalogue(language: str) -> Catalogue:
     translations = Translations(compiled, domain=DOMAIN)
     # The header's Language names the locale dates are written in ("en_GB" for British English).
     return Catalogue(language, translations, catalog.locale or Locale.parse(language))
+
+
+def nearest(language: str, *fallbacks: str) -> str | None:
+    """The first language with a catalogue among ``language`` (``ru_KZ``, ``ru-RU``), its base (``ru``) and
+    the fallbacks, in that order; None when none has one."""
+    served = languages()
+    base = language.replace("-", "_").split("_", 1)[0]
+    return next((candidate for candidate in (language, base, *fallbacks) if candidate in served), None)

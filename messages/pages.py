@@ -110,9 +110,7 @@ class WebPages:
 
 
 def _language(language: str) -> str:
-    available = catalogues.languages()
-    base = language.replace("_", "-").split("-", 1)[0]
-    return language if language in available else base if base in available else "en"
+    return catalogues.nearest(language) or "en"
 
 
 def _name(deployment: Any, delegate_id: str | None, language: str) -> str | None:

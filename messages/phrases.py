@@ -16,10 +16,15 @@ from messages.views import Clock, Moment, Span
 
 
 def _zone(language: str, clock: Clock) -> str:
-    phrase = words.table(language)["zone_phrases"].get(clock.zone)
+    return zone_phrase(language, clock.zone, clock.city)
+
+
+def zone_phrase(language: str, zone: str, city: str) -> str:
+    """A zone as the notices name it: "Moscow time", else "local time (City)"."""
+    phrase = words.table(language)["zone_phrases"].get(zone)
     if phrase is not None:
-        return phrase
-    return str(catalogues.catalogue(language).translations.gettext("local time (%(city)s)")) % {"city": clock.city}
+        return str(phrase)
+    return str(catalogues.catalogue(language).translations.gettext("local time (%(city)s)")) % {"city": city}
 
 
 def _range(language: str, a: Clock, b: Clock, one_day: bool) -> str:

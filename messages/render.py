@@ -295,11 +295,10 @@ class Renderer:
 
     def language_for(self, language: str) -> str:
         """The language a reader of ``language`` gets: theirs if it has a catalogue, else the commission's first."""
-        commission = self._deployment.commission
-        for candidate in (language, language.split("_", 1)[0], *commission.languages, *self._languages):
-            if candidate in self._languages:
-                return candidate
-        raise RuntimeError("the messages package has no catalogue")
+        chosen = catalogues.nearest(language, *self._deployment.commission.languages, *self._languages)
+        if chosen is None:
+            raise RuntimeError("the messages package has no catalogue")
+        return chosen
 
     def render(
         self,

@@ -15,16 +15,18 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, get_timezone_location
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from jinja2 import Environment
 
-from domain.summary import Counts, Summary
+from domain.summary import Summary
 from domain.summary_changes import Correction
 from domain.values import localize
-from messages import catalogues, words
+from messages import catalogues
+from messages.phrases import zone_phrase
 from messages.render import document_environment
 from messages.telegram import telegram_length, truncate_html
+from messages.views import city_name
 from messages.words import N_
 
 PRESENCES = ("in_person", "remote", "briefly", "absent")
@@ -90,13 +92,8 @@ class _Reader:
 
     def place(self, zone: str) -> str:
         """The zone as the notices name it ("Moscow time"), else "local time (City)"."""
-        phrase = words.table(self.language)["zone_phrases"].get(zone)
-        if phrase is not None:
-            return str(phrase)
-        city = get_timezone_location(
-            ZoneInfo(zone), locale=catalogues.catalogue(self.language).locale, return_city=True
-        )
-        return _gettext(self.language, "local time (%(city)s)") % {"city": city}
+        city = city_name(ZoneInfo(zone), zone, catalogues.catalogue(self.language).locale)
+        return zone_phrase(self.language, zone, city)
 
 
 class SummaryDocuments:
@@ -104,11 +101,7 @@ class SummaryDocuments:
 
     def language_for(self, language: str, fallback: str) -> str:
         """The catalogue a reader of ``language`` gets: theirs, else the commission's, else English."""
-        served = catalogues.languages()
-        for candidate in (language, language.split("_", 1)[0], fallback, "en"):
-            if candidate in served:
-                return candidate
-        return served[0]
+        return catalogues.nearest(language, fallback, "en") or catalogues.languages()[0]
 
     def markdown(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
         """The summary in Markdown, which reads as plain text as well (``correction``: what it corrects)."""
@@ -196,7 +189,6 @@ class SummaryDocuments:
             "r": reader,
             "lang": chosen,
             "presence": _presence_labels(chosen),
-            "counts": _counts_line,
             "chart": None,
             **more,
         }
@@ -213,10 +205,6 @@ def _presence_labels(language: str) -> dict[str, str]:
     return {key: _gettext(language, label) for key, label in LABELS.items()}
 
 
-def _counts_line(counts: Counts) -> list[tuple[str, int]]:
-    return [(p, getattr(counts, p)) for p in PRESENCES]
-
-
 def _changes(summary: Summary, correction: Correction, reader: _Reader) -> list[str]:
     """Each difference as a line in the reader's language."""
     language = reader.language
@@ -231,15 +219,12 @@ def _changes(summary: Summary, correction: Correction, reader: _Reader) -> list[
         if d.kind == "presence":
             subject = reader.text(names.get(d.subject)) or d.subject
             before, after = (_presence_text(v, labels, reader) for v in (d.before, d.after))
-        elif d.kind == "represented":
-            subject = reader.text(states.get(d.subject)) or d.subject
-            before, after = (
-                _gettext(language, REPRESENTED if v == "True" else UNREPRESENTED) for v in (d.before, d.after)
-            )
-        else:
-            subject = _gettext(language, QUORUM)
-            words = {"True": _gettext(language, MET), "False": _gettext(language, NOT_MET)}
-            before, after = words.get(d.before, ""), words.get(d.after, "")
+        else:  # represented or not, the quorum met or not: "True" or "False" before and after
+            represented = d.kind == "represented"
+            subject = (reader.text(states.get(d.subject)) or d.subject) if represented else _gettext(language, QUORUM)
+            yes, no = (REPRESENTED, UNREPRESENTED) if represented else (MET, NOT_MET)
+            said = {"True": _gettext(language, yes), "False": _gettext(language, no)}
+            before, after = said.get(d.before, ""), said.get(d.after, "")
         lines.append(_gettext(language, CHANGE) % {"subject": subject, "before": before or "—", "after": after})
     return lines
 

@@ -198,11 +198,12 @@ def _clock(at: datetime, zone_name: str, locale: Locale) -> Clock:
         date=format_date(at.astimezone(tz), "long", locale=locale),
         time=format_time(at, "short", tzinfo=tz, locale=locale),
         zone=zone_name,
-        city=_city(tz, zone_name, locale),
+        city=city_name(tz, zone_name, locale),
     )
 
 
-def _city(tz: ZoneInfo, zone_name: str, locale: Locale) -> str:
+def city_name(tz: ZoneInfo, zone_name: str, locale: Locale) -> str:
+    """The city a zone is named after, in the locale's words (``UTC`` for UTC)."""
     if zone_name in UTC_NAMES:
         return "UTC"
     return str(get_timezone_location(tz, locale=locale, return_city=True))
@@ -392,7 +393,7 @@ class Views:
 
     def _plain(self, field: str, value: str) -> str:
         if field == "timezone" and _is_zone(value):
-            return _city(zone(value), value, self.locale)
+            return city_name(zone(value), value, self.locale)
         return value
 
     def _time_value(self, field: str, value: str, zone_name: str) -> Moment | None:
