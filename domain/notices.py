@@ -77,3 +77,14 @@ PRESS = f"{OUTSIDE}press"
 def chat_recipient(chat_id: int) -> str:
     """The recipient id of a Telegram chat (a group, a channel, an account's private chat)."""
     return f"{OUTSIDE}chat{chat_id}"
+
+
+def summary_detail(version: int) -> str:
+    """The detail of a summary notice of this version: none for the first, ``v2`` for the first correction."""
+    return f"v{version}" if version > 1 else ""
+
+
+def summary_version(key: str) -> int | None:
+    """The version of the summary a notice's key carries (``…:summary:v2:…``); None for the first."""
+    detail = key.split(":")[2] if key.count(":") >= 3 else ""
+    return int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None

@@ -11,7 +11,7 @@ from domain.callbacks import ANSWER_CODES, short, sign
 from domain.delivery import Button, CalendarPart, Change, Delivery, Image, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import CALENDAR_KINDS, OUTSIDE, PRESS, NoticeKind, chat_recipient
+from domain.notices import CALENDAR_KINDS, OUTSIDE, PRESS, NoticeKind, chat_recipient, summary_version
 from domain.outbox import ClaimedItem, OutboxItem, due_now
 from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
@@ -163,8 +163,7 @@ class DeliveryComposer:
 
         images: tuple[Image, ...] = ()
         if kind is NoticeKind.SUMMARY and self.summary is not None:  # the summary itself, as published
-            version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
-            message, images = await self.summary(session.id, delegate.language, version, False)
+            message, images = await self.summary(session.id, delegate.language, summary_version(item.key), False)
             calendar = None
         else:
             # Rendering is CPU work: off the event loop (so timers and the HTTP server stay on time), on one
@@ -201,9 +200,7 @@ class DeliveryComposer:
             if channel != "telegram" or not chat.lstrip("-").isdigit():
                 return None
             address, name = chat, chat
-        detail = item.key.split(":")[2] if item.key.count(":") >= 3 else ""
-        version = int(detail[1:]) if detail.startswith("v") and detail[1:].isdigit() else None
-        message, images = await self.summary(item.session_id, commission.language, version, press)
+        message, images = await self.summary(item.session_id, commission.language, summary_version(item.key), press)
         return Delivery(
             key=item.key,
             kind=item.kind,

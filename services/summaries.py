@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from domain.delivery import Image, Message
 from domain.deployment import Deployment
 from domain.events import SessionClosed
-from domain.notices import PRESS, NoticeKind, chat_recipient
-from domain.outbox import due_now
+from domain.notices import PRESS, NoticeKind, chat_recipient, summary_detail
+from domain.outbox import OutboxItem, due_now
 from domain.ports import Clock, Outbox, Outcomes, PublishedSummaries, SummaryArchive, SummaryDocuments
 from domain.summary import Summary, compose, events_digest, public
 from domain.summary_changes import Correction, differences, same
+from domain.values import localize
 from services.attendance import AttendanceService
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,7 @@ class SummaryService:
             raise SummaryRefused("a decision needs its text")
         await self.outcomes.add(session_id, item, text, by, self.clock.now())
         log.info("a decision on item %d of %s was recorded by %s", item, session_id, by)
-        title = session.agenda[item - 1].title
-        return title.get(deployment.commission.language) or next(iter(title.values()), "")
+        return localize(session.agenda[item - 1].title, deployment.commission.language)
 
     async def send_now(self, session_id: str, version: int = 1) -> int:
         """Queue the summary notices of a session at once (the secretariat closed it): to the roles its policy
@@ -92,17 +92,23 @@ class SummaryService:
         policy = session.policy
         if policy.summary is None or not policy.summary_to:
             return 0
-        now = self.clock.now()
-        roles = set(policy.summary_to)
-        detail = f"v{version}" if version > 1 else ""  # a corrected summary is a notice of its own
+        now, roles = self.clock.now(), set(policy.summary_to)
+        detail = summary_detail(version)  # a corrected summary is a notice of its own
         items = [
             due_now(NoticeKind.SUMMARY, session_id, d, deployment.delegates[d].channels, now, detail)
             for d in deployment.invitations.get(session_id, ())
             if deployment.delegates[d].role in roles and deployment.delegates[d].channels
         ]
-        queued = await self.outbox.enqueue(items, now)
+        queued = await self._queue(items)
         if queued:
-            log.info("the summary of %s goes out now to %d delegates (closed)", session_id, queued)
+            log.info("the summary of %s goes out now to %d delegates", session_id, queued)
+        return queued
+
+    async def _queue(self, items: list[OutboxItem]) -> int:
+        """Put notices in the outbox and wake the dispatcher if any was new; how many were."""
+        assert self.outbox is not None
+        queued = await self.outbox.enqueue(items, self.clock.now()) if items else 0
+        if queued:
             self.on_enqueued()
         return queued
 
@@ -122,17 +128,14 @@ class SummaryService:
         if self.outbox is None:
             return 0
         commission = self._deployment(session_id).commission
-        now, detail = self.clock.now(), (f"v{version}" if version > 1 else "")
+        now, detail = self.clock.now(), summary_detail(version)
         items = [
             due_now(NoticeKind.SUMMARY, session_id, chat_recipient(chat), ("telegram",), now, detail)
             for chat in commission.summary_chats
         ]
         if commission.summaries.press and commission.press is not None and commission.press.email is not None:
             items.append(due_now(NoticeKind.SUMMARY, session_id, PRESS, ("email",), now, detail))
-        queued = await self.outbox.enqueue(items, now) if items else 0
-        if queued:
-            self.on_enqueued()
-        return queued
+        return await self._queue(items)
 
     async def closed(self, event: SessionClosed) -> None:
         """The secretariat closed a session: its summary goes out now."""
@@ -188,23 +191,31 @@ class SummaryService:
         """A published summary (the first, or ``version``: a corrected one, which says what it corrects) as one
         reader's notice: the Markdown as its text, the HTML with the chart inline for e-mail, the short form
         for Telegram (the chart's caption), in ``language``."""
-        if version is None or version == 1:
-            version, summary = await self.published(session_id)
-            correction = None
+        deployment = self._deployment(session_id)
+        fallback = deployment.commission.language
+        chosen = self.documents.language_for(language, fallback)
+        first: Summary | None = None
+        if version is None or version == 1:  # the first version, even when corrected since: the correction follows
+            latest, first = await self.published(session_id)
+            version = 1
+            if latest != 1:
+                first = None
+        key = (session_id, version, chosen, public_variant)
+        if key in self._messages:  # written once for all its readers: the store is not read again for it
+            return self._messages[key]
+        correction: Correction | None = None
+        if first is not None:
+            summary = first
         else:
             assert self.store is not None
             kept = await self.store.version(session_id, version)
             if kept is None:
                 raise SummaryRefused(f"no version {version} of the summary of {session_id}")
-            summary, correction = kept[0], await self._correction(session_id, version)
-        deployment = self._deployment(session_id)
+            summary = kept[0]
+            correction = await self._correction(session_id, version) if version > 1 else None
         if public_variant:
             summary = public(summary, deployment)
-        fallback = deployment.commission.language
-        chosen = self.documents.language_for(language, fallback)
-        key = (session_id, version, chosen, public_variant)
-        if key not in self._messages:
-            self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback, correction)
+        self._messages[key] = await asyncio.to_thread(self._notice, summary, chosen, fallback, correction)
         return self._messages[key]
 
     async def _correction(self, session_id: str, version: int) -> Correction | None:
