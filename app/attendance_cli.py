@@ -84,24 +84,11 @@ async def _run(
     note: str | None,
     moment: datetime | None,
 ) -> AttendanceTable:
-    from app.clock import SystemClock
-    from domain.roster import effective
-    from services.attendance import AttendanceRefused, AttendanceService
-    from services.events import EventBus
-    from storage.engine import create_engine
-    from storage.migrate import upgrade
-    from storage.repositories import Store
+    from app.offline import offline
+    from services.attendance import AttendanceRefused
 
-    url = settings.resolved_database_url()
-    await upgrade(url)
-    store = Store(create_engine(url))
-    try:
-        deployment = effective(base, await store.substitutions.for_session(), await store.preferences.all())
-        clock = SystemClock()
-        events = EventBus(store.changes, clock, f"cli:{getpass.getuser()}")
-        service = AttendanceService(
-            store.attendance, events, clock, lambda: deployment, store.substitutions, store.closures, store.audit
-        )
+    async with offline(settings, base, f"cli:{getpass.getuser()}") as parts:
+        service = parts.attendance
         by = f"cli:{getpass.getuser()}"
         try:
             for delegate_id, presence in corrections:
@@ -114,8 +101,6 @@ async def _run(
         table = await service.table(session_id, moment)
         assert table is not None
         return table
-    finally:
-        await store.engine.dispose()
 
 
 def table_json(table: AttendanceTable) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from services.links import LinkService
 from services.roster import Roster
 from services.steering import SteeringService
 from services.summaries import SummaryService
+from services.summary_review import SummaryReview
 from services.supervision import Loops
 from services.video import VideoService
 from storage.archive import FileArchive
@@ -70,6 +71,7 @@ class Services:
     attendance: AttendanceService
     video: VideoService
     summaries: SummaryService
+    review: SummaryReview
     bindings: BindingService
     start_links: StartLinks
     conversation: Conversation
@@ -147,6 +149,7 @@ def bootstrap(
         answer_link=answer_pages.url,
         join_link=lambda delegate_id, session_id: video.url(delegate_id, session_id),
         summary=lambda session_id, language, version, press: summaries.notice(session_id, language, version, press),
+        draft=lambda session_id, language: review.draft(session_id, language),
     )
     dispatcher = Dispatcher(
         store.outbox,
@@ -192,13 +195,14 @@ def bootstrap(
         SummaryDocuments(),
         clock,
         configuration.get,
+        store.outcomes,
         archive,
         store.summaries,
         store.outbox,
         dispatcher.wake,
-        store.outcomes,
     )
-    events.subscribe(SessionClosed, summaries.closed)
+    review = SummaryReview(summaries)
+    events.subscribe(SessionClosed, review.closed)
 
     async def put_in_force(deployment: Deployment) -> None:
         await timeline.apply(deployment, configuration.put)
@@ -215,6 +219,7 @@ def bootstrap(
         answers=answers,
         attendance=attendance,
         summaries=summaries,
+        review=review,
         checkins=checkins,
         delegations=DelegationService(
             answers, store.substitutions, roster, store.audit, clock, configuration.get, store.outbox
@@ -257,6 +262,7 @@ def bootstrap(
         attendance=attendance,
         video=video,
         summaries=summaries,
+        review=review,
         bindings=bindings,
         conversation=conversation,
         roster=roster,

@@ -62,26 +62,27 @@ def _notice_objects(
     }
     out: list[dict[str, Any]] = []
     for n in notices:
-        d = delegates[n.delegate_id]
+        d = delegates.get(n.delegate_id)  # None for a chat (a summary's draft to the secretariat)
+        timezone = d.timezone if d is not None else deployment.commission.timezone
         due = utc_text.get(n.due_at)
         if due is None:
             due = utc_text[n.due_at] = _iso_utc(n.due_at)
-        local = local_text.get((n.due_at, d.timezone))
+        local = local_text.get((n.due_at, timezone))
         if local is None:
-            local = local_text[(n.due_at, d.timezone)] = n.due_at.astimezone(zone(d.timezone)).isoformat()
+            local = local_text[(n.due_at, timezone)] = n.due_at.astimezone(zone(timezone)).isoformat()
         item: dict[str, Any] = {
             "key": n.key,
             "kind": n.kind.value,
             "status": n.status.value,
             "due": due,
             "local": local,
-            "timezone": d.timezone,
+            "timezone": timezone,
             "session": n.session_id,
-            "delegate": d.id,
-            "state": d.state,
-            "agency": d.agency,
-            "role": d.role.value,
-            "language": d.language,
+            "delegate": n.delegate_id,
+            "state": d.state if d is not None else None,
+            "agency": d.agency if d is not None else None,
+            "role": d.role.value if d is not None else None,
+            "language": d.language if d is not None else deployment.commission.language,
             "channels": n.channels,
             "detail": n.detail,
         }
@@ -193,12 +194,13 @@ def _plan_lines(
             day = utc.date()
             yield "", ""
             yield format_date(day, format="full", locale="en"), "bold"
-        d = deployment.delegates[n.delegate_id]
-        local = n.due_at.astimezone(zone(d.timezone))
+        d = deployment.delegates.get(n.delegate_id)
+        timezone = d.timezone if d is not None else commission.timezone
+        local = n.due_at.astimezone(zone(timezone))
         local_text = f"{local:%H:%M}" if local.date() == day else f"{local:%d %b %H:%M}"
         line = (
             f"  {utc:%H:%M} {_STATUS_MARK[n.status]} {n.kind.value:<12} {n.session_id:<{width_session}}  "
-            f"{deployment.delegate_label(d.id):<{width_delegate}}  {local_text:>12} {d.timezone:<15} "
+            f"{deployment.delegate_label(n.delegate_id):<{width_delegate}}  {local_text:>12} {timezone:<15} "
             f"{', '.join(n.channels) or 'no channel'}"
         )
         yield line, "dim" if n.status is NoticeStatus.STALE else ""

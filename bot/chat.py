@@ -24,6 +24,7 @@ from services.delegations import DelegationService
 from services.roster import Roster
 from services.steering import SteeringService
 from services.summaries import SummaryService
+from services.summary_review import SummaryReview
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class Desk:
     """The server's secret (known once the service has started)."""
     summaries: SummaryService | None = None
     """The sessions' summaries (the secretariat's ``/decision``)."""
+    review: SummaryReview | None = None
+    """The secretariat's review of summaries (``summary: review``: the draft's Publish and Edit, ``/summary``)."""
 
 
 class Chat:

@@ -26,9 +26,10 @@ from telegram.ext import (
 )
 
 from bot.chat import Chat, Desk
+from bot.corrections import CorrectionCommands
 from bot.delegate import DelegateCommands
 from bot.head import HeadCommands
-from bot.secretariat import SECRETARIAT_COMMANDS, SecretariatCommands
+from bot.secretariat import SECRETARIAT_COMMANDS
 from domain import checkin
 from domain.callbacks import verify
 from domain.events import BindingRefused, CalendarReplyRefused, QuorumChanged
@@ -46,7 +47,7 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 __all__ = ["COMMANDS", "Conversation", "Desk"]
 
 
-class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
+class Conversation(DelegateCommands, HeadCommands, CorrectionCommands, Chat):
     """Every handler of the bot, over the use cases of the desk."""
 
     def handlers(self) -> list[tuple[BaseHandler[Any, Any, Any], int]]:
@@ -67,6 +68,7 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             "attendance": self.attendance,
             "mark": self.mark,
             "decision": self.decision,
+            "summary": self.summary,
             "remind": self.remind,
             "broadcast": self.broadcast,
             "close": self.close,
@@ -227,7 +229,7 @@ class Conversation(DelegateCommands, HeadCommands, SecretariatCommands, Chat):
             log.warning("a button press with data that is not ours was refused (update %d)", update.update_id)
             await self.answer_query(update, self.sayer(language)("stale"), alert=True)
             return
-        if await self.secretariat_pressed(update, callback):
+        if await self.secretariat_pressed(update, callback) or await self.review_pressed(update, callback):
             return
         delegate = await self.delegate_of(update)
         if delegate is None:

@@ -17,13 +17,21 @@ from domain.callbacks import Callback
 from domain.model import Session
 from domain.records import RsvpSource
 from domain.values import localize
-from services.attendance import CORRECTION_KINDS, AttendanceRefused
 from services.checkins import at_venue
-from services.summaries import SummaryRefused
 
 SILENT_NAMES = 40
 """How many of those who have not answered /status names; the rest are counted."""
-SECRETARIAT_COMMANDS = ("status", "attendance", "mark", "decision", "remind", "broadcast", "close", "checkincode")
+SECRETARIAT_COMMANDS = (
+    "status",
+    "attendance",
+    "mark",
+    "decision",
+    "summary",
+    "remind",
+    "broadcast",
+    "close",
+    "checkincode",
+)
 """The secretariat's extra commands, in its accounts' menu (``BotCommandScopeChat``)."""
 
 
@@ -99,59 +107,6 @@ class SecretariatCommands(Chat):
             names = ", ".join(g.name or g.participant_id for g in table.guests[:SILENT_NAMES])
             lines.append(say("attendance.guests", count=len(table.guests), names=names))
         return "\n".join(lines)[:4000]
-
-    async def mark(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """``/mark DELEGATE in-person|remote|absent [why]``: the secretariat's correction of a delegate's attendance
-        at the session in progress (or the next), whatever the sources say; kept with who made it and why."""
-        user, args = update.effective_user, list(context.args or [])
-        if user is None:
-            return
-        if not await self.desk.steering.attempt(user.id, "mark", " ".join(args)[:200]):
-            await self.reply(update, self.sayer(await self.language(update))("forbidden.secretariat"))
-            return
-        language = self.working()
-        say = self.sayer(language)
-        session = self.desk.steering.session(None)
-        if session is None:
-            await self.reply(update, say("secretariat.no_session", session=""))
-            return
-        if len(args) < 2 or args[1] not in CORRECTION_KINDS:
-            await self.reply(update, say("attendance.mark_usage"))
-            return
-        title, note = self.title(session, language), " ".join(args[2:])[:500] or None
-        try:
-            await self.desk.attendance.correct(session.id, args[0], args[1], f"secretariat:{user.id}", note)
-        except AttendanceRefused:
-            await self.reply(update, say("attendance.mark_refused", delegate=args[0][:80], title=title))
-            return
-        presence = say(f"attendance.as.{args[1]}")
-        await self.reply(update, say("attendance.marked", delegate=args[0], presence=presence, title=title))
-
-    async def decision(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """``/decision ITEM TEXT``: what the session in progress (or the next) decided on an agenda item, for its
-        summary; kept with who recorded it."""
-        user, args = update.effective_user, list(context.args or [])
-        if user is None:
-            return
-        if not await self.desk.steering.attempt(user.id, "decision", " ".join(args)[:200]):
-            await self.reply(update, self.sayer(await self.language(update))("forbidden.secretariat"))
-            return
-        say = self.sayer(self.working())
-        session = self.desk.steering.session(None)
-        if session is None or self.desk.summaries is None:
-            await self.reply(update, say("secretariat.no_session", session=""))
-            return
-        items = str(len(session.agenda))
-        if len(args) < 2 or not args[0].isdigit():
-            await self.reply(update, say("decision.usage", items=items))
-            return
-        title, by = self.title(session, self.working()), f"secretariat:{user.id}"
-        try:
-            item = await self.desk.summaries.decide(session.id, int(args[0]), " ".join(args[1:]), by)
-        except SummaryRefused:
-            await self.reply(update, say("decision.no_item", number=args[0][:10], title=title, items=items))
-            return
-        await self.reply(update, say("decision.recorded", number=args[0], item=item, title=title))
 
     async def status_text(self, session: Session) -> str:
         """The status of a session's answers, in the working language."""

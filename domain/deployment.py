@@ -46,6 +46,9 @@ class Problem:
     """For a duplicate: where the first one is."""
 
 
+REVIEW_NEEDS_ADMINS = "a summary to review goes to the secretariat's accounts: give secretariat.telegram_admins"
+
+
 @dataclass
 class Draft:
     """The pieces of a configuration that passed validation on their own, with their positions."""
@@ -82,8 +85,10 @@ class Deployment:
         return invited is not None and delegate_id in invited
 
     def delegate_label(self, delegate_id: str) -> str:
-        """A short label for a delegate: ``id (STATE, role)``."""
-        d = self.delegates[delegate_id]
+        """A short label for a delegate: ``id (STATE, role)``; a recipient who is not one (a chat) as its id."""
+        d = self.delegates.get(delegate_id)
+        if d is None:
+            return delegate_id
         return f"{d.id} ({d.state}, {d.role.value})"
 
 
@@ -207,9 +212,12 @@ def build_deployment(
         resolved: dict[str, Any] = session_spec.__dict__ | {
             "timezone": session_spec.timezone or default_zone,
             "policy": overrides.apply(defaults) if overrides else defaults,
+            "summary": session_spec.summary or ("review" if commission and commission.summaries.review else "publish"),
         }
+        if session_spec.summary == "review" and commission and not commission.secretariat.telegram_admins:
+            problems.append(Problem(("sessions", index, "summary"), REVIEW_NEEDS_ADMINS))
         sessions[session_spec.id] = Session.model_construct(
-            _fields_set=session_spec.model_fields_set | {"timezone", "policy"}, **resolved
+            _fields_set=session_spec.model_fields_set | {"timezone", "policy", "summary"}, **resolved
         )
     known = _Known(
         states=set(states),

@@ -232,6 +232,9 @@ class SummaryPolicy(Model):
     secretariat's accounts (``secretariat.telegram_admins``). ``[]``: none."""
     press: StrictBool = False
     """Whether its public variant (no names, no links) is e-mailed to the press contact (``press.email``)."""
+    review: StrictBool = False
+    """Whether a summary goes first, as a draft, to the secretariat's accounts (``telegram_admins``), and out only
+    once one of them presses Publish (a session's ``summary: review`` or ``summary: publish`` decides for it)."""
 
 
 class Commission(Model):
@@ -256,6 +259,8 @@ class Commission(Model):
     def _press_has_an_address(self) -> Commission:
         if self.summaries.press and (self.press is None or self.press.email is None):
             raise ValueError("summaries.press sends the press the public summary: give press.email")
+        if self.summaries.review and not self.secretariat.telegram_admins:
+            raise ValueError("summaries.review sends each draft to the secretariat's accounts: give telegram_admins")
         return self
 
     @property
@@ -510,6 +515,9 @@ class SessionSpec(Model):
     """The session's quorum; by default the commission's."""
     outcomes: list[Outcome] = Field(default_factory=list)
     """The decisions and assignments on its agenda items, for the summary."""
+    summary: Literal["publish", "review"] | None = None
+    """``review``: its summary goes first to the secretariat's accounts as a draft with Publish and Edit buttons;
+    ``publish``: out at once; by default as the commission's ``summaries.review`` says."""
 
     @model_validator(mode="after")
     def _outcomes_name_items(self) -> SessionSpec:
@@ -549,6 +557,11 @@ class Session(SessionSpec):
     def deadline_at(self, deadline: Deadline) -> datetime:
         """The UTC instant of one of this session's deadlines."""
         return to_utc(deadline.at, deadline.timezone or self.timezone)
+
+    @property
+    def reviewed(self) -> bool:
+        """True when its summary waits for the secretariat's Publish (resolved with the commission's default)."""
+        return self.summary == "review"
 
     @property
     def is_remote(self) -> bool:

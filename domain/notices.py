@@ -84,6 +84,22 @@ def summary_detail(version: int) -> str:
     return f"v{version}" if version > 1 else ""
 
 
+DRAFT = "draft"
+"""The detail of a summary's draft for the secretariat to review (``summary: review``): ``draft`` for the one the
+plan sends at the end, ``draft-<fingerprint>`` for one sent again after a correction."""
+
+
+def draft_detail(fingerprint: str | None = None) -> str:
+    """The detail of a draft notice: the planned one, or the one of a summary with this fingerprint."""
+    return f"{DRAFT}-{fingerprint}" if fingerprint else DRAFT
+
+
+def is_draft(key: str) -> bool:
+    """Whether a summary notice's key is a draft's (for the secretariat), not the published summary's."""
+    detail = key.split(":")[2] if key.count(":") >= 3 else ""
+    return detail == DRAFT or detail.startswith(f"{DRAFT}-")
+
+
 def summary_version(key: str) -> int | None:
     """The version of the summary a notice's key carries (``…:summary:v2:…``); None for the first."""
     detail = key.split(":")[2] if key.count(":") >= 3 else ""

@@ -647,7 +647,14 @@ class SummaryDocuments(Protocol):
         """An HTML document (``chart``: the URL of its chart, to show it)."""
         ...
 
-    def telegram(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
+    def telegram(
+        self,
+        summary: Summary,
+        language: str,
+        fallback: str,
+        correction: Correction | None = None,
+        draft: bool = False,
+    ) -> str:
         """In short, in Telegram's HTML, short enough for a photo's caption."""
         ...
 

@@ -7,10 +7,14 @@ at, and the hash of the events, are not differences of their own (the hash chang
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain.summary import DelegateLine, Summary
+
+FINGERPRINT_CHARS = 12
+"""Hex characters of a summary's fingerprint (48 bits: a button's data has room for it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,13 @@ class Correction:
 def same(old: Summary, new: Summary) -> bool:
     """Whether the two say the same (whenever each was composed)."""
     return old.model_dump(exclude={"composed_at"}) == new.model_dump(exclude={"composed_at"})
+
+
+def fingerprint(summary: Summary) -> str:
+    """A short digest of what the summary says (whenever it was composed): a draft's Publish button carries it,
+    so that what is published is what was reviewed."""
+    said = summary.model_dump_json(exclude={"composed_at"})
+    return hashlib.sha256(said.encode()).hexdigest()[:FINGERPRINT_CHARS]
 
 
 def differences(old: Summary, new: Summary) -> list[Difference]:

@@ -171,7 +171,8 @@ PHRASES: Mapping[str, str] = {
     "attendance.quorum.none": N_("No quorum rule is set for this session."),
     "attendance.mark_usage": N_(
         "Write /mark DELEGATE in-person, /mark DELEGATE remote or /mark DELEGATE absent, then why (for the "
-        "record), e.g. /mark kgz-asanov remote joined by phone. It applies to the session in progress."
+        "record), e.g. /mark kgz-asanov remote joined by phone. It applies to the session in progress, or to the "
+        "session whose id comes first: /mark icmec-xx kgz-asanov absent left before the vote."
     ),
     "attendance.mark_refused": N_("%(delegate)s is not a delegate invited to %(title)s: nothing was recorded."),
     "attendance.marked": N_("Recorded for %(title)s: %(delegate)s, %(presence)s."),
@@ -220,10 +221,32 @@ PHRASES: Mapping[str, str] = {
     "broadcast.dropped": N_("Cancelled: the message was not sent."),
     "decision.usage": N_(
         "Write /decision ITEM TEXT: the agenda item's number (1 to %(items)s) and what was decided, e.g. "
-        "/decision 4 Approve the draft agreement. It is for the session in progress, and goes into its summary."
+        "/decision 4 Approve the draft agreement. It is for the session in progress, or for the session whose id "
+        "comes first (/decision icmec-xx 4 …), and goes into its summary."
     ),
     "decision.no_item": N_("%(title)s has no item %(number)s on its agenda: its items are 1 to %(items)s."),
     "decision.recorded": N_("Recorded for the summary of %(title)s, item %(number)s (%(item)s)."),
+    "button.publish": N_("Publish"),
+    "button.edit": N_("Edit"),
+    "review.published": N_(
+        "The summary of %(title)s is published: it goes to %(count)s delegates, and to the summary's chats."
+    ),
+    "review.already": N_("The summary of %(title)s is already published (version %(version)s)."),
+    "review.changed": N_(
+        "The summary changed since this draft (a correction, a decision, a late check-in): nothing was published. "
+        "Here is the current draft."
+    ),
+    "review.edit": N_(
+        "To correct the summary of %(title)s before publishing it:\n"
+        "• attendance: /mark %(session)s DELEGATE in-person|remote|absent why\n"
+        "• a decision: /decision %(session)s ITEM TEXT\n"
+        "• several at once, where the service runs: plenary summary %(session)s CONFIG --edit FILE\n"
+        "Each correction sends the secretariat a new draft; /attendance %(session)s shows the whole table."
+    ),
+    "review.automatic": N_(
+        "The summary of %(title)s is not reviewed first: it goes out by itself when it is due (summary: review "
+        "in the session's YAML asks for a draft instead)."
+    ),
     "close.done": N_("%(title)s is closed (%(when)s): join links and check-in are closed."),
     "close.already": N_("%(title)s was already closed (%(when)s)."),
     "checkincode.no_venue": N_("%(title)s is held by video only: there is no check-in at a venue."),
@@ -255,4 +278,5 @@ PHRASES: Mapping[str, str] = {
     "command.broadcast": N_("A message to everyone invited"),
     "command.close": N_("Close a session"),
     "command.decision": N_("Record a decision for the summary"),
+    "command.summary": N_("The draft summary to review"),
 }

@@ -119,10 +119,17 @@ class SummaryDocuments:
         e-mail's ``cid:``) to show under the totals."""
         return self._render("summary.html.j2", summary, language, fallback, correction, chart=chart)
 
-    def telegram(self, summary: Summary, language: str, fallback: str, correction: Correction | None = None) -> str:
+    def telegram(
+        self,
+        summary: Summary,
+        language: str,
+        fallback: str,
+        correction: Correction | None = None,
+        draft: bool = False,
+    ) -> str:
         """The summary in short, in Telegram's HTML, short enough to be a photo's caption (1,024 characters):
-        the totals, the quorum, each state represented or not."""
-        text = self._render("summary.telegram.j2", summary, language, fallback, correction).strip()
+        the totals, the quorum, each state represented or not (``draft``: said to be a draft to review)."""
+        text = self._render("summary.telegram.j2", summary, language, fallback, correction, draft=draft).strip()
         text = "\n".join(line.rstrip() for line in text.split("\n"))
         return text if telegram_length(text) <= CAPTION else truncate_html(text, CAPTION)
 

@@ -11,7 +11,7 @@ from domain.changes import digest, snapshot
 from domain.deployment import Deployment
 from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Role, Session, SessionStatus
-from domain.notices import KIND_ORDER, Notice, NoticeKind, NoticeStatus, notice_key
+from domain.notices import DRAFT, KIND_ORDER, Notice, NoticeKind, NoticeStatus, chat_recipient, notice_key
 from domain.runtime import paused_gc
 from domain.values import format_duration
 
@@ -37,6 +37,8 @@ class _Slot:
     """A delegate's own key detail, when it differs from ``detail`` (a second invitation after uninviting)."""
     calendar: bool = False
     """The notice carries a calendar object: it gets a SEQUENCE."""
+    outside: tuple[str, ...] = ()
+    """Recipients who are not delegates, in Telegram (``domain.notices.chat_recipient``: a summary's draft)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,20 @@ def _plan(deployment: Deployment, now: datetime, ledger: Ledger, announced: Anno
                     sequence=announced.sequence(session.id, delegate.id) if slot.calendar else None,
                 )
                 notices.append(((slot.due_at, s_index, rank, slot.detail, order[delegate.id]), notice))
+            for index, outside in enumerate(slot.outside):
+                if prefix + outside in settled:
+                    continue
+                notice = Notice(
+                    key=prefix + outside,
+                    kind=slot.kind,
+                    session_id=session.id,
+                    delegate_id=outside,
+                    due_at=slot.due_at,
+                    channels=("telegram",),
+                    status=slot.status,
+                    detail=slot.detail,
+                )
+                notices.append(((slot.due_at, s_index, rank, slot.detail, len(order) + index), notice))
     notices.sort(key=lambda item: item[0])
     return [notice for _, notice in notices]
 
@@ -260,7 +276,12 @@ def _slots(deployment: Deployment, session: Session, now: datetime, announced: A
             detail = f"{deadline.id}.{format_duration(offset)}@{_stamp(at)}"
             slots.append(_Slot(NoticeKind.DEADLINE, detail, due, status, heads_only=deadline.audience == "heads"))
 
-    if policy.summary is not None and policy.summary_to:
+    if policy.summary is not None and session.reviewed:  # the draft; the summary goes out once it is published
+        due = end + policy.summary
+        admins = tuple(chat_recipient(a) for a in deployment.commission.secretariat.telegram_admins)
+        status = until(due, end + SUMMARY_USEFUL_FOR)
+        slots.append(_Slot(NoticeKind.SUMMARY, DRAFT, due, status, only=frozenset(), outside=admins))
+    elif policy.summary is not None and policy.summary_to:
         due = end + policy.summary
         slots.append(
             _Slot(NoticeKind.SUMMARY, "", due, until(due, end + SUMMARY_USEFUL_FOR), roles=frozenset(policy.summary_to))

@@ -11,11 +11,12 @@ from domain.callbacks import ANSWER_CODES, short, sign
 from domain.delivery import Button, CalendarPart, Change, Delivery, Image, Message, NoticeObsolete
 from domain.deployment import Deployment
 from domain.model import Session, SessionStatus
-from domain.notices import CALENDAR_KINDS, OUTSIDE, PRESS, NoticeKind, chat_recipient, summary_version
+from domain.notices import CALENDAR_KINDS, OUTSIDE, PRESS, NoticeKind, chat_recipient, is_draft, summary_version
 from domain.outbox import ClaimedItem, OutboxItem, due_now
 from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Renderer
 from domain.values import localize
 from services.answers import choices
+from services.summaries import SummaryRefused
 
 ANNOUNCING = {
     NoticeKind.INVITATION,
@@ -54,10 +55,12 @@ class DeliveryComposer:
         answer_link: Callable[[str, str], Awaitable[str]] | None = None,
         join_link: Callable[[str, str], Awaitable[str]] | None = None,
         summary: Callable[[str, str, int | None, bool], Awaitable[tuple[Message, tuple[Image, ...]]]] | None = None,
+        draft: Callable[[str, str], Awaitable[tuple[Message, tuple[Image, ...], str]]] | None = None,
     ) -> None:
         self.phrases, self.secret, self.answer_link, self.join_link = phrases, secret, answer_link, join_link
-        self.summary = summary
-        """A session's published summary as a reader's notice, with its chart (``SummaryService.notice``)."""
+        self.summary, self.draft = summary, draft
+        """A session's published summary as a reader's notice, with its chart (``SummaryService.notice``); its
+        draft for the secretariat to review, and the draft's fingerprint (``SummaryReview.draft``)."""
         self.bindings, self.announcements = bindings, announcements
         self.renderer, self.calendars = renderer, calendars
         self.links = links
@@ -200,7 +203,18 @@ class DeliveryComposer:
             if channel != "telegram" or not chat.lstrip("-").isdigit():
                 return None
             address, name = chat, chat
-        message, images = await self.summary(item.session_id, commission.language, summary_version(item.key), press)
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if is_draft(item.key):
+            if press or self.draft is None:
+                return None
+            try:
+                message, images, said = await self.draft(item.session_id, commission.language)
+            except SummaryRefused as exc:  # published meanwhile (from another account, or the command line)
+                raise NoticeObsolete(f"the draft is no longer worth sending: {exc}") from None
+            buttons = self._review_buttons(item.session_id, commission.language, said)
+        else:
+            version = summary_version(item.key)
+            message, images = await self.summary(item.session_id, commission.language, version, press)
         return Delivery(
             key=item.key,
             kind=item.kind,
@@ -210,6 +224,20 @@ class DeliveryComposer:
             headers=_headers(item),
             sender_name=_sender(deployment, message.language),
             images=images,
+            buttons=buttons,
+        )
+
+    def _review_buttons(self, session_id: str, language: str, said: str) -> tuple[tuple[Button, ...], ...]:
+        """Publish (what the draft says: its fingerprint) and Edit, signed under the server's secret."""
+        secret, phrases = self.secret(), self.phrases
+        if phrases is None or not secret:
+            return ()
+        key = short(session_id)
+        return (
+            (
+                Button(phrases.say(language, "button.publish"), sign(secret, "sp", key, said)),
+                Button(phrases.say(language, "button.edit"), sign(secret, "se", key)),
+            ),
         )
 
     def companion(self, item: ClaimedItem, channel: str, now: datetime) -> OutboxItem | None:

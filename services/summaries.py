@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from domain.delivery import Image, Message
 from domain.deployment import Deployment
-from domain.events import SessionClosed
+from domain.model import Session
 from domain.notices import PRESS, NoticeKind, chat_recipient, summary_detail
 from domain.outbox import OutboxItem, due_now
 from domain.ports import Clock, Outbox, Outcomes, PublishedSummaries, SummaryArchive, SummaryDocuments
@@ -52,11 +52,11 @@ class SummaryService:
         documents: SummaryDocuments,
         clock: Clock,
         deployment: Callable[[], Deployment | None],
+        outcomes: Outcomes,
         archive: SummaryArchive | None = None,
         published: PublishedSummaries | None = None,
         outbox: Outbox | None = None,
         on_enqueued: Callable[[], None] = lambda: None,
-        outcomes: Outcomes | None = None,
     ) -> None:
         self.attendance, self.documents, self.clock = attendance, documents, clock
         self.deployment, self.archive, self.store = deployment, archive, published
@@ -68,9 +68,7 @@ class SummaryService:
     async def decide(self, session_id: str, item: int, text: str, by: str) -> str:
         """Record a decision on an agenda item (from the chat, during the session); the item's title, in the
         commission's language. ``SummaryRefused`` for an item not on the agenda or an empty text."""
-        if self.outcomes is None:
-            raise SummaryRefused("no store for decisions")
-        deployment = self._deployment(session_id)
+        deployment = self.deployment_of(session_id)
         session = deployment.sessions[session_id]
         if not 1 <= item <= len(session.agenda):
             raise SummaryRefused(f"item {item} is not on the agenda of {session_id} ({len(session.agenda)} items)")
@@ -87,7 +85,7 @@ class SummaryService:
         many were queued."""
         if self.outbox is None:
             raise SummaryRefused("no outbox to send summaries through")
-        deployment = self._deployment(session_id)
+        deployment = self.deployment_of(session_id)
         session = deployment.sessions[session_id]
         policy = session.policy
         if policy.summary is None or not policy.summary_to:
@@ -99,12 +97,24 @@ class SummaryService:
             for d in deployment.invitations.get(session_id, ())
             if deployment.delegates[d].role in roles and deployment.delegates[d].channels
         ]
-        queued = await self._queue(items)
+        queued = await self.queue(items)
         if queued:
             log.info("the summary of %s goes out now to %d delegates", session_id, queued)
         return queued
 
-    async def _queue(self, items: list[OutboxItem]) -> int:
+    def session(self, session_id: str) -> Session:
+        """The session, from the configuration in force (``SummaryRefused`` for one it does not have)."""
+        return self.deployment_of(session_id).sessions[session_id]
+
+    async def latest(self, session_id: str) -> tuple[int, Summary] | None:
+        """The newest published version of the session's summary, if any."""
+        return await self.store.latest(session_id) if self.store is not None else None
+
+    def language_for(self, session_id: str, language: str) -> str:
+        """The language a reader of ``language`` reads the session's summary in."""
+        return self.documents.language_for(language, self.deployment_of(session_id).commission.language)
+
+    async def queue(self, items: list[OutboxItem]) -> int:
         """Put notices in the outbox and wake the dispatcher if any was new; how many were."""
         assert self.outbox is not None
         queued = await self.outbox.enqueue(items, self.clock.now()) if items else 0
@@ -127,7 +137,7 @@ class SummaryService:
         it asks, its public variant for the press contact; how many were queued."""
         if self.outbox is None:
             return 0
-        commission = self._deployment(session_id).commission
+        commission = self.deployment_of(session_id).commission
         now, detail = self.clock.now(), summary_detail(version)
         items = [
             due_now(NoticeKind.SUMMARY, session_id, chat_recipient(chat), ("telegram",), now, detail)
@@ -135,23 +145,22 @@ class SummaryService:
         ]
         if commission.summaries.press and commission.press is not None and commission.press.email is not None:
             items.append(due_now(NoticeKind.SUMMARY, session_id, PRESS, ("email",), now, detail))
-        return await self._queue(items)
+        return await self.queue(items)
 
-    async def closed(self, event: SessionClosed) -> None:
-        """The secretariat closed a session: its summary goes out now."""
-        await self.send_now(event.session_id)
-
-    async def published(self, session_id: str) -> tuple[int, Summary]:
+    async def published(self, session_id: str, approved: Summary | None = None) -> tuple[int, Summary]:
         """The session's summary as published, and its version; the first call publishes it: composed from
-        the facts as they are then, kept in the archive, and from then on the same for every reader (and
-        every process: the first version stored stands)."""
+        the facts as they are then (or ``approved``: the one the secretariat reviewed), kept in the archive,
+        and from then on the same for every reader (and every process: the first version stored stands). A
+        summary to review is published only as approved."""
         if self.store is None:
             raise SummaryRefused("no store to publish summaries in")
         async with self._publishing:
             found = await self.store.latest(session_id)
             if found is not None:
                 return found
-            summary = await self.compose(session_id)
+            if approved is None and self.session(session_id).reviewed:
+                raise SummaryRefused(f"the summary of {session_id} waits for the secretariat's review")
+            summary = approved if approved is not None else await self.compose(session_id)
             if await self.store.publish(summary, 1, self.clock.now()):
                 log.info("the summary of %s is published (%s)", session_id, summary.events_sha256)
                 await self._to_outside(session_id, 1)
@@ -191,7 +200,7 @@ class SummaryService:
         """A published summary (the first, or ``version``: a corrected one, which says what it corrects) as one
         reader's notice: the Markdown as its text, the HTML with the chart inline for e-mail, the short form
         for Telegram (the chart's caption), in ``language``."""
-        deployment = self._deployment(session_id)
+        deployment = self.deployment_of(session_id)
         fallback = deployment.commission.language
         chosen = self.documents.language_for(language, fallback)
         first: Summary | None = None
@@ -226,7 +235,7 @@ class SummaryService:
         return Correction(previous_at=old[1], differences=tuple(differences(old[0], new[0])))
 
     def _notice(
-        self, summary: Summary, language: str, fallback: str, correction: Correction | None
+        self, summary: Summary, language: str, fallback: str, correction: Correction | None, draft: bool = False
     ) -> tuple[Message, tuple[Image, ...]]:
         docs = self.documents
         chart = Image("chart", f"chart.{language}.png", docs.chart(summary, language, fallback))
@@ -234,26 +243,31 @@ class SummaryService:
             subject=docs.subject(summary, language, fallback, correction),
             text=docs.markdown(summary, language, fallback, correction),
             html=docs.html(summary, language, fallback, chart=f"cid:{chart.content_id}", correction=correction),
-            telegram_html=docs.telegram(summary, language, fallback, correction),
+            telegram_html=docs.telegram(summary, language, fallback, correction, draft=draft),
             language=language,
         )
         return message, (chart,)
 
+    def draft_notice(self, summary: Summary, language: str) -> tuple[Message, tuple[Image, ...]]:
+        """A summary not yet published as the secretariat reviews it: its short form says it is a draft."""
+        fallback = self.deployment_of(summary.session_id).commission.language
+        return self._notice(summary, language, fallback, None, draft=True)
+
     async def compose(self, session_id: str, *, public_variant: bool = False) -> Summary:
         """The session's summary as of now (a session still running is summarised so far)."""
-        deployment = self._deployment(session_id)
+        deployment = self.deployment_of(session_id)
         now = self.clock.now()
         read = await self.attendance.record_of(session_id, now)
         assert read is not None
         table, facts, closed = read
-        recorded = await self.outcomes.for_session(session_id) if self.outcomes is not None else []
+        recorded = await self.outcomes.for_session(session_id)
         session = deployment.sessions[session_id]
         summary = compose(deployment, session, table, facts, now, outcomes=recorded, ended_at=closed)
         return public(summary, deployment) if public_variant else summary
 
     def render(self, summary: Summary, form: str, language: str | None = None) -> bytes:
         """One form of the summary, in ``language`` (by default the commission's)."""
-        deployment = self._deployment(summary.session_id)
+        deployment = self.deployment_of(summary.session_id)
         fallback = deployment.commission.language
         chosen = self.documents.language_for(language or fallback, fallback)
         if form == "json":
@@ -279,7 +293,7 @@ class SummaryService:
 
     def _keep(self, summary: Summary) -> Archived:
         session_id = summary.session_id
-        deployment = self._deployment(session_id)
+        deployment = self.deployment_of(session_id)
         press = public(summary, deployment)
         files: dict[str, str] = {}
 
@@ -317,7 +331,8 @@ class SummaryService:
         now = events_digest(read[1])
         return archived == now, archived, now
 
-    def _deployment(self, session_id: str) -> Deployment:
+    def deployment_of(self, session_id: str) -> Deployment:
+        """The configuration in force, which has the session; ``SummaryRefused`` when it has not."""
         deployment = self.deployment()
         if deployment is None or session_id not in deployment.sessions:
             known = ", ".join(deployment.sessions) if deployment is not None else "none"
