@@ -194,6 +194,8 @@ def build_deployment(
             delegates[spec.id] = Delegate.model_construct(_fields_set=spec.model_fields_set, **values)
             delegate_paths[spec.id] = path
 
+    if commission is not None and commission.summaries.review and not commission.secretariat.telegram_admins:
+        problems.append(Problem(("commission", "summaries", "review"), REVIEW_NEEDS_ADMINS))
     sessions: dict[str, Session] = {}
     session_paths: dict[str, Path] = {}
     specs = sorted(draft.sessions, key=lambda item: item[0])

@@ -147,27 +147,33 @@ class SummaryService:
             items.append(due_now(NoticeKind.SUMMARY, session_id, PRESS, ("email",), now, detail))
         return await self.queue(items)
 
-    async def published(self, session_id: str, approved: Summary | None = None) -> tuple[int, Summary]:
+    async def published(self, session_id: str) -> tuple[int, Summary]:
         """The session's summary as published, and its version; the first call publishes it: composed from
-        the facts as they are then (or ``approved``: the one the secretariat reviewed), kept in the archive,
-        and from then on the same for every reader (and every process: the first version stored stands). A
-        summary to review is published only as approved."""
+        the facts as they are then, kept in the archive, and from then on the same for every reader (and
+        every process: the first version stored stands). A summary to review is published only as approved."""
+        version, summary, _ = await self.publish_first(session_id)
+        return version, summary
+
+    async def publish_first(self, session_id: str, approved: Summary | None = None) -> tuple[int, Summary, bool]:
+        """Publish the first version (``approved``: the one the secretariat reviewed; else composed now) unless
+        one is published: the newest version, and whether this call published it."""
         if self.store is None:
             raise SummaryRefused("no store to publish summaries in")
         async with self._publishing:
             found = await self.store.latest(session_id)
             if found is not None:
-                return found
+                return (*found, False)
             if approved is None and self.session(session_id).reviewed:
                 raise SummaryRefused(f"the summary of {session_id} waits for the secretariat's review")
             summary = approved if approved is not None else await self.compose(session_id)
-            if await self.store.publish(summary, 1, self.clock.now()):
+            fresh = await self.store.publish(summary, 1, self.clock.now())
+            if fresh:
                 log.info("the summary of %s is published (%s)", session_id, summary.events_sha256)
                 await self._to_outside(session_id, 1)
                 await self._archive(summary)
             found = await self.store.latest(session_id)
             assert found is not None
-            return found
+            return (*found, fresh)
 
     async def reissue(self, session_id: str) -> tuple[int, Correction] | None:
         """Compose the summary again; when it says something else than the one published (a correction of the

@@ -107,8 +107,8 @@ class SummaryReview:
         said = fingerprint(summary)
         if said != reviewed:
             return Approval("changed", 0, said)
-        version, kept = await self.summaries.published(session_id, approved=summary)
-        if kept is not summary:  # another account's Publish came first
+        version, kept, fresh = await self.summaries.publish_first(session_id, approved=summary)
+        if not fresh:  # another account's Publish came first
             return Approval("already", version, fingerprint(kept))
         queued = await self.summaries.send_now(session_id)
         log.info("the summary of %s was published by %s after review (%s)", session_id, by, said)

@@ -725,6 +725,27 @@ CASES = [
         path="session.agenda[0].presenters[0].nme",
         says=("unknown key 'nme'", "did you mean 'name'?"),
     ),
+    case(
+        "summary-to-review-without-the-secretariat-s-accounts",
+        change(PLENARY, "  public: true\n", "  public: true\n  summary: review\n"),
+        at=(PLENARY, "review"),
+        path="session.summary",
+        says=("summary to review", "secretariat.telegram_admins"),
+    ),
+    case(
+        "summaries-review-without-the-secretariat-s-accounts",
+        change(COMMISSION, "  public_calendar: true", "  public_calendar: true\n  summaries: {review: true}"),
+        at=(COMMISSION, "review: »true}"),
+        path="commission.summaries.review",
+        says=("summary to review", "secretariat.telegram_admins"),
+    ),
+    case(
+        "summary-neither-publish-nor-review",
+        change(PLENARY, "  public: true\n", "  public: true\n  summary: later\n"),
+        at=(PLENARY, "later"),
+        path="session.summary",
+        says=("'publish' or 'review'",),
+    ),
 ]
 
 
