@@ -12,12 +12,12 @@ its line and column, as the configuration's are::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from pydantic import ValidationError
 
 from config.loader import Located, format_path
-from config.yamlsource import Path, YamlDocument, node_at, read_yaml
+from config.yamlsource import Path, YamlDocument, key_node_at, node_at, read_yaml
 from domain.summary_edits import SummaryEdits
 
 
@@ -39,15 +39,17 @@ def read_edits(file: str) -> tuple[SummaryEdits | None, YamlDocument | None, lis
         edits = SummaryEdits.model_validate(doc.data)
     except ValidationError as exc:
         errors = [(tuple(error["loc"]), _message(error)) for error in exc.errors()]
-        return None, doc, locate(doc, errors)
+        keys = {tuple(error["loc"]) for error in exc.errors() if error["type"] == "extra_forbidden"}
+        return None, doc, locate(doc, errors, keys)
     return edits, doc, []
 
 
-def locate(doc: YamlDocument, problems: Sequence[tuple[Path, str]]) -> list[Located]:
-    """Each problem at the place in the file its path names (the nearest one that is there)."""
+def locate(doc: YamlDocument, problems: Sequence[tuple[Path, str]], keys: Set[Path] = frozenset()) -> list[Located]:
+    """Each problem at the place in the file its path names (the nearest one that is there; for a path in
+    ``keys``, an unknown key, the key itself)."""
     found = []
     for path, message in problems:
-        node, _ = node_at(doc.root, path, doc.keys)
+        node = key_node_at(doc.root, path, doc.keys) if path in keys else node_at(doc.root, path, doc.keys)[0]
         line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
         found.append(Located(doc.file, line, column, format_path(path), message))
     return found

@@ -88,3 +88,42 @@ def test_a_wrong_session_or_form_is_refused_with_what_there_is(tmp_path: Path) -
     early = plenary("summary", "icmec-xx", "config/examples/", "--reissue", env=env)
     assert early.returncode == 1
     assert "was not published yet: nothing to correct" in early.stderr
+
+
+def test_corrections_from_a_file_are_checked_whole_then_recorded_and_summarised(tmp_path: Path) -> None:
+    env = {"PLENARY_DATA_DIR": str(tmp_path)}
+    shape = tmp_path / "shape.yaml"
+    shape.write_text("attendance:\n  - delegate: kgz-asanov\n    presence: gone\ndecisions:\n  - item: 1\n    txt: x\n")
+    refused = plenary("summary", "icmec-xx", "config/examples/", "--edit", str(shape), env=env)
+    assert refused.returncode == 1
+    assert f"{shape}:3:15: attendance[0].presence: " in refused.stderr
+    assert f"{shape}:6:5: decisions[0].txt: unknown key" in refused.stderr
+    assert "nothing was recorded" in refused.stderr
+
+    facts = tmp_path / "facts.yaml"
+    facts.write_text(
+        "attendance:\n  - {delegate: nobody, presence: absent}\ndecisions:\n  - {item: 99, text: Approve}\n"
+    )
+    refused = plenary("summary", "icmec-xx", "config/examples/", "--edit", str(facts), env=env)
+    assert refused.returncode == 1
+    assert f"{facts}:2:16: attendance[0].delegate: 'nobody' is not invited to the session" in refused.stderr
+    assert f"{facts}:4:12: decisions[0].item: item 99 is not on the agenda" in refused.stderr
+
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "attendance:\n"
+        "  - delegate: kgz-asanov\n    presence: remote\n    note: joined by phone\n"
+        "decisions:\n"
+        "  - item: 1\n    text: Одобрить план работы на 2023 год\n",
+        encoding="utf-8",
+    )
+    recorded = plenary("summary", "icmec-xx", "config/examples/", "--edit", str(good), env=env)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == "2 correction(s) recorded; the summary, when it is published, will say so\n"
+
+    printed = plenary("summary", "icmec-xx", "config/examples/", "--format", "json", env=env)
+    assert printed.returncode == 0, printed.stderr
+    doc = json.loads(printed.stdout)
+    assert doc["agenda"][0]["decisions"][-1] == {"*": "Одобрить план работы на 2023 год"}  # after the YAML's
+    assert [(c["delegate_id"], c["note"]) for c in doc["corrections"]] == [("kgz-asanov", "joined by phone")]
+    assert doc["totals"]["remote"] == 1
