@@ -8,6 +8,7 @@ import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from config.settings import Settings
 from domain.deployment import Deployment
 from domain.events import Event, QuorumChanged
 from domain.model import Session
+from domain.ports import Channel, Clock
 from integrations.video import providers
 from messages.pages import WebPages
 from storage.repositories import Store
@@ -40,15 +42,24 @@ def running_now(deployment: Deployment, session_id: str, **video: Any) -> tuple[
 
 @contextlib.asynccontextmanager
 async def service(
-    store: Store, deployment: Deployment, **urls: str
+    store: Store,
+    deployment: Deployment,
+    *,
+    clock: Clock | None = None,
+    channels: dict[str, Channel] | None = None,
+    data_dir: Path | None = None,
+    **urls: str,
 ) -> AsyncIterator[tuple[Services, str, list[Event]]]:
     """The service's parts and its HTTP server on a free port, that port its public address; and the
-    ``QuorumChanged`` events heard. ``urls``: the Zoom API's and OAuth's addresses (a double's)."""
+    ``QuorumChanged`` events heard. ``urls``: the Zoom API's and OAuth's addresses (a double's); ``clock``
+    (the real one by default), ``channels`` (none by default) and ``data_dir`` (the summaries' archive) as
+    ``bootstrap`` takes them."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     public = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = Settings(public_url=public) if data_dir is None else Settings(public_url=public, data_dir=data_dir)
     services = bootstrap(
-        Settings(public_url=public), SystemClock(), store=store, channels={}, secret=SECRET,
+        settings, clock or SystemClock(), store=store, channels=channels or {}, secret=SECRET,
         video_providers=providers(public, store.video, **urls),
     )  # fmt: skip
     services.configuration.put(deployment)

@@ -367,3 +367,22 @@ def test_cancelling_a_told_session_tells_exactly_those_who_knew(example: Deploym
     notices = [n for n in plan(cancelled, NOW, _told_ledger(example, told)) if n.session_id == "icmec-xx"]
     assert {n.kind for n in notices} == {NoticeKind.CANCELLATION}
     assert {n.delegate_id for n in notices} == told
+
+
+def test_a_summary_to_review_is_planned_as_a_draft_to_the_secretariat_s_accounts(example: Deployment) -> None:
+    import dataclasses
+
+    from app.plan_view import plan_document
+
+    xx = example.sessions["icmec-xx"].model_copy(update={"summary": "review"})
+    reviewed = dataclasses.replace(example, sessions={**example.sessions, "icmec-xx": xx})
+    now = datetime(2022, 10, 1, tzinfo=UTC)
+    summaries = [n for n in plan(reviewed, now) if n.session_id == "icmec-xx" and n.kind is NoticeKind.SUMMARY]
+    admins = example.commission.secretariat.telegram_admins
+    assert [(n.key, n.channels, n.due_at) for n in summaries] == [
+        (f"icmec-xx:summary:draft:~chat{a}", ("telegram",), xx.ends_at + timedelta(hours=2)) for a in admins
+    ]  # no delegate's: theirs go out on Publish
+    shown = [n for n in plan_document(reviewed, summaries, now)["notices"]]
+    assert [(n["delegate"], n["state"], n["timezone"], n["detail"]) for n in shown] == [
+        (f"~chat{a}", None, "Europe/Moscow", "draft") for a in admins
+    ]
