@@ -224,12 +224,20 @@ class Quorum(Model):
         return f"{round((self.share or 0) * 100)}%"
 
 
+class SummaryChat(Model):
+    """A Telegram chat a summary is posted to, in a language of its own."""
+
+    id: int
+    language: Language
+
+
 class SummaryPolicy(Model):
     """Where a session's summary goes besides the invited delegates."""
 
-    chats: list[int] | None = None
-    """Telegram chats it is posted to (a group's or channel's id, ``-100…``, with the bot in it); by default the
-    secretariat's accounts (``secretariat.telegram_admins``). ``[]``: none."""
+    chats: list[int | SummaryChat] | None = None
+    """Telegram chats it is posted to (a group's or channel's id, ``-100…``, with the bot in it), each in the
+    commission's working language or in its own (``{id: -100…, language: en}``); by default the secretariat's
+    accounts (``secretariat.telegram_admins``). ``[]``: none."""
     press: StrictBool = False
     """Whether its public variant (no names, no links) is e-mailed to the press contact (``press.email``)."""
     review: StrictBool = False
@@ -264,7 +272,16 @@ class Commission(Model):
     @property
     def summary_chats(self) -> list[int]:
         """The Telegram chats a summary is posted to."""
-        return self.summaries.chats if self.summaries.chats is not None else list(self.secretariat.telegram_admins)
+        if self.summaries.chats is None:
+            return list(self.secretariat.telegram_admins)
+        return [chat.id if isinstance(chat, SummaryChat) else chat for chat in self.summaries.chats]
+
+    def chat_language(self, chat_id: int) -> str:
+        """The language a summary is posted in to a chat: its own, else the working language."""
+        for chat in self.summaries.chats or ():
+            if isinstance(chat, SummaryChat) and chat.id == chat_id:
+                return chat.language
+        return self.language
 
     @property
     def language(self) -> str:

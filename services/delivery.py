@@ -188,8 +188,9 @@ class DeliveryComposer:
         )
 
     async def _outside(self, item: ClaimedItem, channel: str, deployment: Deployment) -> Delivery | None:
-        """A summary for a chat the YAML names (in the commission's language) or for the press (the public
-        variant, by e-mail); None for anything else (nothing else goes to them)."""
+        """A summary for a chat the YAML names (in the chat's language, by default the commission's), its draft
+        for a secretariat's account, or the public variant for the press (by e-mail, in the commission's
+        language); None for anything else (nothing else goes to them)."""
         commission = deployment.commission
         if item.kind != NoticeKind.SUMMARY.value or self.summary is None or item.session_id not in deployment.sessions:
             return None
@@ -198,23 +199,24 @@ class DeliveryComposer:
             if channel != "email" or commission.press is None or commission.press.email is None:
                 return None
             address, name = commission.press.email, localize(commission.press.name, commission.language)
+            language = commission.language
         else:
             chat = item.delegate_id.removeprefix(chat_recipient(0).removesuffix("0"))
             if channel != "telegram" or not chat.lstrip("-").isdigit():
                 return None
-            address, name = chat, chat
+            address, name, language = chat, chat, commission.chat_language(int(chat))
         buttons: tuple[tuple[Button, ...], ...] = ()
         if is_draft(item.key):
             if press or self.draft is None:
                 return None
             try:
-                message, images, said = await self.draft(item.session_id, commission.language)
+                message, images, said = await self.draft(item.session_id, language)
             except SummaryRefused as exc:  # published meanwhile (from another account, or the command line)
                 raise NoticeObsolete(f"the draft is no longer worth sending: {exc}") from None
-            buttons = self._review_buttons(item.session_id, commission.language, said)
+            buttons = self._review_buttons(item.session_id, language, said)
         else:
             version = summary_version(item.key)
-            message, images = await self.summary(item.session_id, commission.language, version, press)
+            message, images = await self.summary(item.session_id, language, version, press)
         return Delivery(
             key=item.key,
             kind=item.kind,

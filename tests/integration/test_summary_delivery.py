@@ -6,22 +6,27 @@ The service as ``app.bootstrap`` builds it, over the real store on SQLite and Po
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import email.message
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from app.bootstrap import bootstrap
+from app.bootstrap import Services, bootstrap
 from config.settings import Settings
 from domain.deployment import Deployment
+from domain.model import SummaryPolicy
+from domain.ports import Channel
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, TelegramBinding
 from domain.summary import events_digest
 from integrations.email.channel import SmtpChannel
 from integrations.telegram.channel import TelegramChannel
 from storage.repositories import Store
 from tests.doubles.channels import FakeClock
-from tests.doubles.smtp import smtp_server
+from tests.doubles.smtp import SmtpServer, smtp_server
 from tests.doubles.telegram_bot_api import FakeBotApi
 from tests.integration.bot_setup import SECRET
 
@@ -55,6 +60,34 @@ def facts(deployment: Deployment) -> list[AttendanceEvent]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def delivering(
+    store: Store, clock: FakeClock, data: Path
+) -> AsyncIterator[tuple[Services, SmtpServer, FakeBotApi]]:
+    """The service as bootstrap builds it, sending by e-mail to aiosmtpd and in Telegram to the Bot API double."""
+    with smtp_server() as smtp:
+        async with FakeBotApi() as api:
+            channels: dict[str, Channel] = {
+                "email": SmtpChannel(smtp.host, smtp.port, "secretariat@icmec.example.org", "Секретариат", tls="none"),
+                "telegram": TelegramChannel(api.token, api.base_url),
+            }
+            for channel in channels.values():
+                await channel.start()
+            services = bootstrap(Settings(data_dir=data), clock, store=store, channels=channels, secret=SECRET)
+            try:
+                yield services, smtp, api
+            finally:
+                services.composer.close()
+                for channel in channels.values():
+                    await channel.close()
+
+
+async def drain(services: Services) -> None:
+    """Send everything the outbox holds that is due."""
+    while await services.dispatcher.drain_once():
+        pass
+
+
 def parts(message: email.message.EmailMessage) -> dict[str, email.message.EmailMessage]:
     return {part.get_content_type(): part for part in message.walk()}  # type: ignore[misc]
 
@@ -65,42 +98,27 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
 ) -> None:
     clock = FakeClock(datetime(2022, 10, 19, 16, 0, tzinfo=UTC))  # the meeting ended at 14:00 UTC (17:00 Moscow)
     recorded = facts(deployment)
-    with smtp_server() as smtp:
-        async with FakeBotApi() as api:
-            channels = {
-                "email": SmtpChannel(smtp.host, smtp.port, "secretariat@icmec.example.org", "Секретариат", tls="none"),
-                "telegram": TelegramChannel(api.token, api.base_url),
-            }
-            for channel in channels.values():
-                await channel.start()
-            settings = Settings(data_dir=tmp_path)
-            services = bootstrap(settings, clock, store=store, channels=channels, secret=SECRET)
-            await store.bindings.bind(
-                TelegramBinding(delegate_id="rus-mfa", telegram_user_id=CHAT, chat_id=CHAT, bound_at=clock.now())
-            )
-            for fact in recorded:
-                assert await services.attendance.record(fact)
-            await services.timeline.apply(deployment, services.configuration.put)
-            while await services.dispatcher.drain_once():
-                pass
-            first = len(smtp.received)
+    async with delivering(store, clock, tmp_path) as (services, smtp, api):
+        await store.bindings.bind(
+            TelegramBinding(delegate_id="rus-mfa", telegram_user_id=CHAT, chat_id=CHAT, bound_at=clock.now())
+        )
+        for fact in recorded:
+            assert await services.attendance.record(fact)
+        await services.timeline.apply(deployment, services.configuration.put)
+        await drain(services)
+        first = len(smtp.received)
 
-            # Published once: asked again with nothing changed, nothing is sent.
-            assert await services.summaries.reissue("icmec-xx") is None
-            clock.advance(600)
-            await services.attendance.correct("icmec-xx", "kgz-asanov", "absent", "cli:secretary", "left at once")
-            corrected = await services.summaries.reissue("icmec-xx")
-            assert corrected is not None
-            while await services.dispatcher.drain_once():
-                pass
-            assert await services.summaries.reissue("icmec-xx") is None  # and the correction is not sent twice
-            while await services.dispatcher.drain_once():
-                pass
-            services.composer.close()
-            for channel in channels.values():
-                await channel.close()
-            received = smtp.received[:first]
-            again = smtp.received[first:]
+        # Published once: asked again with nothing changed, nothing is sent.
+        assert await services.summaries.reissue("icmec-xx") is None
+        clock.advance(600)
+        await services.attendance.correct("icmec-xx", "kgz-asanov", "absent", "cli:secretary", "left at once")
+        corrected = await services.summaries.reissue("icmec-xx")
+        assert corrected is not None
+        await drain(services)
+        assert await services.summaries.reissue("icmec-xx") is None  # and the correction is not sent twice
+        await drain(services)
+        received = smtp.received[:first]
+        again = smtp.received[first:]
 
     invited = deployment.invitations["icmec-xx"]
     summaries = {
@@ -197,3 +215,21 @@ async def test_the_ended_session_s_summary_reaches_every_invited_delegate_in_the
     [photo_v2] = [m for m in api.photos if m.chat_id == CHAT][1:]
     assert photo_v2.caption is not None
     assert "Талант Асанов" in photo_v2.caption
+
+
+async def test_each_chat_the_yaml_names_gets_the_summary_in_its_own_language(
+    store: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    commission = deployment.commission
+    chats = SummaryPolicy.model_validate({"chats": [-1001234567890, {"id": -1009876543210, "language": "en"}]})
+    chosen = dataclasses.replace(deployment, commission=commission.model_copy(update={"summaries": chats}))
+    clock = FakeClock(datetime(2022, 10, 19, 16, 0, tzinfo=UTC))
+    async with delivering(store, clock, tmp_path) as (services, _, api):
+        for fact in facts(chosen):
+            assert await services.attendance.record(fact)
+        await services.timeline.apply(chosen, services.configuration.put)
+        await drain(services)
+    posts = {m.chat_id: m.caption or "" for m in api.photos if "XX" in (m.caption or "") or "20th" in (m.caption or "")}
+    assert set(posts) == {-1001234567890, -1009876543210}  # the chats named, not the secretariat's accounts
+    assert posts[-1001234567890].startswith("Итоги: XX заседание МКВЭС ОДКБ")
+    assert posts[-1009876543210].startswith("Summary: 20th meeting of the ICMEC")
