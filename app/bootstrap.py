@@ -41,6 +41,7 @@ from services.health import ServiceHealth
 from services.links import LinkService
 from services.roster import Roster
 from services.steering import SteeringService
+from services.leadership import Leadership, SoleLeadership
 from services.summaries import SummaryService
 from services.summary_review import SummaryReview
 from services.supervision import Loops
@@ -72,6 +73,7 @@ class Services:
     video: VideoService
     summaries: SummaryService
     review: SummaryReview
+    leadership: Leadership | None
     bindings: BindingService
     start_links: StartLinks
     conversation: Conversation
@@ -91,6 +93,14 @@ def worker_name(settings: Settings) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.token_hex(3)}"
 
 
+def elect(store: Store, worker: str) -> Leadership:
+    """This replica's part in the election: by the lease on PostgreSQL (as ``worker`` and a token of this
+    process, so that two processes never share a holder's name), alone on SQLite (one process per file)."""
+    if store.engine.dialect.name == "postgresql":
+        return Leadership(store.leases, f"{worker}#{random.token_hex(3)}")
+    return SoleLeadership(worker)
+
+
 def bootstrap(
     settings: Settings,
     clock: Clock | None = None,
@@ -101,9 +111,12 @@ def bootstrap(
     store: Store | None = None,
     secret: bytes = b"",
     video_providers: Mapping[str, VideoProvider] | None = None,
+    lead: bool = False,
 ) -> Services:
     """Build the service's parts; ``clock``, ``channels``, ``store`` and the rest override the defaults (tests,
-    demos): the real clock, the channels the settings describe (chosen at start), the store at the settings' URL."""
+    demos): the real clock, the channels the settings describe (chosen at start), the store at the settings' URL.
+    ``lead``: the service's replica, which takes part in the election of a leader (``services.leadership``) and
+    plans only while it leads; without it (tools, tests that drive the parts) the timeline plans unfenced."""
     clock = clock or SystemClock()
     store = store or Store(create_engine(settings.resolved_database_url()))
     worker = worker or worker_name(settings)
@@ -162,7 +175,16 @@ def bootstrap(
         lease_seconds=settings.lease_seconds,
         events=events,
     )
-    timeline = Timeline(store.outbox, store.announcements, clock, dispatcher.wake, loops=loops)
+    leadership = elect(store, worker) if lead else None
+    timeline = Timeline(
+        store.outbox,
+        store.announcements,
+        clock,
+        dispatcher.wake,
+        loops=loops,
+        transactions=store.transactions,
+        fence=leadership.fence if leadership is not None else None,
+    )
     health = ServiceHealth(
         store,
         store.outbox,
@@ -263,6 +285,7 @@ def bootstrap(
         video=video,
         summaries=summaries,
         review=review,
+        leadership=leadership,
         bindings=bindings,
         conversation=conversation,
         roster=roster,

@@ -43,6 +43,12 @@ from web.app import Metrics, create_app
 
 log = logging.getLogger("plenary")
 
+LEADERSHIP_LOOP = "leadership"
+PRUNE_LOOP = "telegram-updates"
+LEADER_TASKS = (VIDEO_LOOP, LOOP, PRUNE_LOOP)
+"""What only the leader runs, besides the timeline and long polling: the video platforms' housekeeping (hooks
+registered again, meetings reconciled), the mailbox, forgetting old Telegram updates."""
+
 
 class ConfigurationError(Exception):
     """The configuration has errors; the service does not start on it."""
@@ -95,7 +101,7 @@ class Service:
             raise ConfigurationError(result)
         await upgrade(url)
         s = self.services = bootstrap(
-            self.settings, self.clock, channels=self.channels, retry=self.retry, worker=self.worker
+            self.settings, self.clock, channels=self.channels, retry=self.retry, worker=self.worker, lead=True
         )
         self.tasks = TaskRegistry(s.loops)
         try:
@@ -134,11 +140,14 @@ class Service:
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
-        self.tasks.spawn(VIDEO_LOOP, s.video.run(s.loops, s.video.base_url))
-        reader = mailbox_reader(self.settings, s)
-        if reader is not None:
-            self.tasks.spawn(LOOP, read_mailbox(reader, s.loops))
+        assert s.leadership is not None
+        s.timeline.leading = False  # until this replica is elected
+        if isinstance(self._bot, Polling):
+            self._bot.polling = False
+        s.leadership.follow(self._leader_changed)
         s.timeline.start()
+        await s.leadership.round()  # alone, or the lease free: this replica leads before it plans
+        self.tasks.spawn(LEADERSHIP_LOOP, s.leadership.run())
         deployment = await s.roster.effective(deployment)  # with the chat's substitutes and choices
         try:
             report = await s.timeline.apply(deployment, s.configuration.put)
@@ -177,13 +186,36 @@ class Service:
         return Polling(application, s.conversation)
 
     async def _start_bot(self, s: Services, channels: Mapping[str, Channel]) -> None:
-        """Answer delegates in Telegram, once the configuration is in force."""
+        """Answer delegates in Telegram, once the configuration is in force (by long polling: while leading)."""
         if self._bot is None:
             return
         await self._bot.start()
-        self.tasks.spawn("telegram-updates", prune_updates(s.store.updates, s.clock))
-        how = "by webhook" if isinstance(self._bot, Webhook) else "long polling"
+        how = "by webhook" if isinstance(self._bot, Webhook) else "long polling, while this replica leads"
         log.info("the bot answers delegates in Telegram (%s)", how)
+
+    async def _leader_changed(self, term: int | None) -> None:
+        """Start the leader's work when elected (the timeline, polling, housekeeping); stop it on stepping down."""
+        s = self.services
+        assert s is not None
+        if term is None:
+            s.timeline.follow()
+            for name in LEADER_TASKS:
+                self.tasks.cancel(name)
+            if isinstance(self._bot, Polling):
+                await self._bot.pause()
+            return
+        self.tasks.spawn(VIDEO_LOOP, s.video.run(s.loops, s.video.base_url))
+        reader = mailbox_reader(self.settings, s)
+        if reader is not None:
+            self.tasks.spawn(LOOP, read_mailbox(reader, s.loops))
+        if self._bot is not None:
+            self.tasks.spawn(PRUNE_LOOP, prune_updates(s.store.updates, s.clock))
+        if isinstance(self._bot, Polling):
+            await self._bot.resume()
+        try:
+            await s.timeline.lead()
+        except Exception:  # logged, and retried by the timeline's own backoff
+            log.warning("the new leader's first synchronisation failed; it is retried")
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
@@ -231,6 +263,8 @@ class Service:
         if s is None:
             return
         self.tasks.stopping()
+        if s.leadership is not None:  # handed over at once: another replica leads at its next round
+            await s.leadership.resign()
         if self._bot is not None:
             await self._bot.stop()
         with contextlib.suppress(AttributeError):

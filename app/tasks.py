@@ -40,6 +40,13 @@ class TaskRegistry:
             log.error("%s ended unexpectedly", name)
         self.loops.stopped(name, error)
 
+    def cancel(self, name: str) -> None:
+        """Stop one task on purpose (it is not reported as a stopped loop), and stop following its loop."""
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+        self.loops.forget(name)
+
     def stopping(self) -> None:
         """The service is stopping: tasks that end now end on purpose."""
         self._stopping = True

@@ -104,20 +104,37 @@ async def begin(application: AnyApplication, conversation: Conversation) -> None
 
 
 class Polling:
-    """Runs the Application by long polling, from the service's start to its stop."""
+    """Runs the Application by long polling, from the service's start to its stop; among replicas, only the
+    leader polls (a second poller would get 409 Conflict): ``pause`` and ``resume`` follow the election."""
 
     def __init__(self, application: AnyApplication, conversation: Conversation) -> None:
         self.application, self.conversation = application, conversation
         self.running = False
+        self.polling = True
+        """Whether this replica should fetch updates (it leads)."""
 
     async def start(self) -> None:
         """Initialise the Application, set its command menu and start fetching updates (those sent while it was
-        down included)."""
+        down included), if this replica polls."""
         await begin(self.application, self.conversation)
+        self.running = True
+        if self.polling:
+            await self.resume()
+
+    async def resume(self) -> None:
+        """Fetch updates from now on."""
+        self.polling = True
         updater = self.application.updater
         assert updater is not None
-        await updater.start_polling(timeout=30, allowed_updates=Update.ALL_TYPES, error_callback=_polling_error)
-        self.running = True
+        if self.running and not updater.running:
+            await updater.start_polling(timeout=30, allowed_updates=Update.ALL_TYPES, error_callback=_polling_error)
+
+    async def pause(self) -> None:
+        """Stop fetching updates (those being handled finish); the bot still sends."""
+        self.polling = False
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
 
     async def stop(self) -> None:
         """Stop fetching, let the updates being handled finish, close the connections."""

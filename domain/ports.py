@@ -31,6 +31,7 @@ from domain.records import (
     TelegramBinding,
 )
 from domain.records import Preferences as PreferencesRecord
+from domain.leadership import LeaseState, Term
 from domain.summary import Summary
 from domain.summary_changes import Correction
 from domain.video import Participant, Seat, WebhookReading, WebhookRequest
@@ -704,4 +705,26 @@ class Outcomes(Protocol):
 
     async def for_session(self, session_id: str) -> list[Outcome]:
         """The session's, in the order they were recorded."""
+        ...
+
+
+class Leases(Protocol):
+    """The replicas' leader lease (``domain.leadership``), kept with the database's clock."""
+
+    async def campaign(self, holder: str, seconds: float) -> LeaseState:
+        """Take the lease if it is free or has run out (a new term), extend it if ``holder`` holds it; the lease
+        as it then stands, whoever holds it."""
+        ...
+
+    async def resign(self, holder: str, term: int) -> None:
+        """Give the lease up at once (a replica stopping): another may take it at its next campaign."""
+        ...
+
+    async def fence(self, holder: str, term: int) -> None:
+        """Inside the caller's transaction: raise ``Deposed`` unless ``holder`` holds the lease for ``term``,
+        unexpired; and keep it from being taken over until that transaction ends."""
+        ...
+
+    async def terms(self) -> list[Term]:
+        """Every term recorded, oldest first."""
         ...

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from domain.deployment import Deployment
 from domain.ledger import Ledger
 from domain.notices import Notice, NoticeKind, NoticeStatus
 from domain.outbox import OutboxItem
-from domain.ports import Announcements, Clock, Outbox
+from domain.ports import Announcements, Clock, Outbox, Transactions
 from scheduler.plan import Announced, announce, plan
 from services.supervision import Loops, backoff
 
@@ -62,7 +63,15 @@ class Timeline:
         clock: Clock,
         on_enqueued: Callable[[], None],
         loops: Loops | None = None,
+        transactions: Transactions | None = None,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self.transactions, self.fence = transactions, fence
+        """A synchronisation's writes are one transaction, fenced by the leader's term (``domain.leadership``):
+        a replica that no longer leads writes nothing."""
+        self.leading = True
+        """Whether this replica plans and queues: only the leader does; the others keep the configuration in
+        force (for their HTTP, bot and dispatcher) and validate each one, but write nothing."""
         self.outbox = outbox
         self.announcements = announcements
         self.loops = loops or Loops()
@@ -80,6 +89,18 @@ class Timeline:
         self._stopped = False
         self.loops.register(LOOP)
         self.scheduler.start()
+
+    async def lead(self) -> SyncReport:
+        """This replica leads from now on: synchronise at once, and keep the timer."""
+        self.leading = True
+        return await self.sync()
+
+    def follow(self) -> None:
+        """Another replica leads: no more synchronisations, no timer."""
+        self.leading = False
+        if self.scheduler.running and self.scheduler.get_job(WAKE_JOB):
+            self.scheduler.remove_job(WAKE_JOB)
+        self.loops.ok(LOOP, next_within=float("inf"))  # idle on purpose, not stuck
 
     async def stop(self) -> None:
         """Stop the timer and wait for a synchronisation in progress; the next start plans again."""
@@ -112,13 +133,15 @@ class Timeline:
             self.deployment = deployment
             if planned is not None:  # before anything is queued: what is sent is rendered from this configuration
                 planned(deployment)
+            if not self.leading:
+                return SyncReport()
             return await self._guarded(deployment, (ledger, announced, notices, now))
 
     async def sync(self) -> SyncReport:
         """Enqueue every notice due now, record stale ones, remember what was announced, set the next wake."""
         async with self._lock:
             deployment = self.deployment
-            if deployment is None or self._stopped:
+            if deployment is None or self._stopped or not self.leading:
                 return SyncReport()
             return await self._guarded(deployment, None)
 
@@ -177,10 +200,13 @@ class Timeline:
                 report.skipped += 1
             else:
                 report.by_kind[notice.kind.value] += 1
-        report.enqueued = await self.outbox.enqueue(items, now)
-        # Only after the notices are safely queued is the new state of each session and delegate recorded.
-        await self.announcements.save(announced.changed)
-        await self.announcements.save_recipients(announced.transitions, now)
+        async with self.transactions() if self.transactions is not None else contextlib.nullcontext():
+            if self.fence is not None:
+                await self.fence()  # the database refuses the rest unless this replica still leads
+            report.enqueued = await self.outbox.enqueue(items, now)
+            # Only with the notices queued is the new state of each session and delegate recorded.
+            await self.announcements.save(announced.changed)
+            await self.announcements.save_recipients(announced.transitions, now)
         self._schedule(report.next_due)
         return report
 
@@ -208,7 +234,7 @@ class Timeline:
         self._schedule_in(self.clock.real_seconds_until(next_due))
 
     def _schedule_in(self, real_seconds: float) -> None:
-        if not self.scheduler.running or self._stopped:
+        if not self.scheduler.running or self._stopped or not self.leading:
             return
         run_at = datetime.now(UTC) + timedelta(seconds=real_seconds)
         self.scheduler.add_job(self._wake, DateTrigger(run_date=run_at), id=WAKE_JOB, replace_existing=True)

@@ -46,6 +46,10 @@ class Loops:
         state.stopped = False
         state.expected_by = self.monotonic() + self.stall_after
 
+    def forget(self, name: str) -> None:
+        """Stop following a loop that was stopped on purpose (leader's work on a replica that stepped down)."""
+        self.states.pop(name, None)
+
     def ok(self, name: str, next_within: float | None = None) -> None:
         """The loop did its work; it should report again within ``next_within`` seconds (default: stall_after)."""
         state = self._state(name)

@@ -144,6 +144,26 @@ session_outcomes = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
 )
 
+leader_lease = Table(
+    "leader_lease",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("term", BigInteger, nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+leader_terms = Table(
+    "leader_terms",
+    metadata,
+    Column("term", BigInteger, primary_key=True, autoincrement=False),
+    Column("holder", String(200), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+)
+
 outbox = Table(
     "outbox",
     metadata,

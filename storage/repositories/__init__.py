@@ -21,6 +21,7 @@ from storage.repositories.conversation import (
     SubstitutionRepository,
     UpdateRepository,
 )
+from storage.repositories.leadership import LeaseRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.secrets import SecretRepository
@@ -35,6 +36,7 @@ __all__ = [
     "AuditRepository",
     "BindingRepository",
     "ChangeLogRepository",
+    "LeaseRepository",
     "LinkRepository",
     "NudgeRepository",
     "OutboxRepository",
@@ -72,6 +74,7 @@ class Store:
         self.substitutions = SubstitutionRepository(engine)
         self.broadcasts = BroadcastRepository(engine)
         self.closures = ClosureRepository(engine)
+        self.leases = LeaseRepository(engine)
 
     async def close(self) -> None:
         """Finish the writes still under way (the updates' notes written behind), then close the connections."""
