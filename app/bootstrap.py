@@ -38,10 +38,10 @@ from services.delivery import DeliveryComposer
 from services.events import EventBus
 from services.feeds import FeedService
 from services.health import ServiceHealth
+from services.leadership import Leadership, SoleLeadership
 from services.links import LinkService
 from services.roster import Roster
 from services.steering import SteeringService
-from services.leadership import Leadership, SoleLeadership
 from services.summaries import SummaryService
 from services.summary_review import SummaryReview
 from services.supervision import Loops

@@ -16,6 +16,7 @@ from domain.delivery import CalendarPart, Change, Delivery, Message
 from domain.deployment import Deployment
 from domain.events import Event
 from domain.feeds import Feed
+from domain.leadership import LeaseState, Term
 from domain.ledger import Ledger, RecipientRecord, SessionRecord
 from domain.model import Delegate, Outcome, Session
 from domain.notices import NoticeKind
@@ -31,7 +32,6 @@ from domain.records import (
     TelegramBinding,
 )
 from domain.records import Preferences as PreferencesRecord
-from domain.leadership import LeaseState, Term
 from domain.summary import Summary
 from domain.summary_changes import Correction
 from domain.video import Participant, Seat, WebhookReading, WebhookRequest

@@ -120,9 +120,10 @@ class Leadership:
                 log.exception("a part of the leader's work did not follow the election")
 
     async def fence(self) -> None:
-        """Inside a transaction: ``Deposed`` unless this process leads, by its own clock and by the database's."""
+        """Inside a transaction: ``Deposed`` unless this process's term is the lease's, unexpired, as the database
+        says (not as this process believes: it may have been paused since it last renewed)."""
         term = self.term
-        if term is None or not self.leading:
+        if term is None:
             raise Deposed(f"{self.holder} does not lead: the write is not made")
         await self.leases.fence(self.holder, term)
 
@@ -147,6 +148,7 @@ class SoleLeadership(Leadership):
 
     @property
     def leading(self) -> bool:
+        """Whether it leads: from its first round to its resignation."""
         return self.term is not None
 
     async def run(self) -> None:
@@ -155,6 +157,7 @@ class SoleLeadership(Leadership):
         await asyncio.Event().wait()
 
     async def round(self) -> None:
+        """Take the lead, the first time."""
         if self.term is None and not self._stopping:
             self.term, self.leader, self.leader_term = 1, self.holder, 1
             await self._tell(1)
