@@ -66,7 +66,8 @@ class WebhookRequest:
     """A webhook as it arrived, before anything of it is trusted."""
 
     url: str
-    """The URL it was sent to, with its query string, as the platform signed it."""
+    """Where it was sent, with its query string as the platform sent it: the whole URL, or (from the HTTP
+    server) its path and query string."""
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime

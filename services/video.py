@@ -70,6 +70,8 @@ class VideoService:
     ) -> None:
         self.providers, self.attendance, self.deployment, self.clock = providers, attendance, deployment, clock
         self.links, self.secret, self.base_url = links, secret, base_url.rstrip("/")
+        self._sessions: dict[str, tuple[Deployment, tuple[Session, ...]]] = {}
+        """Each provider's sessions, with the deployment they were read from (a new one is read again)."""
 
     async def _generation(self, delegate_id: str) -> int:
         return (await self.links.generations()).get((LinkScope.JOIN.value, delegate_id), 0)
@@ -112,16 +114,22 @@ class VideoService:
             return Joined(Joining.UNAVAILABLE, session, delegate_id)
         return Joined(Joining.GO, session, delegate_id, url=url)
 
-    def sessions(self, provider: str) -> list[Session]:
-        """The sessions on a provider."""
+    def sessions(self, provider: str) -> tuple[Session, ...]:
+        """The sessions on a provider (the same tuple while the deployment in force is the same: every webhook
+        asks, and its provider reads each distinct tuple once)."""
         deployment = self.deployment()
         if deployment is None:
-            return []
-        return [
+            return ()
+        known = self._sessions.get(provider)
+        if known is not None and known[0] is deployment:
+            return known[1]
+        found = tuple(
             s
             for s in deployment.sessions.values()
             if s.video is not None and s.video.provider == provider and not s.video.empty_secrets()
-        ]  # a session whose secret is not set signs nothing and vouches for no webhook
+        )  # a session whose secret is not set signs nothing and vouches for no webhook
+        self._sessions[provider] = (deployment, found)
+        return found
 
     async def webhook(self, provider_name: str, request: WebhookRequest) -> WebhookReading:
         """Check and read a platform's webhook, and record what it says."""

@@ -57,8 +57,8 @@ def failure(cause: BaseException) -> str:
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value, whatever the case of its name in ``headers`` (a plain dict or a multidict)."""
-    value = headers.get(name)  # a multidict's lookup ignores case
-    if value is not None:
+    value = headers.get(name)
+    if value is not None or not isinstance(headers, dict):  # aiohttp's multidict: its lookup ignores case
         return value
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), None)

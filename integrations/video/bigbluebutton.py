@@ -96,6 +96,9 @@ class BigBlueButtonProvider:
         self._http = Http()
         self._callbacks: dict[str, None] = {self.callback_url: None}
         """The callback URLs registered, in the exact form bbb-webhooks signs over."""
+        self._signers: tuple[Sequence[Session], dict[str, _Server], dict[str, dict[str, Session]]] | None = None
+        """The last sessions asked about, their servers by secret and their sessions by secret and id: the
+        same sequence comes with every webhook while the configuration stays (``VideoService.sessions``)."""
 
     async def join_url(self, session: Session, seat: Seat, now: datetime) -> str:
         """Create the meeting (idempotent: bbb-web answers ``duplicateWarning`` with the same createTime while it
@@ -160,15 +163,14 @@ class BigBlueButtonProvider:
         constant time and before anything of it is read; then read its user-joined, user-left and meeting-ended
         events for the sessions whose server signed it. Forged or unsigned: 401 (bbb-webhooks neither retries
         nor deletes the hook); well signed but malformed: 400."""
-        servers = _servers(sessions)
+        servers, by_secret = self._servers_of(sessions)
         signed_by, refusal = self._verify(servers, request)
         if not signed_by:
             return WebhookReading(status=401, refused=refusal)
-        secrets = {server.secret for server in signed_by}
-        ours = {
-            s.id: s for s in sessions if s.video is not None and s.video.secret is not None
-            and s.video.provider == self.name and s.video.secret.get_secret_value() in secrets
-        }  # fmt: skip
+        if len(signed_by) == 1:
+            ours = by_secret.get(signed_by[0], {})
+        else:
+            ours = {i: s for secret in signed_by for i, s in by_secret.get(secret, {}).items()}
         try:  # yarl's form decoding (compiled): parse_qsl's alone cost more than all the rest of reading it
             form = yarl.URL.build(query_string=request.body.decode(), encoded=True).query
             batch: Any = json.loads(form["event"])
@@ -178,28 +180,41 @@ class BigBlueButtonProvider:
             return WebhookReading(status=400, refused="the callback's form or events could not be read")
         return WebhookReading(status=200, events=tuple(events), meta={"domain": form.get("domain", "")})
 
-    def _verify(self, servers: Sequence[_Server], request: WebhookRequest) -> tuple[list[_Server], str]:
-        """The servers whose secret signed the request, else none and why, in words."""
+    def _servers_of(self, sessions: Sequence[Session]) -> tuple[dict[str, _Server], dict[str, dict[str, Session]]]:
+        """The distinct servers of these sessions by secret, and the sessions by secret and id: worked out once
+        for the sequence (every webhook brings the same one), not for each webhook."""
+        known = self._signers
+        if known is None or known[0] is not sessions:
+            by_secret: dict[str, dict[str, Session]] = {}
+            for s in sessions:
+                if s.video is not None and s.video.secret is not None and s.video.provider == self.name:
+                    by_secret.setdefault(s.video.secret.get_secret_value(), {})[s.id] = s
+            servers = {server.secret: server for server in _servers(sessions)}
+            self._signers = known = (sessions, servers, by_secret)
+        return known[1], known[2]
+
+    def _verify(self, secrets: Mapping[str, _Server], request: WebhookRequest) -> tuple[list[str], str]:
+        """The secrets (of these servers, by secret) that signed the request, else none and why, in words."""
         query = parse_qsl(request.url.partition("?")[2].partition("#")[0], keep_blank_values=True)
         given = next((value for key, value in reversed(query) if key == "checksum"), None)
         bearer = header(request.headers, "Authorization")
         if given is None and bearer is None:
             return [], "no checksum and no bearer token"
-        secrets = {server.secret: server for server in servers}
+        algorithm = ALGORITHMS.get(len(given)) if given is not None else None
         matched: dict[str, None] = {}
         for secret in secrets:
             if bearer is not None and hmac.compare_digest(bearer.encode(), f"Bearer {secret}".encode()):
                 matched.setdefault(secret)
-            if given is None or (algorithm := ALGORITHMS.get(len(given))) is None:
+            if given is None or algorithm is None:
                 continue
             for url in self._callbacks:
                 if _matches(algorithm, given, url.encode() + request.body + secret.encode()):
                     matched.setdefault(secret)
         if matched:
-            return [server for secret, server in secrets.items() if secret in matched], ""
+            return list(matched), ""
         if (
             given is not None
-            and (algorithm := ALGORITHMS.get(len(given))) is not None
+            and algorithm is not None
             and any(
                 _matches(algorithm, given, f"{url}{{}}{secret}".encode())
                 for secret in secrets
@@ -207,7 +222,7 @@ class BigBlueButtonProvider:
             )
         ):
             return [], "signed over no body (bbb-webhooks before 3.4): upgrade it to sign the events"
-        if given is not None and len(given) not in ALGORITHMS:
+        if given is not None and algorithm is None:
             return [], "a checksum of no known length"
         return [], "the checksum or bearer token matches no server's secret"
 
@@ -245,8 +260,12 @@ class BigBlueButtonProvider:
         await self._http.close()
 
 
+_HASHES = {name: getattr(hashlib, name) for name in ALGORITHMS.values()}
+"""The hashes' own constructors: ``hashlib.new`` looks the name up again for every checksum."""
+
+
 def _matches(algorithm: str, given: str, signed: bytes) -> bool:
-    return hmac.compare_digest(hashlib.new(algorithm, signed).hexdigest(), given.lower())
+    return hmac.compare_digest(_HASHES[algorithm](signed).hexdigest(), given.lower())
 
 
 def _text(mapping: Mapping[str, Any], key: str) -> str:
