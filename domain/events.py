@@ -15,7 +15,13 @@ class Event:
     def payload(self) -> dict[str, Any]:
         """The event's fields as JSON-able values: strings, numbers, booleans and tuples of them (not deep
         copied: ``asdict``'s copy cost more than logging them)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        names = _FIELDS.get(type(self))
+        if names is None:  # ``fields`` builds its tuple again on every call: once per type is enough
+            names = _FIELDS[type(self)] = tuple(f.name for f in fields(self))
+        return {name: getattr(self, name) for name in names}
+
+
+_FIELDS: dict[type[Event], tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ class ManyRows:
         self.statement = statement
         self._returns = bool(statement._returning)
         self._columns = [c for c in statement.table.columns if not (c.primary_key and c.autoincrement is not False)]
-        self._one: tuple[tuple[str, str, str], list[tuple[str, _Binder]]] | None = None
+        self._one: tuple[tuple[str, str, str], list[tuple[str, _Binder | None]]] | None = None
         """The statement's SQL around its one row of VALUES, and each value's column and binder, in order."""
         self._sqlite: dict[int, str] = {}
 
@@ -57,14 +57,14 @@ class ManyRows:
         for start in range(0, len(rows), _SQLITE_ROWS):
             chunk = rows[start : start + _SQLITE_ROWS]
             sql, order = self._compiled(conn, len(chunk))
-            values = [bind(row[name]) for row in chunk for name, bind in order]
+            values = _bound(chunk, order)
             try:
                 out.extend(await driver.execute_fetchall(sql, values))
             except sqlite3.Error as error:  # as SQLAlchemy raises it, for the callers that tell errors apart
                 raise exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
         return out
 
-    def _compiled(self, conn: AsyncConnection, count: int) -> tuple[str, list[tuple[str, _Binder]]]:
+    def _compiled(self, conn: AsyncConnection, count: int) -> tuple[str, list[tuple[str, _Binder | None]]]:
         """The SQL with ``count`` rows of VALUES; for each of its parameters in order, the column it takes
         and how that column's type binds a value (as SQLAlchemy would)."""
         if self._one is None:
@@ -73,8 +73,7 @@ class ManyRows:
             order = []
             for name in compiled.positiontup or ():
                 column = names[name]
-                process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-                order.append((column.key, process if process is not None else _same))
+                order.append((column.key, column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)))
             group = "(" + ", ".join("?" * len(order)) + ")"
             before, values, after = compiled.string.partition(f"VALUES {group}")
             if not values or group in after:  # a statement this does not know how to repeat the VALUES of
@@ -90,5 +89,24 @@ class ManyRows:
 _Binder = Callable[[Any], Any]
 
 
-def _same(value: Any) -> Any:
-    return value
+def _bound(rows: Sequence[Mapping[str, Any]], order: Sequence[tuple[str, _Binder | None]]) -> list[Any]:
+    """The rows' values in the statement's order, each bound by its column's type: only the columns that have
+    a bind processor call it (most are strings), and a value the row before had in the same column (a batch's
+    one ``recorded_at``) is bound once: binding every value cost more than the rest of a batch's write
+    (``python -m benchmarks.attendance``)."""
+    names = [name for name, _ in order]
+    binders = [(i, bind) for i, (_, bind) in enumerate(order) if bind is not None]
+    last: dict[int, tuple[Any, Any]] = {}
+    out: list[Any] = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, bind in binders:
+            value = values[i]
+            before = last.get(i)
+            if before is not None and before[0] is value:
+                values[i] = before[1]
+            else:
+                values[i] = bound = bind(value)
+                last[i] = (value, bound)
+        out.extend(values)
+    return out
