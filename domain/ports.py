@@ -79,9 +79,17 @@ class Outbox(Protocol):
         ...
 
     async def claim_due(
-        self, now: datetime, worker: str, lease_seconds: float, limit: int, *, lease_now: datetime | None = None
+        self,
+        now: datetime,
+        worker: str,
+        lease_seconds: float,
+        limit: int,
+        *,
+        lease_now: datetime | None = None,
+        leaving: str | None = None,
     ) -> list[ClaimedItem]:
-        """Take up to ``limit`` rows due by ``now`` (or whose lease ran out by ``lease_now``) for this worker."""
+        """Take up to ``limit`` rows due by ``now`` (or whose lease ran out by ``lease_now``) for this worker,
+        leaving those whose next try may be on the channel ``leaving`` to another process."""
         ...
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
