@@ -38,7 +38,10 @@ _ids = itertools.count(1_000_000)
 
 
 def _tampered(data: str, index: int, char: str) -> str:
+    """``data`` with one character changed (never to itself: that would be the genuine data, which is allowed)."""
     at = index % len(data)
+    if data[at] == char:
+        char = "b" if char != "b" else "c"
     return data[:at] + char + data[at + 1 :]
 
 
