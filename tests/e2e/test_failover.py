@@ -191,3 +191,27 @@ async def test_a_leader_paused_past_its_lease_steps_down_when_resumed_and_writes
     assert max(kinds(smtp, "invitation").values()) == 1
     assert_no_overlap(await terms_of(postgres_url))
     print(f"paused leader {holder} replaced by {new_holder} in {took:.1f} s; it stepped down when resumed")
+
+
+async def test_a_leader_stopped_with_sigterm_hands_over_at_once(postgres_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    configure(config, delegates=20)
+    with smtp_server() as smtp:
+        processes, logs = replicas_of(config, postgres_url, tmp_path, smtp, 2)
+        try:
+            holder, term, _ = await until_led(postgres_url, not_by=None, limit=60)
+            leaving = index_of(holder)
+            await wait_for(smtp, lambda: len(kinds(smtp, "invitation")) == 20, 60, logs[leaving])
+            stopped = time.monotonic()
+            stop(processes[leaving], logs[leaving])  # SIGTERM, and it exits 0
+            new_holder, new_term, _ = await until_led(postgres_url, not_by=holder, limit=TAKEOVER_LIMIT)
+            took = time.monotonic() - stopped
+        finally:
+            for i, process in enumerate(processes):
+                if process.poll() is None:
+                    stop(process, logs[i])
+    assert new_term == term + 1
+    assert took < 5.0, f"the lead passed {took:.1f} s after SIGTERM: it was not handed over"
+    ended = [t for t in await terms_of(postgres_url) if t[0] == term]
+    assert ended[0][3] is not None
+    print(f"{holder} stopped with SIGTERM; {new_holder} led {took:.1f} s later")
