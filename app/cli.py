@@ -156,22 +156,18 @@ def run(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the service: send every notice on time through Telegram and e-mail until stopped."""
+    from app import logs
     from app.clock import SimulatedClock, SystemClock
     from app.service import Service, serve
 
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("apscheduler", "httpx", "aiosqlite", "alembic", "aioimaplib"):  # aioimaplib logs mail it reads
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = Settings()
+    logs.configure(getattr(logging, log_level.upper(), logging.INFO), settings.log_format, sys.stderr)
     start = _parse_now(clock_start) if clock_start else None
     if clock_speed != 1.0 and start is None:
         raise typer.BadParameter("--clock-speed needs --clock-start", param_hint="--clock-speed")
     clock = SimulatedClock(start, clock_speed) if start else SystemClock()
     stop_at = _parse_now(until) if until else None
-    service = Service(settings=Settings(), paths=paths, clock=clock, environ=dict(os.environ))
+    service = Service(settings=settings, paths=paths, clock=clock, environ=dict(os.environ))
     raise typer.Exit(asyncio.run(serve(service, watch=watch, until=stop_at)))
 
 

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     """How long a claimed notice stays this process's without renewal (renewed every third of it while sending);
     a process that dies gives its notices up to the others this long after."""
 
+    log_format: Literal["text", "json"] = "text"
+    """``plenary run``'s log lines (PLENARY_LOG_FORMAT): ``text`` for people, ``json`` (one object a line: timestamp,
+    level, logger, message and the fields of a delivery) for a log collector."""
+
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one, or the SQLite file under the data directory."""
         if self.database_url is not None:

@@ -24,11 +24,14 @@ T = TypeVar("T")
 LOOP = "dispatcher"
 
 
-async def persist(what: str, write: Callable[[], Awaitable[T]], stopping: asyncio.Event) -> T | None:
+async def persist(
+    what: str, write: Callable[[], Awaitable[T]], stopping: asyncio.Event, fields: Mapping[str, str] | None = None
+) -> T | None:
     """Write an outcome to the outbox, retrying through a database outage until it is written or we stop.
 
     The send already happened: losing its record would send it again, so the write is retried rather than
     dropped. On stop the row stays claimed and is sent again after the restart (the documented in-flight bound).
+    ``fields`` go with the log lines (the delivery's, see ``Dispatcher.fields``).
     """
     failures = 0
     while True:
@@ -37,10 +40,12 @@ async def persist(what: str, write: Callable[[], Awaitable[T]], stopping: asynci
         except Exception as exc:
             failures += 1
             if stopping.is_set():
-                log.warning("%s: not recorded before stopping (%s); it will be sent again", what, exc)
+                log.warning("%s: not recorded before stopping (%s); it will be sent again", what, exc, extra=fields)
                 return None
             delay = backoff(failures)
-            log.warning("%s: recording failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay)
+            log.warning(
+                "%s: recording failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay, extra=fields
+            )
             await sleep_unless(stopping, delay)
 
 
@@ -49,6 +54,10 @@ RESEND_WHEN_UNKNOWN = frozenset(
 )
 """Kinds sent again when a channel cannot tell whether they arrived: a loss would be worse than a duplicate.
 Reminders, deadline reminders and summaries are recorded as sent with a note instead."""
+
+Delivered = Callable[[str, str, float], None]
+"""Told of each send a channel accepted: the channel, the kind of notice, and the seconds from its due time to
+then (on the service's clock) — what ``plenary_delivery_seconds`` observes."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,7 @@ class Dispatcher:
         loops: Loops | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         events: EventSink | None = None,
+        delivered: Delivered | None = None,
     ) -> None:
         self.outbox = outbox
         self.channels = channels
@@ -186,6 +196,21 @@ class Dispatcher:
         self.loops = loops or Loops()
         self.wall = wall
         """Real time, for leases: they measure whether a process is alive, whatever the service's clock shows."""
+        self.delivered = delivered
+        """Told of every accepted send (the metrics' latency histogram); set it once the metrics exist."""
+
+    def fields(self, item: ClaimedItem, channel: str | None = None) -> dict[str, str]:
+        """What every log line about one delivery carries (``extra=``): a log collector's keys to search by."""
+        out = {
+            "session": item.session_id,
+            "notice": item.key,
+            "delegate": item.delegate_id,
+            "kind": item.kind,
+            "replica": self.worker,
+        }
+        if channel is not None:
+            out["channel"] = channel
+        return out
 
     def wake(self) -> None:
         """Look at the outbox now (new notices were enqueued)."""
@@ -287,11 +312,15 @@ class Dispatcher:
             item.delegate_id,
             reason,
             exc_info=exc,
+            extra=self.fields(item),
         )
         now = self.clock.now()
         if errors >= self.retry.internal_attempts:
             await persist(
-                item.key, lambda: self.outbox.mark_failed(item, f"{reason} (after {errors} tries)", now), self._stopping
+                item.key,
+                lambda: self.outbox.mark_failed(item, f"{reason} (after {errors} tries)", now),
+                self._stopping,
+                self.fields(item),
             )
             return
         later = now + timedelta(seconds=self.retry.delay(errors))
@@ -307,6 +336,7 @@ class Dispatcher:
                 internal_errors=errors,
             ),
             self._stopping,
+            self.fields(item),
         )
 
     async def deliver(self, item: ClaimedItem) -> None:
@@ -322,9 +352,14 @@ class Dispatcher:
             try:
                 delivery = await self.composer.compose(item, name) if channel is not None else None
             except NoticeObsolete as exc:
-                log.info("%s: not sent: %s", item.key, exc)
+                log.info("%s: not sent: %s", item.key, exc, extra=self.fields(item, name))
                 now = self.clock.now()
-                await persist(item.key, partial(self.outbox.mark_skipped, item, str(exc), now), self._stopping)
+                await persist(
+                    item.key,
+                    partial(self.outbox.mark_skipped, item, str(exc), now),
+                    self._stopping,
+                    self.fields(item, name),
+                )
                 return
             if channel is None or delivery is None:
                 index += 1
@@ -335,9 +370,9 @@ class Dispatcher:
                 return
             index += 1
         reason = "; ".join(errors) or "no channel can reach this delegate"
-        log.warning("%s: not delivered: %s", item.key, reason)
+        log.warning("%s: not delivered: %s", item.key, reason, extra=self.fields(item))
         now = self.clock.now()
-        await persist(item.key, partial(self.outbox.mark_failed, item, reason, now), self._stopping)
+        await persist(item.key, partial(self.outbox.mark_failed, item, reason, now), self._stopping, self.fields(item))
 
     async def _send(
         self, item: ClaimedItem, index: int, name: str, channel: Channel, delivery: Delivery, errors: list[str]
@@ -349,26 +384,55 @@ class Dispatcher:
             now = self.clock.now()
             reason = f"{name}: {exc.reason}"
             if exc.outcome is Outcome.PERMANENT:
-                log.warning("%s: %s: permanent failure, trying the next channel", item.key, reason)
+                log.warning(
+                    "%s: %s: permanent failure, trying the next channel",
+                    item.key,
+                    reason,
+                    extra=self.fields(item, name),
+                )
                 errors.append(reason)
                 return False
             if exc.outcome is Outcome.UNKNOWN and item.kind not in RESEND_WHEN_UNKNOWN:
                 note = f"outcome unknown: {reason}"
-                await persist(item.key, partial(self.outbox.mark_sent, item, name, now, note=note), self._stopping)
+                log.warning("%s: %s: recorded as sent, not sent again", item.key, note, extra=self.fields(item, name))
+                await persist(
+                    item.key,
+                    partial(self.outbox.mark_sent, item, name, now, note=note),
+                    self._stopping,
+                    self.fields(item, name),
+                )
                 return True
             tried = (item.channel_attempts if index == item.channel_index else 0) + 1
             if tried >= self.retry.max_attempts:
                 errors.append(f"{reason} (gave up after {tried} attempts)")
+                log.warning("%s: %s: gave up after %d attempts", item.key, reason, tried, extra=self.fields(item, name))
                 return False
             delay = self.retry.delay(tried, exc.retry_after)
-            log.info("%s: %s: retrying in %.0f s", item.key, reason, delay)
+            log.info("%s: %s: retrying in %.0f s", item.key, reason, delay, extra=self.fields(item, name))
             later = now + timedelta(seconds=delay)
             retry = partial(self.outbox.mark_retry, item, reason, later, index, now, channel_attempts=tried)
-            await persist(item.key, retry, self._stopping)
+            await persist(item.key, retry, self._stopping, self.fields(item, name))
             return True
+        sent_at = self.clock.now()
+        latency = max((sent_at - item.due_at).total_seconds(), 0.0)
+        self._observe(item, name, latency)
         companion = self.composer.companion(item, name, self.clock.now())
         if companion is not None:  # queued before the send is recorded: a crash between repeats, never loses it
-            await persist(item.key, partial(self.outbox.enqueue, [companion], self.clock.now()), self._stopping)
+            await persist(
+                item.key,
+                partial(self.outbox.enqueue, [companion], self.clock.now()),
+                self._stopping,
+                self.fields(item, name),
+            )
             self.wake()
         await self._recorder.record(item, name)
+        log.info("%s: sent by %s, %.0f s after it was due", item.key, name, latency, extra=self.fields(item, name))
         return True
+
+    def _observe(self, item: ClaimedItem, channel: str, latency: float) -> None:
+        if self.delivered is None:
+            return
+        try:
+            self.delivered(channel, item.kind, latency)
+        except Exception as exc:  # a metric must never stand in the way of a delivery
+            log.warning("could not observe a delivery's latency: %s", exc, extra=self.fields(item, channel))

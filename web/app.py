@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from domain.feeds import Feed
 from domain.ports import Feeds, Health, Pages
+from domain.records import OutboxStatus
 from services.answer_pages import AnswerPages
 from services.video import VideoService
 from web.answers import add_routes as add_answer_routes
 from web.video import add_routes as add_video_routes
+
+DELIVERY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 3 * 3600.0, 12 * 3600.0, 86400.0)
+"""Seconds from due to sent: a second to a day (a notice already late when it was planned lands in +Inf)."""
 
 
 class Metrics:
@@ -29,6 +33,12 @@ class Metrics:
             registry=self.registry,
         )
         self.outbox_depth = Gauge("plenary_outbox_depth", "Notices pending or being sent", registry=self.registry)
+        self.outbox_notices = Gauge(
+            "plenary_outbox_notices",
+            "Notices in the outbox by state: pending, claimed (being sent), sent, failed, skipped",
+            ["state"],
+            registry=self.registry,
+        )
         self.outbox_oldest = Gauge(
             "plenary_outbox_oldest_due_seconds", "Age of the oldest due notice not yet sent", registry=self.registry
         )
@@ -37,7 +47,21 @@ class Metrics:
         self.http_requests = Counter(
             "plenary_http_requests", "HTTP requests by route and status", ["route", "status"], registry=self.registry
         )
+        self.delivery_seconds = Histogram(
+            "plenary_delivery_seconds",
+            "Seconds from a notice's due time to its being sent (the service's clock), by channel and kind",
+            ["channel", "kind"],
+            buckets=DELIVERY_BUCKETS,
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "plenary_leader",
+            "1 on the replica that leads (in its term), 0 on the others",
+            ["replica", "term"],
+            registry=self.registry,
+        )
         self._requests: dict[tuple[str, str], Any] = {}
+        self._deliveries: dict[tuple[str, str], Any] = {}
 
     def count_request(self, route: str, status: int) -> None:
         """Count one HTTP request (the labelled child is looked up once)."""
@@ -46,6 +70,29 @@ class Metrics:
         if child is None:
             child = self._requests[key] = self.http_requests.labels(*key)
         child.inc()
+
+    def observe_delivery(self, channel: str, kind: str, seconds: float) -> None:
+        """One send a channel accepted, ``seconds`` after it was due (the dispatcher's ``delivered`` hook)."""
+        key = (channel, kind)
+        child = self._deliveries.get(key)
+        if child is None:
+            child = self._deliveries[key] = self.delivery_seconds.labels(*key)
+        child.observe(seconds)
+
+    def set_leader(self, replica: str, term: int | None) -> None:
+        """This replica leads in ``term`` (1), or, with None, does not lead (0): one series, the latest."""
+        self.leader.clear()
+        self.leader.labels(replica, "" if term is None else str(term)).set(0 if term is None else 1)
+
+    def set_outbox(self, notices: Mapping[tuple[str, str, str], int]) -> None:
+        """The outbox's counts by (kind, channel, status): ``plenary_notices`` and, summed, by state."""
+        self.notices.clear()
+        states = dict.fromkeys((status.value for status in OutboxStatus), 0)
+        for (kind, channel, status), count in notices.items():
+            self.notices.labels(kind, channel, status).set(count)
+            states[status] = states.get(status, 0) + count
+        for state, count in states.items():
+            self.outbox_notices.labels(state).set(count)
 
 
 HEALTH = web.AppKey("health", Health)
@@ -96,9 +143,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text format."""
     health, metrics = request.app[HEALTH], request.app[METRICS]
     stats = await health.outbox_stats()
-    metrics.notices.clear()
-    for (kind, channel, status), count in stats.notices.items():
-        metrics.notices.labels(kind, channel, status).set(count)
+    metrics.set_outbox(stats.notices)
     metrics.outbox_depth.set(stats.depth)
     metrics.outbox_oldest.set(stats.oldest_due_seconds)
     metrics.scheduler_jobs.set(health.scheduled_jobs())

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 DROP = "drop"
 """A fault: close the connection at that step without answering."""
@@ -224,11 +224,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _authenticator(user: str, password: str) -> Callable[..., AuthResult]:
+    """Accept exactly this login (AUTH PLAIN or LOGIN), refuse any other."""
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        good = isinstance(data, LoginPassword) and (data.login, data.password) == (user.encode(), password.encode())
+        return AuthResult(success=good)
+
+    return check
+
+
 @contextmanager
-def smtp_server(*, smtputf8: bool = True) -> Iterator[SmtpServer]:
-    """Run an SMTP server on a free loopback port for the duration of the block (offering SMTPUTF8 or not)."""
+def smtp_server(*, smtputf8: bool = True, login: tuple[str, str] | None = None) -> Iterator[SmtpServer]:
+    """Run an SMTP server on a free loopback port for the duration of the block (offering SMTPUTF8 or not);
+    with ``login`` (user, password) it offers AUTH without TLS and accepts only that login."""
     handler = RecordingHandler()
-    controller = _Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8)
+    auth: dict[str, Any] = (
+        {"authenticator": _authenticator(*login), "auth_require_tls": False} if login is not None else {}
+    )
+    controller = _Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8, **auth)
     controller.start()
     try:
         yield SmtpServer(controller, handler)

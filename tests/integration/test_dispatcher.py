@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import timedelta
 
@@ -205,3 +206,30 @@ async def test_a_row_failing_for_a_reason_of_ours_ends_failed_with_its_reason(st
     assert entry.status is OutboxStatus.FAILED
     assert "internal error: UnicodeEncodeError" in (entry.last_error or "")
     assert f"after {RETRY.internal_attempts} tries" in (entry.last_error or "")
+
+
+async def test_every_delivery_line_names_the_session_notice_delegate_and_replica(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    telegram = FakeChannel(
+        "telegram",
+        deque([error(Outcome.TRANSIENT, "502 Bad Gateway"), error(Outcome.PERMANENT, "bot was blocked")]),
+    )
+    email = FakeChannel("email")
+    key = await enqueue(store, clock)
+    dispatcher = make(store, clock, telegram, email)
+    with caplog.at_level(logging.INFO, logger="scheduler.dispatcher"):
+        await dispatcher.drain_once()  # retried
+        clock.advance(3600)
+        await dispatcher.drain_once()  # refused for good, then sent by e-mail
+    said = {r.getMessage(): r for r in caplog.records}
+    retried = next(r for m, r in said.items() if "retrying in" in m)
+    refused = next(r for m, r in said.items() if "permanent failure" in m)
+    sent = next(r for m, r in said.items() if "sent by email" in m)
+    for record, channel in ((retried, "telegram"), (refused, "telegram"), (sent, "email")):
+        assert vars(record)["session"] == "s1"
+        assert vars(record)["notice"] == key
+        assert vars(record)["delegate"] == "d1"
+        assert vars(record)["replica"] == "w"
+        assert vars(record)["channel"] == channel
