@@ -144,7 +144,9 @@ class Service:
         s.timeline.leading = False  # until this replica is elected
         if isinstance(self._bot, Polling):
             self._bot.polling = False
-        s.leadership.follow(self._leader_changed)
+        leadership = s.leadership
+        s.dispatcher.leaving = lambda: None if leadership.leading else "telegram"  # one bot, one sender: the leader
+        leadership.follow(self._leader_changed)
         s.timeline.start()
         await s.leadership.round()  # alone, or the lease free: this replica leads before it plans
         self.tasks.spawn(LEADERSHIP_LOOP, s.leadership.run())
@@ -197,6 +199,8 @@ class Service:
         """Start the leader's work when elected (the timeline, polling, housekeeping); stop it on stepping down."""
         s = self.services
         assert s is not None
+        if s.leadership is not None:
+            self.metrics.set_leader(s.leadership.holder, term)
         if term is None:
             s.timeline.follow()
             for name in LEADER_TASKS:
@@ -219,6 +223,9 @@ class Service:
 
     async def _start_http(self, s: Services) -> None:
         self.metrics = Metrics()
+        s.dispatcher.delivered = self.metrics.observe_delivery
+        if s.leadership is not None:
+            self.metrics.set_leader(s.leadership.holder, None)
         pages = WebPages()
         app = create_app(s.health, self.metrics, s.feeds, answers=(s.answer_pages, pages), video=(s.video, pages))
         if isinstance(self._bot, Webhook):

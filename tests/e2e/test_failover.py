@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -99,17 +100,29 @@ def kinds(smtp: SmtpServer, kind: str) -> Counter[str]:
     return Counter(r.recipients[0] for r in smtp.received if r.message["X-Plenary-Kind"] == kind)
 
 
+PORTS: dict[Path, int] = {}
+"""Each replica's HTTP port, by its log file."""
+
+
 def replicas_of(
     config: Path, url: str, tmp_path: Path, smtp: SmtpServer, count: int
 ) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
     mail = {"SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port), "SMTP_TLS": "none", "PLENARY_LEASE_SECONDS": "5"}
     processes, logs = [], []
     for n in range(count):
-        env = environment(tmp_path, url, free_port(), PLENARY_WORKER_ID=f"replica-{n}", **mail)
+        port = free_port()
+        env = environment(tmp_path, url, port, PLENARY_WORKER_ID=f"replica-{n}", **mail)
+        PORTS[tmp_path / f"replica-{n}.log"] = port
         log = tmp_path / f"replica-{n}.log"
         processes.append(launch(config, env, log, "--clock-start", CLOCK_START))
         logs.append(log)
     return processes, logs
+
+
+async def metrics(port: int) -> str:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        assert response.status == 200
+        return await response.text()
 
 
 def index_of(holder: str) -> int:
@@ -202,6 +215,7 @@ async def test_a_leader_stopped_with_sigterm_hands_over_at_once(postgres_url: st
             holder, term, _ = await until_led(postgres_url, not_by=None, limit=60)
             leaving = index_of(holder)
             await wait_for(smtp, lambda: len(kinds(smtp, "invitation")) == 20, 60, logs[leaving])
+            shown = [await metrics(PORTS[log]) for log in logs]
             stopped = time.monotonic()
             stop(processes[leaving], logs[leaving])  # SIGTERM, and it exits 0
             new_holder, new_term, _ = await until_led(postgres_url, not_by=holder, limit=TAKEOVER_LIMIT)
@@ -210,6 +224,10 @@ async def test_a_leader_stopped_with_sigterm_hands_over_at_once(postgres_url: st
             for i, process in enumerate(processes):
                 if process.poll() is None:
                     stop(process, logs[i])
+    leads = f'plenary_leader{{replica="{holder}",term="{term}"}} 1.0'
+    assert leads in shown[leaving]  # the leader says who it is and its term; the other, that it does not lead
+    assert 'term=""} 0.0' in shown[1 - leaving]
+    assert any('plenary_delivery_seconds_count{channel="email",kind="invitation"}' in text for text in shown)
     assert new_term == term + 1
     assert took < 5.0, f"the lead passed {took:.1f} s after SIGTERM: it was not handed over"
     ended = [t for t in await terms_of(postgres_url) if t[0] == term]
