@@ -25,8 +25,9 @@ from sqlalchemy import func, select
 from storage.engine import create_engine
 from storage.tables import leader_lease, leader_terms
 from tests.doubles.smtp import SmtpServer, smtp_server
+from tests.doubles.telegram_bot_api import FakeBotApi, TgUser
 from tests.e2e.test_crash import DELEGATES, IN_FLIGHT_BOUND, wait_for, write_config
-from tests.e2e.test_processes import environment, free_port, launch, stop
+from tests.e2e.test_processes import PLENARY, environment, free_port, launch, stop
 
 pytestmark = pytest.mark.postgres
 
@@ -105,9 +106,10 @@ PORTS: dict[Path, int] = {}
 
 
 def replicas_of(
-    config: Path, url: str, tmp_path: Path, smtp: SmtpServer, count: int
+    config: Path, url: str, tmp_path: Path, smtp: SmtpServer, count: int, **extra: str
 ) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
     mail = {"SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port), "SMTP_TLS": "none", "PLENARY_LEASE_SECONDS": "5"}
+    mail |= extra
     processes, logs = [], []
     for n in range(count):
         port = free_port()
@@ -233,3 +235,46 @@ async def test_a_leader_stopped_with_sigterm_hands_over_at_once(postgres_url: st
     ended = [t for t in await terms_of(postgres_url) if t[0] == term]
     assert ended[0][3] is not None
     print(f"{holder} stopped with SIGTERM; {new_holder} led {took:.1f} s later")
+
+
+async def test_only_the_leader_polls_telegram_and_its_successor_takes_the_updates_over(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    configure(config, delegates=5)
+    user = TgUser(7001, "Guest", language_code="en")
+    with smtp_server() as smtp:
+        async with FakeBotApi() as api:
+            bot = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.base_url}
+            processes, logs = replicas_of(config, postgres_url, tmp_path, smtp, 2, **bot)
+            try:
+                holder, _, _ = await until_led(postgres_url, not_by=None, limit=60)
+                api.push(api.command_update(user, "/help"))
+                await api.wait_for(lambda: api.sent_to(user.id) or None, within=20)
+                await asyncio.sleep(5.0)  # both running: a second poller would be told 409 Conflict
+                killed = index_of(holder)
+                processes[killed].send_signal(signal.SIGKILL)
+                processes[killed].wait(10)
+                await until_led(postgres_url, not_by=holder, limit=TAKEOVER_LIMIT)
+                api.push(api.command_update(user, "/help"))
+                await api.wait_for(lambda: len(api.sent_to(user.id)) >= 2 or None, within=20)
+            finally:
+                for i, process in enumerate(processes):
+                    if process.poll() is None:
+                        stop(process, logs[i])
+    for log in logs:
+        assert "Conflict" not in log.read_text(encoding="utf-8"), "two replicas polled Telegram at once"
+    assert len(api.sent_to(user.id)) == 2  # each update answered once, by whichever replica led
+
+
+async def test_replicas_started_together_migrate_once_and_all_start(postgres_url: str, tmp_path: Path) -> None:
+    env = environment(tmp_path, postgres_url, 0)
+    commands = [
+        await asyncio.create_subprocess_exec(
+            *PLENARY, "db", "upgrade", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.gather(*(c.communicate() for c in commands))
+    for command, (out, _) in zip(commands, outputs, strict=True):
+        assert command.returncode == 0, out.decode()  # none dies of another's CREATE (pg_type_typname_nsp_index)
