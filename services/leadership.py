@@ -21,9 +21,9 @@ from domain.ports import Leases
 log = logging.getLogger(__name__)
 
 LOOP = "leadership"
-LEASE_SECONDS = 10.0
+LEASE_SECONDS = 8.0
 """How long a lease runs from each renewal: a dead leader's successor takes over within this plus one round."""
-ROUND_SECONDS = 2.0
+ROUND_SECONDS = 1.5
 """How often every replica campaigns (the leader renews)."""
 MARGIN_SECONDS = 2.0
 """How long before its lease ends a leader that could not renew steps down."""

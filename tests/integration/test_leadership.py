@@ -108,7 +108,7 @@ async def test_a_resignation_hands_over_at_the_next_round_and_a_deposed_timeline
         await a.resign()
         assert a.term is None
         await b.round()
-        assert b.term == 2  # at once, not when the ten seconds would have run out
+        assert b.term == 2  # at once, not when the lease would have run out
         with pytest.raises(Deposed):
             await a.fence()
         with pytest.raises(Deposed):
