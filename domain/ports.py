@@ -166,6 +166,10 @@ class Announcements(Protocol):
         """What each delegate holds of these sessions (all when None)."""
         ...
 
+    async def recipient(self, session_id: str, delegate_id: str) -> RecipientRecord | None:
+        """What one delegate holds of one session."""
+        ...
+
     async def save_recipients(self, records: Mapping[tuple[str, str], RecipientRecord], now: datetime) -> None:
         """Record delegates invited again or uninvited."""
         ...

@@ -91,7 +91,7 @@ class DeliveryComposer:
         if planned is not None:
             return int(planned)
         record = await self.announcements.get(session_id)
-        held = (await self.announcements.recipients([session_id])).get(session_id, {}).get(item.delegate_id)
+        held = await self.announcements.recipient(session_id, item.delegate_id)
         return (record.sequence if record else 0) + (held.revision if held else 0)
 
     async def _still_current(
@@ -108,7 +108,7 @@ class DeliveryComposer:
             raise NoticeObsolete("no longer invited: the secretariat's message is for those invited")
         planned = item.payload.get("sequence")
         if kind in CALENDAR_KINDS and planned is not None:
-            held = (await self.announcements.recipients([session.id])).get(session.id, {}).get(item.delegate_id)
+            held = await self.announcements.recipient(session.id, item.delegate_id)
             if held is not None and held.sequence is not None and int(planned) < held.sequence:
                 raise NoticeObsolete(f"superseded: the delegate already has SEQUENCE {held.sequence}")
 

@@ -79,6 +79,13 @@ class AnnouncementRepository:
         async with self.reader.connect() as conn:
             return await read_recipients(conn, session_ids)
 
+    async def recipient(self, session_id: str, delegate_id: str) -> RecipientRecord | None:
+        """What one delegate holds of one session (one row by its key: a send asks it, not the session's every row)."""
+        query = select(recipients).where(recipients.c.session_id == session_id, recipients.c.delegate_id == delegate_id)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return RecipientRecord(row.invited, row.revision, row.holds, row.sequence) if row is not None else None
+
     async def save_recipients(self, records: Mapping[tuple[str, str], RecipientRecord], now: datetime) -> None:
         """Record delegates invited again or uninvited (their revision raised)."""
         if not records:

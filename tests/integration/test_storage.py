@@ -388,3 +388,17 @@ async def test_an_older_database_learns_what_each_delegate_holds(database_url: s
     assert held["icmec-xx"]["kgz-asanov"] == RecipientRecord(invited=True, revision=0, holds=True, sequence=2)
     assert held["icmec-xx"]["rus-head"] == RecipientRecord(invited=False, revision=1, holds=False, sequence=3)
     assert held["old"]["rus-head"] == RecipientRecord(invited=True, revision=0, holds=False, sequence=1)
+
+
+async def test_one_recipient_is_read_by_its_key(store: Store) -> None:
+    from domain.ledger import RecipientRecord
+
+    records = {
+        ("icmec-xx", "d1"): RecipientRecord(invited=True, revision=2, holds=True, sequence=3),
+        ("icmec-xx", "d2"): RecipientRecord(invited=False, revision=1, holds=False, sequence=None),
+    }
+    await store.announcements.save_recipients(records, T0)
+    assert await store.announcements.recipient("icmec-xx", "d1") == records[("icmec-xx", "d1")]
+    assert await store.announcements.recipient("icmec-xx", "d2") == records[("icmec-xx", "d2")]
+    assert await store.announcements.recipient("icmec-xx", "d3") is None
+    assert await store.announcements.recipient("icmec-xix", "d1") is None
