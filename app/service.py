@@ -145,7 +145,8 @@ class Service:
         if isinstance(self._bot, Polling):
             self._bot.polling = False
         leadership = s.leadership
-        s.dispatcher.leaving = lambda: None if leadership.leading else "telegram"  # one bot, one sender: the leader
+        if isinstance(telegram, TelegramChannel):  # one bot's budget, shared by the replicas that send
+            leadership.count(telegram.share)
         leadership.follow(self._leader_changed)
         s.timeline.start()
         await s.leadership.round()  # alone, or the lease free: this replica leads before it plans

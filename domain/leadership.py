@@ -28,6 +28,8 @@ class LeaseState:
     expires_at: datetime
     database_now: datetime
     mine: bool
+    replicas: int = 1
+    """How many replicas campaigned within a lease's time (this one included): they share Telegram's budget."""
 
     @property
     def seconds_left(self) -> float:

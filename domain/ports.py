@@ -86,10 +86,8 @@ class Outbox(Protocol):
         limit: int,
         *,
         lease_now: datetime | None = None,
-        leaving: str | None = None,
     ) -> list[ClaimedItem]:
-        """Take up to ``limit`` rows due by ``now`` (or whose lease ran out by ``lease_now``) for this worker,
-        leaving those whose next try may be on the channel ``leaving`` to another process."""
+        """Take up to ``limit`` rows due by ``now`` (or whose lease ran out by ``lease_now``) for this worker."""
         ...
 
     async def mark_sent(self, item: ClaimedItem, channel: str, now: datetime, note: str | None = None) -> bool:
@@ -728,8 +726,9 @@ class Leases(Protocol):
         as it then stands, whoever holds it."""
         ...
 
-    async def resign(self, holder: str, term: int) -> None:
-        """Give the lease up at once (a replica stopping): another may take it at its next campaign."""
+    async def resign(self, holder: str, term: int | None) -> None:
+        """A replica stopping: give the lease up at once if it holds it for ``term`` (another may take it at its
+        next campaign), and no longer count it among the replicas."""
         ...
 
     async def fence(self, holder: str, term: int) -> None:

@@ -105,8 +105,6 @@ class Dispatcher:
         self.wall = wall
         """Real time, for leases: they measure whether a process is alive, whatever the service's clock shows."""
         self.delivered = delivered
-        self.leaving: Callable[[], str | None] = lambda: None
-        """A channel this replica leaves to another (Telegram, which the leader alone sends: one bot's limit)."""
         """Told of every accepted send (the metrics' latency histogram); set it once the metrics exist."""
 
     def fields(self, item: ClaimedItem, channel: str | None = None) -> dict[str, str]:
@@ -169,7 +167,7 @@ class Dispatcher:
     async def drain_once(self) -> int:
         """Claim one batch of due rows and deliver them; return how many were claimed."""
         items = await self.outbox.claim_due(
-            self.clock.now(), self.worker, self.lease_seconds, self.batch, lease_now=self.wall(), leaving=self.leaving()
+            self.clock.now(), self.worker, self.lease_seconds, self.batch, lease_now=self.wall()
         )
         if not items:
             return 0

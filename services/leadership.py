@@ -55,10 +55,17 @@ class Leadership:
         """By this process's monotonic clock, when it must have stepped down unless it renews."""
         self._listeners: list[Change] = []
         self._stopping = False
+        self.replicas = 1
+        """How many replicas campaign (this one included), as last seen."""
+        self._counting: list[Callable[[int], None]] = []
 
     def follow(self, listener: Change) -> None:
         """Be told of every election and step-down of this process, in order."""
         self._listeners.append(listener)
+
+    def count(self, listener: Callable[[int], None]) -> None:
+        """Be told how many replicas campaign, whenever that changes (they share Telegram's budget)."""
+        self._counting.append(listener)
 
     @property
     def leading(self) -> bool:
@@ -91,6 +98,11 @@ class Leadership:
 
     async def _heard(self, state: LeaseState, asked: float) -> None:
         self.leader, self.leader_term = state.holder, state.term
+        if state.replicas != self.replicas:
+            self.replicas = state.replicas
+            log.info("%d replicas share the work", state.replicas)
+            for listener in self._counting:
+                listener(state.replicas)
         if not state.mine:
             if self.term is not None:
                 log.warning("replica %s leads now (term %d): stepping down", state.holder, state.term)
@@ -133,11 +145,10 @@ class Leadership:
         self._stopping = True
         term = self.term
         await self._step_down()
-        if term is not None:
-            try:
-                await self.leases.resign(self.holder, term)
-            except Exception as exc:  # the lease then simply runs out
-                log.warning("could not give up the leader lease (%s)", type(exc).__name__)
+        try:
+            await self.leases.resign(self.holder, term)
+        except Exception as exc:  # the lease then simply runs out
+            log.warning("could not give up the leader lease (%s)", type(exc).__name__)
 
 
 class SoleLeadership(Leadership):
@@ -174,7 +185,7 @@ class _NoLeases:
     async def campaign(self, holder: str, seconds: float) -> LeaseState:
         raise RuntimeError("one process alone keeps no lease")
 
-    async def resign(self, holder: str, term: int) -> None:
+    async def resign(self, holder: str, term: int | None) -> None:
         """Nothing to give up."""
 
     async def fence(self, holder: str, term: int) -> None:

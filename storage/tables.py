@@ -164,6 +164,13 @@ leader_terms = Table(
     Column("ended_at", UtcDateTime),
 )
 
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("holder", String(200), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,

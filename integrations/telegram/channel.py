@@ -67,6 +67,12 @@ class TelegramChannel:
             message = type(exc).__name__
             raise ChannelUnavailable(f"cannot reach the Telegram Bot API ({message}): check TELEGRAM_API_URL") from None
 
+    def share(self, processes: int) -> None:
+        """Keep to this process's part of the bot's budget, ``processes`` sending at once (a limiter of our own;
+        one given from outside keeps its own counsel)."""
+        if isinstance(self.limiter, PacingRateLimiter):
+            self.limiter.share(processes)
+
     async def close(self) -> None:
         """Close the connection pool."""
         await self.bot.shutdown()

@@ -48,6 +48,15 @@ class _Pacer:
             self.sent.append(now)
 
 
+def _overall(per_second: float) -> _Pacer:
+    """Smoothly paced a little above ``per_second``, capped at it in any window a little over a second: the cap
+    holds even when wake-ups bunch, and the margin (with the pacing, 30 messages span at least 1.038 s) absorbs
+    network jitter. Below one a second, one message in each window of ``1 / per_second`` seconds."""
+    if per_second >= 1:
+        return _Pacer(1.0 / (per_second + 1), per_window=int(per_second), window=1.005)
+    return _Pacer(1.0 / per_second)
+
+
 class PacingRateLimiter(BaseRateLimiter[int]):
     """Overall and per-chat pacing, and a global pause after a 429 (``rate_limit_args`` = max retries)."""
 
@@ -58,16 +67,19 @@ class PacingRateLimiter(BaseRateLimiter[int]):
         group_per_minute: float = 20.0,
         max_retries: int = 3,
     ) -> None:
-        # Smoothly paced a little above the overall rate, capped at that rate in any window a little over a
-        # second: the cap holds even when wake-ups bunch, and the margin (with the pacing, 30 messages span
-        # at least 1.038 s) absorbs network jitter.
-        self.overall = _Pacer(1.0 / (overall_per_second + 1), per_window=int(overall_per_second), window=1.005)
+        self.overall_per_second = overall_per_second
+        self.overall = _overall(overall_per_second)
         self.chat_interval = 1.0 / chat_per_second
         self.group_interval = 60.0 / group_per_minute
         self.max_retries = max_retries
         self._chats: dict[object, _Pacer] = {}
         self._resume_at = 0.0
         self.retries_after_429 = 0
+
+    def share(self, processes: int) -> None:
+        """The bot's overall budget is shared by ``processes`` processes sending at once (replicas): this one
+        keeps to its part of it. Per-chat pacing is unchanged (one chat's messages go from one process)."""
+        self.overall = _overall(self.overall_per_second / max(1, processes))
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -8,13 +8,13 @@ process, which leads alone (``services.leadership.SoleLeadership``).
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.leadership import Deposed, LeaseState, Term
 from storage.engine import reader
-from storage.tables import leader_lease, leader_terms
+from storage.tables import leader_lease, leader_terms, replicas
 
 LEASE = "plenary"
 """The name of the one lease: the replicas of one database elect one leader."""
@@ -55,9 +55,10 @@ class LeaseRepository:
                     .with_for_update()
                 )
             ).one()
+            seen = await self._seen(conn, holder, seconds)
             alive = row.expires_at > row.at
             if alive and row.holder != holder:
-                return LeaseState(row.holder, int(row.term), row.expires_at, row.at, mine=False)
+                return LeaseState(row.holder, int(row.term), row.expires_at, row.at, mine=False, replicas=seen)
             term = int(row.term) if alive else int(row.term) + 1
             changes: dict[str, object] = {"renewed_at": now, "expires_at": _later(seconds)}
             if not alive:
@@ -77,13 +78,33 @@ class LeaseRepository:
                     update(leader_terms).where(terms.term == row.term, terms.ended_at.is_(None)).values(ended_at=ended)
                 )
                 await conn.execute(insert(leader_terms).values(term=term, holder=holder, started_at=now))
-        return LeaseState(holder, term, taken.expires_at, taken.at, mine=True)
+        return LeaseState(holder, term, taken.expires_at, taken.at, mine=True, replicas=seen)
 
-    async def resign(self, holder: str, term: int) -> None:
-        """End the lease and its term now, if ``holder`` still holds it for ``term``."""
+    @staticmethod
+    async def _seen(conn: AsyncConnection, holder: str, seconds: float) -> int:
+        """Note that ``holder`` campaigned now; how many replicas did within ``seconds`` (it included). Rows of
+        replicas gone for a day are forgotten."""
+        now = func.clock_timestamp()
+        await conn.execute(
+            insert(replicas)
+            .values(holder=holder, seen_at=now)
+            .on_conflict_do_update(index_elements=["holder"], set_={"seen_at": now})
+        )
+        await conn.execute(delete(replicas).where(replicas.c.seen_at < _later(-86400)))
+        count = await conn.scalar(
+            select(func.count()).select_from(replicas).where(replicas.c.seen_at > _later(-seconds))
+        )
+        return max(1, int(count or 0))
+
+    async def resign(self, holder: str, term: int | None) -> None:
+        """End the lease and its term now, if ``holder`` still holds it for ``term``; and no longer count it among
+        the replicas (a follower's resignation does only that)."""
         self._postgresql()
         now = func.clock_timestamp()
         async with self.engine.begin() as conn:
+            await conn.execute(delete(replicas).where(replicas.c.holder == holder))
+            if term is None:
+                return
             gave = await conn.execute(
                 update(leader_lease)
                 .where(leader_lease.c.name == LEASE, leader_lease.c.holder == holder, leader_lease.c.term == term)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ledger import Ledger, SessionRecord
@@ -113,16 +113,12 @@ class OutboxRepository:
         limit: int,
         *,
         lease_now: datetime | None = None,
-        leaving: str | None = None,
     ) -> list[ClaimedItem]:
-        """Take up to ``limit`` rows due by ``now``, or whose holder's lease ran out by ``lease_now`` (real time);
-        ``leaving``: a channel whose rows are left to another process (those whose next try may be on it)."""
+        """Take up to ``limit`` rows due by ``now``, or whose holder's lease ran out by ``lease_now`` (real time)."""
         lease_now = lease_now or now
         wanted = ((outbox.c.status == OutboxStatus.PENDING.value) & (outbox.c.next_attempt_at <= now)) | (
             (outbox.c.status == OutboxStatus.CLAIMED.value) & (outbox.c.lease_until < lease_now)
         )
-        if leaving is not None:
-            wanted = wanted & ~_may_be_on(leaving)
         due = (
             select(outbox.c.id)
             .where(wanted)
@@ -390,13 +386,3 @@ def _entry(values: dict[str, Any]) -> OutboxEntry:
     values["channels"] = tuple(c for c in values["channels"].split(",") if c)
     fields = OutboxEntry.model_fields
     return OutboxEntry.model_validate({k: v for k, v in values.items() if k in fields})
-
-
-def _may_be_on(channel: str) -> ColumnElement[bool]:
-    """Rows whose channel now (``channels``' entry at ``channel_index``) may be ``channel``: the first entry, or a
-    later one after as many commas. Loose rather than exact (a list of three may match at a wrong place): a row it
-    leaves is taken by the process that takes every channel."""
-    first = outbox.c.channels.like(f"{channel}%")
-    return ((outbox.c.channel_index == 0) & first) | (
-        (outbox.c.channel_index > 0) & outbox.c.channels.like(f"%,{channel}%")
-    )

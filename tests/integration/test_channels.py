@@ -218,6 +218,21 @@ async def test_a_429_holds_every_request_until_retry_after_then_resends() -> Non
         assert time.monotonic() - started >= 1.0
 
 
+async def test_a_replica_keeps_to_its_share_of_the_bot_s_budget() -> None:
+    async with FakeTelegramApi() as api:
+        channel = TelegramChannel(DEFAULT_TOKEN, api.base_url, limiter=PacingRateLimiter())
+        channel.share(3)  # three replicas send: about ten a second each, thirty together
+        await channel.start()
+        try:
+            await asyncio.gather(*(channel.send(delivery(str(100 + i), key=f"k{i}")) for i in range(21)))
+        finally:
+            await channel.close()
+        times = sorted(m.received_at for m in api.messages)
+        assert len(times) == 21
+        assert times[-1] - times[0] >= 1.9  # 21 at ten a second: two seconds, not the 0.7 of the whole budget
+        assert all(b - a >= 1.0 for a, b in zip(times, times[10:], strict=False))  # never eleven in a second
+
+
 async def test_a_rejected_token_is_reported_without_the_token() -> None:
     from domain.delivery import ChannelUnavailable
 

@@ -102,13 +102,18 @@ async def test_a_resignation_hands_over_at_the_next_round_and_a_deposed_timeline
 ) -> None:
     async with migrated_store(postgres_url) as one, migrated_store(postgres_url) as two:
         a, b = Leadership(one.leases, "replica-a"), Leadership(two.leases, "replica-b")
+        counted: list[int] = []
+        b.count(counted.append)
         await a.round()
         await b.round()
         assert b.term is None
+        assert (a.replicas, b.replicas) == (1, 2)  # a campaigned alone; then both had: Telegram's budget halves
         await a.resign()
         assert a.term is None
         await b.round()
         assert b.term == 2  # at once, not when the lease would have run out
+        assert b.replicas == 1  # a left at once: b has the whole budget again
+        assert counted == [2, 1]
         with pytest.raises(Deposed):
             await a.fence()
         with pytest.raises(Deposed):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -283,19 +282,6 @@ async def test_claims_are_exclusive_and_leases_expire(store: Store) -> None:
     assert entry.status is OutboxStatus.SENT
     assert entry.channel_used == "email"
     assert entry.attempts == 1
-
-
-async def test_a_replica_that_does_not_lead_leaves_telegram_to_the_leader(store: Store) -> None:
-    by_email = dataclasses.replace(_notice("e1"), channels=("email",))
-    await store.outbox.enqueue([OutboxItem(_notice("t1")), OutboxItem(_notice("t2")), OutboxItem(by_email)], now=T0)
-    follower = await store.outbox.claim_due(T0, "follower", 30, 10, leaving="telegram")
-    assert [i.delegate_id for i in follower] == ["e1"]  # Telegram first: the leader's
-    [t1, t2] = await store.outbox.claim_due(T0, "leader", 30, 10)
-    # Telegram refused t1 for good: its next try is by e-mail, which any replica sends.
-    assert await store.outbox.mark_retry(t1, "bot blocked", T0, channel_index=1, now=T0)
-    assert await store.outbox.mark_retry(t2, "Telegram 429", T0, channel_index=0, now=T0)
-    follower = await store.outbox.claim_due(T0, "follower", 30, 10, leaving="telegram")
-    assert [i.delegate_id for i in follower] == ["t1"]
 
 
 async def test_retry_waits_and_failure_settles(store: Store) -> None:

@@ -1,4 +1,5 @@
-"""Leadership among replicas: the leader lease (one row, the database's clock) and every term it was held for.
+"""Leadership among replicas: the leader lease (one row, the database's clock), every term it was held for, and
+the replicas seen campaigning (how many share Telegram's budget).
 
 Revision ID: 0012
 Revises: 0011
@@ -36,7 +37,14 @@ def upgrade() -> None:
         sa.Column("ended_at", UtcDateTime()),
     )
 
+    op.create_table(
+        "replicas",
+        sa.Column("holder", sa.String(200), primary_key=True),
+        sa.Column("seen_at", UtcDateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("replicas")
     op.drop_table("leader_terms")
     op.drop_table("leader_lease")
