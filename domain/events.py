@@ -93,6 +93,9 @@ class DeliveriesRecorded(Event):
 
     name: ClassVar[str] = "deliveries_recorded"
     sessions: tuple[str, ...]
+    holders: tuple[str, ...] = ()
+    """Whose, as ``session/delegate``: only their records need reading again (none given: every one of the
+    sessions', as an older process's event says)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,10 @@ class Announcements(Protocol):
         """What one delegate holds of one session."""
         ...
 
+    async def recipients_of(self, whose: Iterable[tuple[str, str]]) -> dict[str, dict[str, RecipientRecord]]:
+        """What these delegates hold of these sessions, by (session, delegate)."""
+        ...
+
     async def save_recipients(self, records: Mapping[tuple[str, str], RecipientRecord], now: datetime) -> None:
         """Record delegates invited again or uninvited."""
         ...

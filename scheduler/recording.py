@@ -100,10 +100,12 @@ class SentRecorder:
 
     async def _announce(self, items: list[ClaimedItem]) -> None:
         """Tell the feeds which sessions' calendar messages just went out (what delegates hold moved)."""
-        sessions = tuple(sorted({i.session_id for i in items if i.kind in CALENDAR_KINDS}))
+        calendar = [i for i in items if i.kind in CALENDAR_KINDS]
+        sessions = tuple(sorted({i.session_id for i in calendar}))
         if not sessions or self.events is None:
             return
+        holders = tuple(sorted({f"{i.session_id}/{i.delegate_id}" for i in calendar}))
         try:
-            await self.events.publish(DeliveriesRecorded(sessions))
+            await self.events.publish(DeliveriesRecorded(sessions, holders))
         except Exception as exc:  # the feeds catch up at the next change; delivery goes on
             log.warning("could not announce %d deliveries: %s", len(items), exc)

@@ -103,8 +103,14 @@ class FeedService:
             del self._hits[hit]
 
     async def _on_deliveries(self, event: DeliveriesRecorded) -> None:
-        """Calendar messages went out: the SEQUENCE their delegates' feeds show moves with them."""
-        self._held.update(await self.announcements.recipients(event.sessions))
+        """Calendar messages went out: the SEQUENCE their delegates' feeds show moves with them (only theirs is
+        read again: a fan-out's every batch must not read what all the batches before it sent)."""
+        if not event.holders:
+            self._held.update(await self.announcements.recipients(event.sessions))
+        else:
+            whose = [(h.partition("/")[0], h.partition("/")[2]) for h in event.holders]
+            for session_id, rows in (await self.announcements.recipients_of(whose)).items():
+                self._held.setdefault(session_id, {}).update(rows)
         self._records = await self.announcements.all()
         self._views.clear()
         self._hits.clear()

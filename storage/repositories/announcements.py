@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.ledger import RecipientRecord, SessionRecord
@@ -78,6 +78,20 @@ class AnnouncementRepository:
         """What each delegate holds of these sessions (all when None)."""
         async with self.reader.connect() as conn:
             return await read_recipients(conn, session_ids)
+
+    async def recipients_of(self, whose: Iterable[tuple[str, str]]) -> dict[str, dict[str, RecipientRecord]]:
+        """What these delegates hold of these sessions ((session, delegate) pairs), by their keys."""
+        pairs = list(dict.fromkeys(whose))
+        out: dict[str, dict[str, RecipientRecord]] = {}
+        async with self.reader.connect() as conn:
+            for start in range(0, len(pairs), 500):
+                chunk = pairs[start : start + 500]
+                query = select(recipients).where(tuple_(recipients.c.session_id, recipients.c.delegate_id).in_(chunk))
+                for row in await conn.execute(query):
+                    out.setdefault(row.session_id, {})[row.delegate_id] = RecipientRecord(
+                        row.invited, row.revision, row.holds, row.sequence
+                    )
+        return out
 
     async def recipient(self, session_id: str, delegate_id: str) -> RecipientRecord | None:
         """What one delegate holds of one session (one row by its key: a send asks it, not the session's every row)."""

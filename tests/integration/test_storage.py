@@ -388,3 +388,13 @@ async def test_one_recipient_is_read_by_its_key(store: Store) -> None:
     assert await store.announcements.recipient("icmec-xx", "d2") == records[("icmec-xx", "d2")]
     assert await store.announcements.recipient("icmec-xx", "d3") is None
     assert await store.announcements.recipient("icmec-xix", "d1") is None
+
+
+async def test_the_recipients_of_some_delegates_are_read_by_their_keys(store: Store) -> None:
+    from domain.ledger import RecipientRecord
+
+    held = RecipientRecord(invited=True, revision=0, holds=True, sequence=1)
+    records = {(s, d): held for s in ("icmec-xx", "icmec-xix") for d in ("d1", "d2", "d3")}
+    await store.announcements.save_recipients(records, T0)
+    found = await store.announcements.recipients_of([("icmec-xx", "d1"), ("icmec-xix", "d3"), ("icmec-xx", "d9")])
+    assert found == {"icmec-xx": {"d1": held}, "icmec-xix": {"d3": held}}
