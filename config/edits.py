@@ -16,8 +16,9 @@ from collections.abc import Sequence, Set
 
 from pydantic import ValidationError
 
-from config.loader import Located, format_path
+from config.loader import Located
 from config.yamlsource import Path, YamlDocument, key_node_at, node_at, read_yaml
+from domain.deployment import format_path
 from domain.summary_edits import SummaryEdits
 
 

@@ -13,7 +13,7 @@ from yaml.nodes import Node, ScalarNode
 
 from config.schema_errors import clean_loc, data_at, drop_noise, schema_message, scrub, shows_value
 from config.yamlsource import Path, YamlDocument, discover, key_node_at, node_at, read_yaml
-from domain.deployment import Deployment, Draft, Problem, build_deployment
+from domain.deployment import Deployment, Draft, Problem, build_deployment, format_path
 from domain.model import Commission, Delegation, SessionSpec, State
 from domain.runtime import paused_gc
 from domain.values import shown
@@ -70,18 +70,6 @@ class LoadResult:
 class _Origin:
     doc: YamlDocument
     prefix: Path
-
-
-def format_path(path: Path) -> str:
-    """Render a path as ``sessions[2].invited.agencies[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            key = str(part)
-            out += ("." if out else "") + (key if len(key) <= 40 else key[:32] + "…" + key[-4:])
-    return out
 
 
 class _Assembler:

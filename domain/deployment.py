@@ -35,6 +35,18 @@ Path = tuple[str | int, ...]
 """Where in the merged configuration a problem lies: section, index, keys and indices."""
 
 
+def format_path(path: Path) -> str:
+    """Render a path as ``sessions[2].invited.agencies[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = str(part)
+            out += ("." if out else "") + (key if len(key) <= 40 else key[:32] + "…" + key[-4:])
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Something wrong (an error) or suspicious (a warning) in the configuration."""

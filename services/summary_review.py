@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from domain.delivery import Image, Message
+from domain.deployment import format_path
 from domain.events import SessionClosed
 from domain.notices import NoticeKind, chat_recipient, draft_detail
 from domain.outbox import due_now
@@ -122,7 +123,9 @@ class SummaryReview:
         invited = set(deployment.invitations.get(session_id, ()))
         problems = edits.problems(invited, len(session.agenda))
         if problems:
-            raise SummaryRefused("; ".join(f"{_where(path)}{message}" for path, message in problems))
+            raise SummaryRefused(
+                "; ".join(f"{format_path(path) or 'the file'}: {message}" for path, message in problems)
+            )
         attendance = self.summaries.attendance
         for change in edits.attendance:
             await attendance.correct(session_id, change.delegate, change.presence, by, change.note)
@@ -139,11 +142,3 @@ class SummaryReview:
             await self.send_draft(session_id, fingerprint(summary))
             return Edited(recorded, "draft")
         return Edited(recorded, "recorded")
-
-
-def _where(path: tuple[str | int, ...]) -> str:
-    """``attendance[2].delegate: `` for a problem's place."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + part
-    return f"{text}: " if text else ""
