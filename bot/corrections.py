@@ -85,16 +85,9 @@ class CorrectionCommands(SecretariatCommands):
         await self.redraft(session)
 
     async def redraft(self, session: Session) -> None:
-        """After a correction: a summary waiting for review gets a new draft (its session over, nothing
-        published yet; the same summary twice is one draft)."""
-        review = self.desk.review
-        if review is None or not session.reviewed or session.ends_at > self.desk.clock.now():
-            return
-        try:
-            _, _, said = await review.draft(session.id, self.working())
-        except SummaryRefused:  # published already: the correction waits for plenary summary --reissue
-            return
-        await review.send_draft(session.id, said)
+        """After a correction: a summary waiting for review gets a new draft (``SummaryReview.redraft``)."""
+        if self.desk.review is not None:
+            await self.desk.review.redraft(session.id)
 
     async def summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/summary [session]``: the draft of a summary waiting for review, with Publish and Edit (by default

@@ -123,9 +123,8 @@ class SummaryReview:
         invited = set(deployment.invitations.get(session_id, ()))
         problems = edits.problems(invited, len(session.agenda))
         if problems:
-            raise SummaryRefused(
-                "; ".join(f"{format_path(path) or 'the file'}: {message}" for path, message in problems)
-            )
+            said = (f"{format_path(path)}: {message}" if path else message for path, message in problems)
+            raise SummaryRefused("; ".join(said))
         attendance = self.summaries.attendance
         for change in edits.attendance:
             await attendance.correct(session_id, change.delegate, change.presence, by, change.note)
@@ -137,8 +136,15 @@ class SummaryReview:
             if done is None:
                 return Edited(recorded, "unchanged")
             return Edited(recorded, "corrected", done[0], done[1])
-        if session.reviewed and session.ends_at <= self.summaries.clock.now():
-            summary = await self.summaries.compose(session_id)
-            await self.send_draft(session_id, fingerprint(summary))
-            return Edited(recorded, "draft")
-        return Edited(recorded, "recorded")
+        return Edited(recorded, "draft" if await self.redraft(session_id) else "recorded")
+
+    async def redraft(self, session_id: str) -> bool:
+        """After a correction: a summary waiting for review (its session over, nothing published yet) gets a new
+        draft for the secretariat's accounts (the same summary twice is one draft); whether it did."""
+        session = self.summaries.session(session_id)
+        if not session.reviewed or session.ends_at > self.summaries.clock.now():
+            return False
+        if await self.summaries.latest(session_id) is not None:
+            return False
+        await self.send_draft(session_id, fingerprint(await self.summaries.compose(session_id)))
+        return True
