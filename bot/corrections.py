@@ -8,18 +8,17 @@ a new draft; Publish publishes only what its draft said (its fingerprint), else 
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot.keyboards import markup_of
 from bot.secretariat import SecretariatCommands
-from domain.callbacks import Callback, find, short
+from domain.callbacks import Callback, find
 from domain.model import Session
 from services.attendance import CORRECTION_KINDS, AttendanceRefused
 from services.summaries import SummaryRefused
-
-REVIEW_ACTIONS = ("sp", "se")
-"""A draft's buttons: ``sp:<session>:<fingerprint>`` publish, ``se:<session>`` edit."""
+from services.summary_review import REVIEW_ACTIONS, review_buttons
 
 
 class CorrectionCommands(SecretariatCommands):
@@ -122,15 +121,7 @@ class CorrectionCommands(SecretariatCommands):
             latest = await review.summaries.latest(session.id)
             await self.reply(update, say("review.already", title=title, version=latest[0] if latest else 1))
             return
-        key = short(session.id)
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    self.buttons.button(say("button.publish"), "sp", key, said),
-                    self.buttons.button(say("button.edit"), "se", key),
-                ]
-            ]
-        )
+        markup = markup_of(review_buttons(say, self.desk.secret(), session.id, said))
         target = update.effective_message
         if target is not None:
             caption = message.telegram_html

@@ -7,10 +7,16 @@ from collections.abc import Callable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from domain.callbacks import ANSWER_CODES, short, sign
+from domain.delivery import Button
 from domain.records import RsvpAnswer
 
 Say = Callable[..., str]
 """``say(key, **values)`` in the reader's language."""
+
+
+def markup_of(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    """Rows of buttons made where the bot is not (``domain.delivery.Button``), as Telegram's keyboard."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 
 
 class Buttons:

@@ -17,6 +17,7 @@ from domain.ports import Announcements, Bindings, Calendars, Clock, Phrases, Ren
 from domain.values import localize
 from services.answers import choices
 from services.summaries import SummaryRefused
+from services.summary_review import review_buttons
 
 ANNOUNCING = {
     NoticeKind.INVITATION,
@@ -213,7 +214,9 @@ class DeliveryComposer:
                 message, images, said = await self.draft(item.session_id, language)
             except SummaryRefused as exc:  # published meanwhile (from another account, or the command line)
                 raise NoticeObsolete(f"the draft is no longer worth sending: {exc}") from None
-            buttons = self._review_buttons(item.session_id, language, said)
+            secret, phrases = self.secret(), self.phrases
+            if phrases is not None and secret:
+                buttons = review_buttons(lambda key: phrases.say(language, key), secret, item.session_id, said)
         else:
             version = summary_version(item.key)
             message, images = await self.summary(item.session_id, language, version, press)
@@ -227,19 +230,6 @@ class DeliveryComposer:
             sender_name=_sender(deployment, message.language),
             images=images,
             buttons=buttons,
-        )
-
-    def _review_buttons(self, session_id: str, language: str, said: str) -> tuple[tuple[Button, ...], ...]:
-        """Publish (what the draft says: its fingerprint) and Edit, signed under the server's secret."""
-        secret, phrases = self.secret(), self.phrases
-        if phrases is None or not secret:
-            return ()
-        key = short(session_id)
-        return (
-            (
-                Button(phrases.say(language, "button.publish"), sign(secret, "sp", key, said)),
-                Button(phrases.say(language, "button.edit"), sign(secret, "se", key)),
-            ),
         )
 
     def companion(self, item: ClaimedItem, channel: str, now: datetime) -> OutboxItem | None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from domain.delivery import Image, Message
+from domain.callbacks import short, sign
+from domain.delivery import Button, Image, Message
 from domain.deployment import format_path
 from domain.events import SessionClosed
 from domain.notices import NoticeKind, chat_recipient, draft_detail
@@ -26,6 +28,9 @@ from domain.summary_edits import SummaryEdits
 from services.summaries import SummaryRefused, SummaryService
 
 log = logging.getLogger(__name__)
+
+REVIEW_ACTIONS = ("sp", "se")
+"""A draft's buttons: ``sp:<session>:<fingerprint>`` publish, ``se:<session>`` edit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,18 @@ class Edited:
     outcome: Literal["draft", "corrected", "unchanged", "recorded"]
     version: int = 0
     correction: Correction | None = None
+
+
+def review_buttons(say: Callable[[str], str], secret: bytes, session_id: str, said: str) -> tuple[tuple[Button, ...]]:
+    """A draft's buttons, signed under the server's secret: Publish (what the draft says: its fingerprint ``said``)
+    and Edit (``REVIEW_ACTIONS``), labelled by ``say(key)``."""
+    key = short(session_id)
+    return (
+        (
+            Button(say("button.publish"), sign(secret, "sp", key, said)),
+            Button(say("button.edit"), sign(secret, "se", key)),
+        ),
+    )
 
 
 class SummaryReview:
