@@ -140,17 +140,17 @@ class Service:
         await self._start_http(s)
         self.tasks.spawn("dispatcher", s.dispatcher.run())
         self.tasks.spawn("changes", s.events.follow(s.loops))
-        assert s.leadership is not None
+        leadership = s.leadership
+        assert leadership is not None
         s.timeline.leading = False  # until this replica is elected
         if isinstance(self._bot, Polling):
             self._bot.polling = False
-        leadership = s.leadership
         if isinstance(telegram, TelegramChannel):  # one bot's budget, shared by the replicas that send
             leadership.count(telegram.share)
         leadership.follow(self._leader_changed)
         s.timeline.start()
-        await s.leadership.round()  # alone, or the lease free: this replica leads before it plans
-        self.tasks.spawn(LEADERSHIP_LOOP, s.leadership.run())
+        await leadership.round()  # alone, or the lease free: this replica leads before it plans
+        self.tasks.spawn(LEADERSHIP_LOOP, leadership.run())
         deployment = await s.roster.effective(deployment)  # with the chat's substitutes and choices
         try:
             report = await s.timeline.apply(deployment, s.configuration.put)

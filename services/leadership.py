@@ -49,7 +49,7 @@ class Leadership:
         self.term: int | None = None
         """The term this process leads in; None while it follows."""
         self.leader: str | None = None
-        """Who leads, as last seen (for ``/metrics``)."""
+        """Who leads, as this replica last heard from the database (itself or another)."""
         self.leader_term: int | None = None
         self._until = 0.0
         """By this process's monotonic clock, when it must have stepped down unless it renews."""
