@@ -14,7 +14,7 @@ from app.clock import SystemClock
 from bot.conversation import Conversation, Desk
 from config.settings import Settings
 from domain.deployment import Deployment
-from domain.events import CalendarReplyRefused, QuorumChanged, SessionClosed
+from domain.events import AttendanceRecorded, CalendarReplyRefused, QuorumChanged, SessionClosed
 from domain.ports import Channel, Clock, VideoProvider
 from domain.values import localize
 from integrations.calendar.builder import IcsCalendars
@@ -206,6 +206,7 @@ def bootstrap(
         store.audit,
         store.transactions,
     )
+    events.subscribe(AttendanceRecorded, attendance.heard, remote=True)
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)
     providers = video_providers if video_providers is not None else video_adapters(base_url, store.video)
     video = VideoService(

@@ -196,7 +196,7 @@ def attendance(
         for e in events
         if e.kind is AttendanceKind.ASSIGN and e.participant_id and e.delegate_id and e.delegate_id in invited
     }
-    calls = _calls(events, session.starts_at, horizon, live)
+    calls = video_calls(events, session.starts_at, horizon, live)
     facts = _grouped(invited, events, calls, assigned)
     lines = {
         delegate_id: _line(deployment, session, delegate_id, facts[delegate_id], horizon, live, replaced or {})
@@ -222,7 +222,7 @@ class _Call:
     intervals: tuple[Interval, ...]
 
 
-def _calls(events: Sequence[AttendanceEvent], start: datetime, horizon: datetime, live: bool) -> list[_Call]:
+def video_calls(events: Sequence[AttendanceEvent], start: datetime, horizon: datetime, live: bool) -> list[_Call]:
     """Each video participant's intervals, in the platform's order of events, clipped to the window."""
     unique = {e.external_id or id(e): e for e in events if e.source is AttendanceSource.VIDEO}  # a repeat once
     video = sorted(unique.values(), key=lambda e: e.occurred_at)
@@ -263,7 +263,7 @@ def _calls(events: Sequence[AttendanceEvent], start: datetime, horizon: datetime
 def on_call(events: Sequence[AttendanceEvent], now: datetime) -> dict[str, tuple[str | None, str]]:
     """Who the record has on the call at ``now``, by the platform's id: (the delegate, the name shown); read the
     same way as the table's intervals."""
-    calls = _calls(events, datetime.min.replace(tzinfo=now.tzinfo), now, True)
+    calls = video_calls(events, datetime.min.replace(tzinfo=now.tzinfo), now, True)
     return {c.participant_id: (c.delegate_id, c.name) for c in calls if c.intervals and c.intervals[-1].open}
 
 
@@ -310,7 +310,7 @@ def _line(
         presence = Presence.BRIEFLY
     else:
         presence = Presence.ABSENT
-    here = _here_at(horizon, checked, intervals, fixes) if live else False
+    here = here_at(horizon, checked, intervals, fixes) if live else False
     return DelegateAttendance(
         delegate_id,
         delegate.state,
@@ -355,7 +355,7 @@ def _grouped(
     return {d: _Facts(checked[d], tuple(intervals[d]), fixes[d]) for d in invited}
 
 
-def _here_at(
+def here_at(
     moment: datetime, checked: Sequence[datetime], intervals: Sequence[Interval], fixes: Sequence[AttendanceEvent]
 ) -> bool:
     """Whether a delegate was present at ``moment``: the last correction before it decides; else a check-in

@@ -5,7 +5,8 @@ Every fact is stored as it came, with its source; nothing is overwritten: a corr
 who made it and why, also in the audit log), and the table is computed from all of them
 (``domain.attendance``). A participant whose platform says they are a delegate counts as that delegate only if
 invited to the session; anyone else is a guest. When a fact makes a running session gain or lose its quorum,
-``QuorumChanged`` is published at once.
+``QuorumChanged`` is published at once: the quorum of a running session is kept up fact by fact
+(``domain.attendance_live``), not computed again from all of its facts for every burst of them.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 
 from domain.attendance import AttendanceTable, attendance
+from domain.attendance_live import LiveQuorum
 from domain.deployment import Deployment
 from domain.events import AttendanceRecorded, QuorumChanged
+from domain.model import Session
 from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions, Transactions
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, AuditEntry
 from domain.video import VideoEvent, VideoEventKind
@@ -34,6 +38,9 @@ CORRECTION_KINDS = {
     "absent": AttendanceKind.ABSENT,
 }
 """What the secretariat may say of a delegate, as written on the command line and in the chat."""
+
+RESYNC = 30.0
+"""Seconds a live quorum is kept up from this process's own facts before all of them are read again."""
 
 _VIDEO_KINDS = {
     VideoEventKind.JOINED: AttendanceKind.JOIN,
@@ -69,6 +76,10 @@ class AttendanceService:
         self.watch_every = 1.0
         """Seconds between two looks at the quorum while facts keep coming."""
         self._watcher: asyncio.Task[None] | None = None
+        self._live: dict[str, _Kept] = {}
+        """Each running session's live quorum, kept up from this process's facts between two reads of all."""
+        self._fresh: dict[str, list[AttendanceEvent]] = {}
+        """The facts this process recorded since the last look, for the sessions it keeps a live quorum of."""
         self._together = GroupCommit(self._write)
 
     async def record(self, event: AttendanceEvent) -> bool:
@@ -76,6 +87,7 @@ class AttendanceService:
         added = await self.attendance.add(event, self.clock.now())
         if added:
             await self.events.publish(AttendanceRecorded(event.session_id, event.delegate_id))
+            self._kept([event])
             self._changed({event.session_id})
         return added
 
@@ -119,6 +131,7 @@ class AttendanceService:
             new = await self.attendance.add_many(facts, self.clock.now())
             added = [fact for fact, fresh in zip(facts, new, strict=True) if fresh]
             await self.events.publish_many([AttendanceRecorded(f.session_id, f.delegate_id) for f in added])
+        self._kept(added)
         self._changed({f.session_id for f in added})
         counts, position = [], 0
         for batch in batches:
@@ -248,14 +261,70 @@ class AttendanceService:
         deployment = self.deployment()
         session = deployment.sessions.get(session_id) if deployment is not None else None
         if deployment is None or session is None or (session.quorum or deployment.commission.quorum) is None:
-            self._quorate.pop(session_id, None)  # no rule, nothing to tell: the facts need not be read
+            self._forget(session_id)  # no rule, nothing to tell: the facts need not be read
             return
-        table = await self.table(session_id)
-        if table is None or table.quorum is None or not table.live:
-            self._quorate.pop(session_id, None)
+        closed = await self.closures.closed_at(session_id) if self.closures is not None else None
+        now = self.clock.now()
+        if not session.starts_at <= now < (min(session.ends_at, closed) if closed is not None else session.ends_at):
+            self._forget(session_id)
             return
-        before, now_met = self._quorate.get(session_id), table.quorum.met
-        self._quorate[session_id] = now_met
-        if now_met != (before if before is not None else False):
-            q = table.quorum
-            await self.events.publish(QuorumChanged(session_id, now_met, q.represented, q.required, q.states))
+        quorum = (await self._live_of(deployment, session)).at(now)
+        before = self._quorate.get(session_id)
+        self._quorate[session_id] = quorum.met
+        if quorum.met != (before if before is not None else False):
+            q = quorum
+            await self.events.publish(QuorumChanged(session_id, q.met, q.represented, q.required, q.states))
+
+    async def _live_of(self, deployment: Deployment, session: Session) -> LiveQuorum:
+        """The session's live quorum, with every fact this process recorded since the last look; read again
+        from all the facts when there is none yet for this configuration, when another process recorded one,
+        or every ``RESYNC`` seconds."""
+        kept, fresh = self._live.get(session.id), self._fresh.pop(session.id, [])
+        if (
+            kept is not None
+            and kept.deployment is deployment
+            and kept.session is session
+            and not kept.stale
+            and time.monotonic() - kept.read_at < RESYNC
+        ):
+            kept.live.add(fresh)
+            return kept.live
+        self._fresh[session.id] = []  # what is recorded while the facts are read: some of it may be read too
+        read_at = time.monotonic()
+        facts = await self.attendance.for_session(session.id)
+        live = LiveQuorum(deployment, session)
+        live.add(facts)
+        live.add(self._fresh.pop(session.id, []))  # a fact read and given again counts once
+        self._live[session.id] = _Kept(deployment, session, live, read_at)
+        return live
+
+    def _kept(self, facts: Sequence[AttendanceEvent]) -> None:
+        """Keep this process's new facts for the live quorum of the sessions it keeps one of."""
+        for fact in facts:
+            waiting = self._fresh.get(fact.session_id)
+            if waiting is not None:
+                waiting.append(fact)
+            elif fact.session_id in self._live:
+                self._fresh[fact.session_id] = [fact]
+
+    async def heard(self, event: AttendanceRecorded) -> None:
+        """Another process recorded a fact: the next look at that session reads all of its facts again."""
+        kept = self._live.get(event.session_id)
+        if kept is not None:
+            kept.stale = True
+
+    def _forget(self, session_id: str) -> None:
+        self._quorate.pop(session_id, None)
+        self._live.pop(session_id, None)
+        self._fresh.pop(session_id, None)
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A session's live quorum and what it was read from."""
+
+    deployment: Deployment
+    session: Session
+    live: LiveQuorum
+    read_at: float
+    stale: bool = False

@@ -37,15 +37,17 @@ class EventBus:
         self.origin = origin
         self.poll = poll
         self._handlers: dict[type[Event], list[Handler]] = {}
+        self._remote: dict[type[Event], list[Handler]] = {}
         self._position = 0
         self._wake = asyncio.Event()
         self.pushed = False
         self._push_wanted = False
         """Whether the database wakes the follower (PostgreSQL NOTIFY); otherwise it looks every ``poll`` s."""
 
-    def subscribe(self, kind: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-        """Call ``handler`` for every event of this type (published here or by another process)."""
-        self._handlers.setdefault(kind, []).append(handler)  # type: ignore[arg-type]
+    def subscribe(self, kind: type[E], handler: Callable[[E], Awaitable[None]], *, remote: bool = False) -> None:
+        """Call ``handler`` for every event of this type published here or by another process (``remote``: only
+        those another process published)."""
+        (self._remote if remote else self._handlers).setdefault(kind, []).append(handler)  # type: ignore[arg-type]
 
     async def publish(self, event: Event) -> None:
         """Record the event in the change log, then tell this process's subscribers; inside a transaction, the
@@ -65,8 +67,8 @@ class EventBus:
             if self.transactions is None or not self.transactions.after_commit(later):
                 await self._dispatch(event)
 
-    async def _dispatch(self, event: Event) -> None:
-        for handler in self._handlers.get(type(event), ()):
+    async def _dispatch(self, event: Event, *, remote: bool = False) -> None:
+        for handler in (*self._handlers.get(type(event), ()), *(self._remote.get(type(event), ()) if remote else ())):
             try:
                 await handler(event)
             except Exception:  # one subscriber's failure must not stop the others or the publisher
@@ -99,7 +101,7 @@ class EventBus:
                 self._position = position
                 if origin != self.origin:
                     count += 1
-                    await self._dispatch(event)
+                    await self._dispatch(event, remote=True)
             if len(batch) < 500:
                 return count
 

@@ -156,6 +156,43 @@ async def test_a_repeated_video_event_is_recorded_once_and_heard_once_by_the_oth
     assert len(await second.store.attendance.for_session("icmec-xx")) == 1
 
 
+async def test_a_check_in_recorded_by_another_process_counts_for_the_quorum_this_one_tells(
+    two: tuple[Services, Services],
+) -> None:
+    from domain.events import QuorumChanged
+    from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
+
+    first, second = two
+    told: list[QuorumChanged] = []
+
+    async def keep(event: QuorumChanged) -> None:
+        told.append(event)
+
+    first.events.subscribe(QuorumChanged, keep)
+    during = datetime(2022, 10, 19, 11, 30, tzinfo=UTC)
+    for services in (first, second):
+        assert isinstance(services.clock, FakeClock)
+        services.clock.current = during
+
+    def checked_in(delegate_id: str) -> AttendanceEvent:
+        return AttendanceEvent(
+            session_id="icmec-xx",
+            delegate_id=delegate_id,
+            source=AttendanceSource.VENUE,
+            kind=AttendanceKind.CHECK_IN,
+            occurred_at=during,
+        )
+
+    for delegate_id in ("rus-head", "kaz-head"):  # two of six states here: no quorum (a majority is four)
+        await first.attendance.record(checked_in(delegate_id))
+    await first.attendance.settled()
+    await second.attendance.record(checked_in("blr-head"))  # recorded by the other process
+    await first.events.catch_up()
+    await first.attendance.record(checked_in("arm-head"))  # the fourth state, here
+    await first.attendance.settled()
+    assert [(e.met, e.represented, e.required) for e in told] == [(True, 4, 4)]
+
+
 async def test_on_postgresql_the_other_process_is_woken_by_notify_not_by_polling(
     postgres_url: str, tmp_path: Path
 ) -> None:
