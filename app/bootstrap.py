@@ -204,7 +204,6 @@ def bootstrap(
         store.substitutions,
         store.closures,
         store.audit,
-        store.transactions,
     )
     events.subscribe(AttendanceRecorded, attendance.heard, remote=True)
     checkins = CheckinService(attendance, store.audit, clock, configuration.get, store.closures, secret)

@@ -329,8 +329,12 @@ class Attendance(Protocol):
         """Record a fact; False when its source already reported it."""
         ...
 
-    async def add_many(self, events: Sequence[AttendanceEvent], recorded_at: datetime) -> list[bool]:
-        """Record facts in one statement; for each, whether it was new (not already reported by its source)."""
+    async def add_many(
+        self, events: Sequence[AttendanceEvent], recorded_at: datetime, logged_by: str | None = None
+    ) -> list[bool]:
+        """Record facts in one statement; for each, whether it was new (not already reported by its source).
+        With ``logged_by`` (a process's origin), each new fact's ``AttendanceRecorded`` is written to the change
+        log in the same transaction, as ``EventSink.publish_many`` would have."""
         ...
 
     async def for_session(self, session_id: str) -> list[AttendanceEvent]:
@@ -515,6 +519,16 @@ class EventSink(Protocol):
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Publish events in their order, logged together."""
+        ...
+
+    @property
+    def origin(self) -> str | None:
+        """The name this process logs its events under; None when events are not logged for other processes."""
+        ...
+
+    async def logged(self, events: Sequence[Event]) -> None:
+        """Tell this process's subscribers of events already written to the change log (in a transaction that
+        committed), as ``publish_many`` would have once logged."""
         ...
 
 

@@ -12,11 +12,9 @@ invited to the session; anyone else is a guest. When a fact makes a running sess
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +23,7 @@ from domain.attendance_live import LiveQuorum
 from domain.deployment import Deployment
 from domain.events import AttendanceRecorded, QuorumChanged
 from domain.model import Session
-from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions, Transactions
+from domain.ports import Attendance, Audit, Clock, Closures, EventSink, Substitutions
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource, AuditEntry
 from domain.video import VideoEvent, VideoEventKind
 from services.batches import GroupCommit
@@ -65,11 +63,9 @@ class AttendanceService:
         substitutions: Substitutions | None = None,
         closures: Closures | None = None,
         audit: Audit | None = None,
-        transactions: Transactions | None = None,
     ) -> None:
         self.attendance, self.events, self.clock, self.deployment = attendance, events, clock, deployment
         self.substitutions, self.closures, self.audit = substitutions, closures, audit
-        self.transactions = transactions
         self._quorate: dict[str, bool] = {}
         """Whether each running session was quorate when last looked at, to tell when that changes."""
         self._dirty: set[str] = set()
@@ -125,12 +121,12 @@ class AttendanceService:
         return facts
 
     async def _write(self, batches: Sequence[list[AttendanceEvent]]) -> list[int]:
-        """The facts of several webhooks in one transaction, with their change events."""
+        """The facts of several webhooks in one transaction, with their change events (the repository logs them
+        with the facts: on SQLite, one transaction at once)."""
         facts = [fact for batch in batches for fact in batch]
-        async with self._transaction():
-            new = await self.attendance.add_many(facts, self.clock.now())
-            added = [fact for fact, fresh in zip(facts, new, strict=True) if fresh]
-            await self.events.publish_many([AttendanceRecorded(f.session_id, f.delegate_id) for f in added])
+        new = await self.attendance.add_many(facts, self.clock.now(), self.events.origin)
+        added = [fact for fact, fresh in zip(facts, new, strict=True) if fresh]
+        await self.events.logged([AttendanceRecorded(f.session_id, f.delegate_id) for f in added])
         self._kept(added)
         self._changed({f.session_id for f in added})
         counts, position = [], 0
@@ -138,9 +134,6 @@ class AttendanceService:
             counts.append(sum(new[position : position + len(batch)]))
             position += len(batch)
         return counts
-
-    def _transaction(self) -> AbstractAsyncContextManager[None]:
-        return self.transactions() if self.transactions is not None else contextlib.nullcontext()
 
     def _changed(self, sessions: set[str]) -> None:
         """Look at these sessions' quorum soon, once for all the facts that came meanwhile."""

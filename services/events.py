@@ -34,7 +34,7 @@ class EventBus:
         self.changes = log_
         self.transactions = transactions
         self.clock = clock
-        self.origin = origin
+        self._origin = origin
         self.poll = poll
         self._handlers: dict[type[Event], list[Handler]] = {}
         self._remote: dict[type[Event], list[Handler]] = {}
@@ -53,7 +53,7 @@ class EventBus:
         """Record the event in the change log, then tell this process's subscribers; inside a transaction, the
         event is logged in it and the subscribers hear of it once it is committed (never, if rolled back)."""
         if self.changes is not None:
-            await self.changes.append(event, self.origin, self.clock.now())
+            await self.changes.append(event, self._origin, self.clock.now())
         if self.transactions is not None and self.transactions.after_commit(lambda: self._dispatch(event)):
             return
         await self._dispatch(event)
@@ -61,7 +61,20 @@ class EventBus:
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Publish events in their order: logged in one statement, then heard one by one as ``publish`` does."""
         if self.changes is not None:
-            await self.changes.append_many(events, self.origin, self.clock.now())
+            await self.changes.append_many(events, self._origin, self.clock.now())
+        for event in events:
+            later = functools.partial(self._dispatch, event)
+            if self.transactions is None or not self.transactions.after_commit(later):
+                await self._dispatch(event)
+
+    @property
+    def origin(self) -> str | None:
+        """The name this process logs its events under; None with no change log."""
+        return self._origin if self.changes is not None else None
+
+    async def logged(self, events: Sequence[Event]) -> None:
+        """Tell this process's subscribers of events a repository wrote to the change log itself, in the
+        transaction of what they tell of; inside a transaction, once it commits."""
         for event in events:
             later = functools.partial(self._dispatch, event)
             if self.transactions is None or not self.transactions.after_commit(later):
@@ -99,7 +112,7 @@ class EventBus:
             batch = await self.changes.since(self._position)
             for position, origin, event in batch:
                 self._position = position
-                if origin != self.origin:
+                if origin != self._origin:
                     count += 1
                     await self._dispatch(event, remote=True)
             if len(batch) < 500:

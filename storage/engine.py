@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 READONLY = "plenary_readonly"
 BUSY_SECONDS = 5
 """How long a SQLite write waits for a lock: one process's own transactions take milliseconds, so a lock held
@@ -90,6 +92,57 @@ class _OneWriterEngine(_Engine):
         async with self._turn, super()._own() as conn:
             yield conn
 
+    def turn(self) -> asyncio.Lock:
+        """This process's turn to write, as its write transactions take it."""
+        return self._turn
+
+
+def in_unit(engine: AsyncEngine) -> bool:
+    """Whether this task is inside a write transaction of this engine (``Transactions``)."""
+    unit = _UNIT.get()
+    return unit is not None and unit.joins(engine)
+
+
+async def in_sqlite(engine: AsyncEngine, work: Callable[[Any], T]) -> T:
+    """Run ``work`` with the SQLite connection (``sqlite3.Connection``) inside one write transaction, in this
+    process's turn to write, on the event loop's own thread; when another process holds SQLite's write lock, in
+    the driver's thread instead, waiting for it as every write does. ``work`` runs statements; this begins,
+    commits, or rolls back if it raises.
+
+    Through SQLAlchemy, every statement, BEGIN and COMMIT is a trip to aiosqlite's thread, and each trip hands
+    the GIL back and forth with a busy event loop, a switch interval (5 ms) at a time: under a burst of webhooks
+    a batch of facts that SQLite writes in a quarter of a millisecond took several, and the trips were most of
+    a webhook's cost (``python -m benchmarks.attendance``). So the hottest write is made here at once, without
+    waiting for a lock: only the write lock of another process (a command-line correction, a backup) sends it
+    to the thread.
+    """
+    turn = engine.turn() if isinstance(engine, _OneWriterEngine) else contextlib.nullcontext()
+    async with turn, engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        db = driver._conn
+        db.execute("PRAGMA busy_timeout=0")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # another process writes: wait for it in the driver's thread
+            db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+            return await driver._execute(_transaction, db, work, True)  # type: ignore[no-any-return]
+        db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+        return _transaction(db, work, False)
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], begin: bool) -> T:
+    if begin:
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        done = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
+    return done
+
 
 class Transactions:
     """Implements ``domain.ports.Transactions``: ``async with transactions():`` makes every write of the task
@@ -107,8 +160,7 @@ class Transactions:
 
     def active(self) -> bool:
         """Whether this task is inside an open transaction of this engine."""
-        unit = _UNIT.get()
-        return unit is not None and unit.joins(self.engine)
+        return in_unit(self.engine)
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> bool:
         """Run ``callback`` once the task's open transaction commits; False when none is open."""
@@ -139,7 +191,11 @@ def create_engine(url: str) -> AsyncEngine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # The pool's own rollback of every connection given back is left to ``_on_reset``: after a commit it was
     # one more trip to aiosqlite's thread per transaction, a fifth of a webhook batch's (benchmarks.attendance)
-    engine = create_async_engine(url, connect_args={"timeout": BUSY_SECONDS}, pool_reset_on_return=None)
+    # Not only aiosqlite's thread uses the connection: ``in_sqlite`` does, on the event loop's, while it is checked
+    # out of the pool and aiosqlite has nothing of it to do
+    engine = create_async_engine(
+        url, connect_args={"timeout": BUSY_SECONDS, "check_same_thread": False}, pool_reset_on_return=None
+    )
     engine = _OneWriterEngine(engine.sync_engine)
 
     @event.listens_for(engine.sync_engine, "connect")

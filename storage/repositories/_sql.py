@@ -54,26 +54,33 @@ class ManyRows:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
         out: list[Any] = []
-        for start in range(0, len(rows), _SQLITE_ROWS):
-            chunk = rows[start : start + _SQLITE_ROWS]
-            sql, order = self._compiled(conn, len(chunk))
-            values = _bound(chunk, order)
+        for sql, values in self.sqlite(conn.dialect, rows):
             try:
                 out.extend(await driver.execute_fetchall(sql, values))
-            except sqlite3.Error as error:  # as SQLAlchemy raises it, for the callers that tell errors apart
-                raise exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
+            except sqlite3.Error as error:
+                raise sqlite_error(sql, values, error) from error
         return out
 
-    def _compiled(self, conn: AsyncConnection, count: int) -> tuple[str, list[tuple[str, _Binder | None]]]:
+    def sqlite(self, dialect: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """The SQLite statements that insert the rows (up to ``_SQLITE_ROWS`` each) and their bound values, for
+        a caller that runs them itself."""
+        out = []
+        for start in range(0, len(rows), _SQLITE_ROWS):
+            chunk = rows[start : start + _SQLITE_ROWS]
+            sql, order = self._compiled(dialect, len(chunk))
+            out.append((sql, _bound(chunk, order)))
+        return out
+
+    def _compiled(self, dialect: Any, count: int) -> tuple[str, list[tuple[str, _Binder | None]]]:
         """The SQL with ``count`` rows of VALUES; for each of its parameters in order, the column it takes
         and how that column's type binds a value (as SQLAlchemy would)."""
         if self._one is None:
-            compiled = self.statement.values({c.key: None for c in self._columns}).compile(dialect=conn.dialect)
+            compiled = self.statement.values({c.key: None for c in self._columns}).compile(dialect=dialect)
             names = {c.key: c for c in self._columns}
             order = []
             for name in compiled.positiontup or ():
                 column = names[name]
-                order.append((column.key, column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)))
+                order.append((column.key, column.type.dialect_impl(dialect).bind_processor(dialect)))
             group = "(" + ", ".join("?" * len(order)) + ")"
             before, values, after = compiled.string.partition(f"VALUES {group}")
             if not values or group in after:  # a statement this does not know how to repeat the VALUES of
@@ -87,6 +94,11 @@ class ManyRows:
 
 
 _Binder = Callable[[Any], Any]
+
+
+def sqlite_error(sql: str, values: Any, error: sqlite3.Error) -> exc.StatementError:
+    """A driver's error as SQLAlchemy raises it, for the callers that tell errors apart."""
+    return exc.DBAPIError.instance(sql, values, error, sqlite3.Error)
 
 
 def _bound(rows: Sequence[Mapping[str, Any]], order: Sequence[tuple[str, _Binder | None]]) -> list[Any]:

@@ -82,11 +82,23 @@ class ChangeLogRepository:
         """Record events in their order, in one statement; one NOTIFY for all of them."""
         if not events:
             return
-        rows = [{"name": e.name, "payload": e.payload(), "origin": origin, "at": now} for e in events]
         async with self.engine.begin() as conn:
-            await _APPEND_MANY(conn, rows)  # no positions back: one statement for all
-            self._appended_here += len(rows)
-            await self._appended(conn, self._appended_here - len(rows) + 1, self._appended_here, now)
+            await _APPEND_MANY(conn, _rows(events, origin, now))  # no positions back: one statement for all
+            self._appended_here += len(events)
+            await self._appended(conn, self._appended_here - len(events) + 1, self._appended_here, now)
+
+    def sqlite(self, events: Sequence[Event], origin: str, now: datetime) -> list[tuple[str, list[Any]]]:
+        """On SQLite, the statements that record these events, for a caller that runs them itself in its own
+        transaction (``storage.engine.in_sqlite``); it calls ``written`` once that committed."""
+        return _APPEND_MANY.sqlite(self.engine.dialect, _rows(events, origin, now)) if events else []
+
+    async def written(self, count: int, now: datetime) -> None:
+        """``count`` events were recorded through ``sqlite``: each time this process's count passes a thousand,
+        forget what every process has long since read, as ``append_many`` does."""
+        first, self._appended_here = self._appended_here + 1, self._appended_here + count
+        if count and self._appended_here // 1000 > (first - 1) // 1000:
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(change_log).where(change_log.c.at < now - KEEP))
 
     async def _appended(self, conn: AsyncConnection, first: int, last: int, now: datetime) -> None:
         """NOTIFY the other processes (the payload is only a wake-up); each time the count from ``first`` to
@@ -117,3 +129,7 @@ class ChangeLogRepository:
         async with self.reader.connect() as conn:
             value = await conn.scalar(select(func.max(change_log.c.id)))
         return int(value or 0)
+
+
+def _rows(events: Sequence[Event], origin: str, now: datetime) -> list[dict[str, Any]]:
+    return [{"name": e.name, "payload": e.payload(), "origin": origin, "at": now} for e in events]

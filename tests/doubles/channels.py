@@ -84,3 +84,12 @@ class RecordingEvents:
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Keep the events, in order."""
         self.published.extend(events)
+
+    @property
+    def origin(self) -> str | None:
+        """No change log: the events stay here."""
+        return None
+
+    async def logged(self, events: Sequence[Event]) -> None:
+        """Keep the events, in order."""
+        self.published.extend(events)
