@@ -265,8 +265,9 @@ class AttendanceService:
         before = self._quorate.get(session_id)
         self._quorate[session_id] = quorum.met
         if quorum.met != (before if before is not None else False):
-            q = quorum
-            await self.events.publish(QuorumChanged(session_id, q.met, q.represented, q.required, q.states))
+            await self.events.publish(
+                QuorumChanged(session_id, quorum.met, quorum.represented, quorum.required, quorum.states)
+            )
 
     async def _live_of(self, deployment: Deployment, session: Session) -> LiveQuorum:
         """The session's live quorum, with every fact this process recorded since the last look; read again
@@ -275,8 +276,7 @@ class AttendanceService:
         kept, fresh = self._live.get(session.id), self._fresh.pop(session.id, [])
         if (
             kept is not None
-            and kept.deployment is deployment
-            and kept.session is session
+            and kept.deployment is deployment  # the same configuration: the same session
             and not kept.stale
             and time.monotonic() - kept.read_at < RESYNC
         ):
@@ -288,7 +288,7 @@ class AttendanceService:
         live = LiveQuorum(deployment, session)
         live.add(facts)
         live.add(self._fresh.pop(session.id, []))  # a fact read and given again counts once
-        self._live[session.id] = _Kept(deployment, session, live, read_at)
+        self._live[session.id] = _Kept(deployment, live, read_at)
         return live
 
     def _kept(self, facts: Sequence[AttendanceEvent]) -> None:
@@ -317,7 +317,6 @@ class _Kept:
     """A session's live quorum and what it was read from."""
 
     deployment: Deployment
-    session: Session
     live: LiveQuorum
     read_at: float
     stale: bool = False

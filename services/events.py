@@ -62,10 +62,7 @@ class EventBus:
         """Publish events in their order: logged in one statement, then heard one by one as ``publish`` does."""
         if self.changes is not None:
             await self.changes.append_many(events, self._origin, self.clock.now())
-        for event in events:
-            later = functools.partial(self._dispatch, event)
-            if self.transactions is None or not self.transactions.after_commit(later):
-                await self._dispatch(event)
+        await self.logged(events)
 
     @property
     def origin(self) -> str | None:

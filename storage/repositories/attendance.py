@@ -50,14 +50,14 @@ class AttendanceRepository:
             return []
         rows = [{**event.model_dump(), "recorded_at": recorded_at} for event in events]
         if self.engine.dialect.name == "sqlite" and not in_unit(self.engine):
-            return await self._add_in_one_trip(events, rows, recorded_at, logged_by)
+            return await self._add_at_once(events, rows, recorded_at, logged_by)
         async with self.engine.begin() as conn:
             new = _new(events, await self._add_many(conn, rows))
             if logged_by is not None:
                 await self.changes.append_many(_recorded(events, new), logged_by, recorded_at)
         return new
 
-    async def _add_in_one_trip(
+    async def _add_at_once(
         self, events: Sequence[AttendanceEvent], rows: list[dict[str, Any]], at: datetime, logged_by: str | None
     ) -> list[bool]:
         statements = self._add_many.sqlite(self.engine.dialect, rows)
