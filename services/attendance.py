@@ -112,7 +112,7 @@ class AttendanceService:
                     source=AttendanceSource.VIDEO,
                     kind=_VIDEO_KINDS[video.kind],
                     occurred_at=video.at,
-                    external_id=video.key[:200],
+                    external_id=video.stored_key,
                     participant_id=who.platform_id[:200] if who is not None else None,
                     participant_name=(who.name or None) if who is not None else None,
                     room=video.room,

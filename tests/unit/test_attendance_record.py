@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from domain.attendance import Presence, attendance
 from domain.deployment import Deployment
 from domain.model import Quorum, Session
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
+from domain.video import Participant, VideoEvent, VideoEventKind
 
 _ids = itertools.count()
 
@@ -218,3 +219,22 @@ def test_a_move_to_a_breakout_room_in_the_same_second_is_no_absence(meeting: tup
         assert line is not None
         assert (line.presence, line.minutes) == (Presence.REMOTE, 60.0)
         assert len(line.intervals) == 1
+
+
+def test_a_platforms_event_is_kept_under_a_key_led_by_its_moment_the_same_for_every_delivery() -> None:
+    """Participants' ids are random: the record's key sorts a burst's facts by their moment, not by them."""
+
+    def event(pid: str, ms: int) -> VideoEvent:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+        key = f"bigbluebutton:meeting:{pid}:user-joined:{ms}"
+        return VideoEvent("s", VideoEventKind.JOINED, moment, key, Participant(pid, None))
+
+    rng = random.Random(3)
+    pids = ["w_" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=12)) for _ in range(50)]
+    events = [event(pid, 1_767_225_600_000 + 37 * i) for i, pid in enumerate(pids)]
+    assert [e.stored_key for e in events] == sorted(e.stored_key for e in events)
+    assert sorted(e.key for e in events) != [e.key for e in events]  # the platform's keys alone would not be
+    again = event(pids[7], 1_767_225_600_000 + 37 * 7)
+    assert again.stored_key == events[7].stored_key
+    assert again.stored_key.endswith(again.key)
+    assert len(event("x" * 300, 1_767_225_600_000).stored_key) == 200
