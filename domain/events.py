@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -68,11 +70,17 @@ class AccountBound(Event):
 
 @dataclass(frozen=True, slots=True)
 class AttendanceRecorded(Event):
-    """An attendance fact was recorded (a check-in, a join or leave on video, a correction)."""
+    """Attendance facts of a session were recorded (check-ins, joins and leaves on video, corrections): ``facts``
+    of them in one write (a burst of webhooks is one event, not one for each)."""
 
     name: ClassVar[str] = "attendance_recorded"
     session_id: str
-    delegate_id: str | None
+    facts: int = 1
+
+    @classmethod
+    def of(cls, session_ids: Iterable[str]) -> list[AttendanceRecorded]:
+        """One for each session among these (a new fact's each), in the order of its first."""
+        return [cls(session_id, facts) for session_id, facts in Counter(session_ids).items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +155,13 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 def event_from(name: str, payload: dict[str, Any]) -> Event | None:
-    """Rebuild an event read from the change log; None for a name this version does not know."""
+    """Rebuild an event read from the change log; None for a name this version does not know, or one that lacks
+    a field it needs. A field it does not know (logged by another version) is left out."""
     cls = EVENT_TYPES.get(name)
     if cls is None:
         return None
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in payload.items()}
+    names = {f.name for f in fields(cls)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in payload.items() if k in names}
     try:
         return cls(**values)
     except TypeError:

@@ -333,8 +333,8 @@ class Attendance(Protocol):
         self, events: Sequence[AttendanceEvent], recorded_at: datetime, logged_by: str | None = None
     ) -> list[bool]:
         """Record facts in one statement; for each, whether it was new (not already reported by its source).
-        With ``logged_by`` (a process's origin), each new fact's ``AttendanceRecorded`` is written to the change
-        log in the same transaction, as ``EventSink.publish_many`` would have."""
+        With ``logged_by`` (a process's origin), an ``AttendanceRecorded`` for each session with new facts is
+        written to the change log in the same transaction, as ``EventSink.publish_many`` would have."""
         ...
 
     async def for_session(self, session_id: str) -> list[AttendanceEvent]:

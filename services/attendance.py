@@ -82,7 +82,7 @@ class AttendanceService:
         """Record the fact and publish it; False (and nothing published) when it was already recorded."""
         added = await self.attendance.add(event, self.clock.now())
         if added:
-            await self.events.publish(AttendanceRecorded(event.session_id, event.delegate_id))
+            await self.events.publish(AttendanceRecorded(event.session_id))
             self._kept([event])
             self._changed({event.session_id})
         return added
@@ -126,7 +126,7 @@ class AttendanceService:
         facts = [fact for batch in batches for fact in batch]
         new = await self.attendance.add_many(facts, self.clock.now(), self.events.origin)
         added = [fact for fact, fresh in zip(facts, new, strict=True) if fresh]
-        await self.events.logged([AttendanceRecorded(f.session_id, f.delegate_id) for f in added])
+        await self.events.logged(AttendanceRecorded.of(f.session_id for f in added))
         self._kept(added)
         self._changed({f.session_id for f in added})
         counts, position = [], 0

@@ -43,8 +43,8 @@ class AttendanceRepository:
         self, events: Sequence[AttendanceEvent], recorded_at: datetime, logged_by: str | None = None
     ) -> list[bool]:
         """Record facts in one statement; a fact whose source already reported it (the same external id, before
-        or earlier in ``events``) is not recorded again. With ``logged_by``, each new fact's
-        ``AttendanceRecorded`` goes to the change log in the same transaction. On SQLite, outside a transaction
+        or earlier in ``events``) is not recorded again. With ``logged_by``, an ``AttendanceRecorded``
+        for each session with new facts goes to the change log in the same transaction. On SQLite, outside a transaction
         of the caller's, all of it is one transaction at once (``storage.engine.in_sqlite``)."""
         if not events:
             return []
@@ -110,4 +110,4 @@ def _new(events: Sequence[AttendanceEvent], inserted: Iterable[Any]) -> list[boo
 
 
 def _recorded(events: Sequence[AttendanceEvent], new: Sequence[bool]) -> list[AttendanceRecorded]:
-    return [AttendanceRecorded(e.session_id, e.delegate_id) for e, fresh in zip(events, new, strict=True) if fresh]
+    return AttendanceRecorded.of(e.session_id for e, fresh in zip(events, new, strict=True) if fresh)

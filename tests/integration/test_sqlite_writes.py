@@ -5,6 +5,7 @@ process holds SQLite's write lock the batch waits for it in the driver's thread,
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -52,9 +53,12 @@ async def test_facts_and_their_change_events_are_committed_together_and_a_repeat
     assert await store.attendance.add_many([joined(2), joined(3)], NOW, "first") == [False, True]
     with sqlite3.connect(path) as other:  # what another process reads
         facts = other.execute("SELECT participant_id FROM attendance_events ORDER BY id").fetchall()
-        changes = other.execute("SELECT name, origin FROM change_log ORDER BY id").fetchall()
+        changes = other.execute("SELECT name, origin, payload FROM change_log ORDER BY id").fetchall()
     assert facts == [("w_1",), ("w_2",), ("w_3",)]
-    assert changes == [("attendance_recorded", "first")] * 3
+    assert [(name, origin, json.loads(payload)) for name, origin, payload in changes] == [
+        ("attendance_recorded", "first", {"session_id": "icmec-xx", "facts": 2}),  # one for a write's new facts
+        ("attendance_recorded", "first", {"session_id": "icmec-xx", "facts": 1}),
+    ]
 
 
 async def test_a_failed_batch_leaves_nothing_and_the_next_one_is_written(sqlite_store: tuple[Store, Path]) -> None:
