@@ -37,6 +37,8 @@ CORRECTION_KINDS = {
 }
 """What the secretariat may say of a delegate, as written on the command line and in the chat."""
 
+LINGER = 0.02
+"""Seconds a write of facts may wait for the webhooks already on their way, to write them together."""
 RESYNC = 30.0
 """Seconds a live quorum is kept up from this process's own facts before all of them are read again."""
 
@@ -76,7 +78,7 @@ class AttendanceService:
         """Each running session's live quorum, kept up from this process's facts between two reads of all."""
         self._fresh: dict[str, list[AttendanceEvent]] = {}
         """The facts this process recorded since the last look, for the sessions it keeps a live quorum of."""
-        self._together = GroupCommit(self._write)
+        self._together = GroupCommit(self._write, linger=LINGER)
 
     async def record(self, event: AttendanceEvent) -> bool:
         """Record the fact and publish it; False (and nothing published) when it was already recorded."""

@@ -18,8 +18,10 @@ Result = TypeVar("Result")
 class GroupCommit(Generic[Request, Result]):
     """Hands queued requests to ``write`` together; each caller gets its own result, or the batch's exception."""
 
-    def __init__(self, write: Callable[[Sequence[Request]], Awaitable[Sequence[Result]]]) -> None:
+    def __init__(self, write: Callable[[Sequence[Request]], Awaitable[Sequence[Result]]], linger: float = 0.0) -> None:
         self._write = write
+        self.linger = linger
+        """Seconds a batch may wait for requests still on their way (see ``_gather``)."""
         self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -33,6 +35,7 @@ class GroupCommit(Generic[Request, Result]):
 
     async def _drain(self) -> None:
         while self._waiting:
+            await self._gather()
             batch, self._waiting = self._waiting, []
             try:
                 results = await self._write([request for request, _ in batch])
@@ -48,3 +51,15 @@ class GroupCommit(Generic[Request, Result]):
             for (_, done), result in zip(batch, results, strict=True):
                 if not done.done():  # its caller gave up waiting (cancelled): nothing to tell
                     done.set_result(result)
+
+    async def _gather(self) -> None:
+        """With a ``linger``, let the requests already on their way join the batch: turn the event loop while the
+        queue still grows (two turns without a new request end it), for at most ``linger`` seconds."""
+        if self.linger <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline, size, still = loop.time() + self.linger, len(self._waiting), 0
+        while still < 2 and loop.time() < deadline:
+            await asyncio.sleep(0)
+            still = still + 1 if len(self._waiting) == size else 0
+            size = len(self._waiting)
