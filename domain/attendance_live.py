@@ -3,9 +3,10 @@
 The table (``domain.attendance.attendance``) is computed from all of a session's facts: at 20,000 webhooks that
 is a good part of a second, too slow to run for every burst of them. Whether a member state is represented now
 depends only on its delegates' own facts, so ``LiveQuorum`` keeps the facts by delegate and, when new ones come,
-works out again only the delegates they concern, with the table's own functions (``video_calls``, ``here_at``):
-it says what the table would say of the quorum at the same moment. A delegate with a fact dated later than the
-moment looked at (a platform's clock ahead of ours) is looked at again each time, until the moment passes it.
+works out again only the delegates they concern, reading their facts as the table does (its ``here_at``, and
+its intervals' reading of one participant): it says what the table would say of the quorum at the same moment.
+A delegate with a fact dated later than the moment looked at (a platform's clock ahead of ours) is looked at
+again each time, until the moment passes it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.attendance import Interval, here_at, video_calls
+from domain.attendance import Interval, here_at
 from domain.deployment import Deployment
 from domain.model import Session
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
@@ -144,12 +145,30 @@ class LiveQuorum:
         return QuorumNow(self.required > 0 and represented >= self.required, represented, self.required, self.states)
 
     def _on_call(self, participant: str, horizon: datetime) -> tuple[bool, bool]:
-        """Whether the participant is on the call at ``horizon``, as the table's intervals say; whether any of
-        their facts (or the meeting's end) is dated after it."""
-        video = self._video.get(participant, [])
-        calls = video_calls([*video, *self._ended], self.session.starts_at, horizon, True)
-        on = here_at(horizon, [], [i for c in calls for i in c.intervals], [])
-        return on, any(e.occurred_at > horizon for e in (*video, *self._ended))
+        """Whether the participant is on the call at ``horizon``, as the table's intervals (``video_calls``) say;
+        whether any of their facts (or the meeting's end) is dated after it.
+
+        The table's reading for one participant, without building its intervals: their joins and leaves by
+        platform timestamp (at one timestamp only the counts say the state after) alternate spans on and off
+        the call; they are on it at ``horizon`` when their last span is still open (no leave, whenever dated),
+        began by then, and no end of the meeting came at or after its start. Checked against the table."""
+        counts: dict[datetime, list[int]] = {}
+        later = False
+        for fact in self._video.get(participant, ()):
+            moment = fact.occurred_at
+            later = later or moment > horizon
+            counts.setdefault(moment, [0, 0])[fact.kind is AttendanceKind.LEAVE] += 1
+        since: datetime | None = None
+        for moment in sorted(counts):
+            joins, leaves = counts[moment]
+            if since is None and joins > leaves:
+                since = moment
+            elif since is not None and leaves > joins:
+                since = None
+        ended = [e.occurred_at for e in self._ended]
+        later = later or any(t > horizon for t in ended)
+        on = since is not None and since <= horizon and not any(t >= since for t in ended)
+        return on, later
 
     def _present_at(self, delegate_id: str, horizon: datetime) -> tuple[bool, bool]:
         """Whether the delegate is present at ``horizon`` (the table's ``here_at``, with their participants'

@@ -1,6 +1,6 @@
 """The live quorum (``domain.attendance_live``) says what the whole table says of the quorum, fact after fact:
-joins and leaves out of order and twice, rejoins, guests assigned, check-ins, corrections, a meeting ended, facts
-dated ahead of the moment looked at."""
+joins and leaves out of order and twice, rejoins, moves within one second, guests assigned, check-ins,
+corrections, a meeting ended, facts dated ahead of the moment looked at."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def _facts(rng: random.Random, session: Session, invited: list[str]) -> list[Att
         for _ in range(rng.randint(1, 3)):  # rejoins of one participant
             out.append(_video(session, t, who, participant, AttendanceKind.JOIN))
             t += rng.uniform(0, 40)
+            if rng.random() < 0.25:  # to a breakout room and back: a leave and a join at one (whole) second
+                t = float(round(t))
+                out.append(_video(session, t, who, participant, AttendanceKind.LEAVE))
+                out.append(_video(session, t, who, participant, AttendanceKind.JOIN))
             if rng.random() < 0.7:
                 out.append(_video(session, t, who, participant, AttendanceKind.LEAVE))
             t += rng.uniform(0, 20)
