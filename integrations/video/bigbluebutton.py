@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import aiohttp
 import yarl
@@ -195,8 +195,7 @@ class BigBlueButtonProvider:
 
     def _verify(self, secrets: Mapping[str, _Server], request: WebhookRequest) -> tuple[list[str], str]:
         """The secrets (of these servers, by secret) that signed the request, else none and why, in words."""
-        query = parse_qsl(request.url.partition("?")[2].partition("#")[0], keep_blank_values=True)
-        given = next((value for key, value in reversed(query) if key == "checksum"), None)
+        given = _checksum(request.url)
         bearer = header(request.headers, "Authorization")
         if given is None and bearer is None:
             return [], "no checksum and no bearer token"
@@ -208,7 +207,7 @@ class BigBlueButtonProvider:
             if given is None or algorithm is None:
                 continue
             for url in self._callbacks:
-                if _matches(algorithm, given, url.encode() + request.body + secret.encode()):
+                if _matches(algorithm, given, url.encode(), request.body, secret.encode()):
                     matched.setdefault(secret)
         if matched:
             return list(matched), ""
@@ -264,8 +263,22 @@ _HASHES = {name: getattr(hashlib, name) for name in ALGORITHMS.values()}
 """The hashes' own constructors: ``hashlib.new`` looks the name up again for every checksum."""
 
 
-def _matches(algorithm: str, given: str, signed: bytes) -> bool:
-    return hmac.compare_digest(_HASHES[algorithm](signed).hexdigest(), given.lower())
+def _matches(algorithm: str, given: str, *signed: bytes) -> bool:
+    """Whether ``given`` is the hex hash of the parts of ``signed``, one after the other."""
+    digest = _HASHES[algorithm]()
+    for part in signed:
+        digest.update(part)
+    return hmac.compare_digest(digest.hexdigest(), given.lower())
+
+
+def _checksum(url: str) -> str | None:
+    """The last ``checksum`` parameter of the URL's query string (as ``parse_qsl`` would read it, but without
+    decoding every other parameter: hex digits come as they are)."""
+    found = None
+    for pair in url.partition("?")[2].partition("#")[0].split("&"):
+        if pair.startswith("checksum="):
+            found = pair[9:]
+    return unquote_plus(found) if found is not None and ("%" in found or "+" in found) else found
 
 
 def _text(mapping: Mapping[str, Any], key: str) -> str:
