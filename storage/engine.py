@@ -25,6 +25,11 @@ BUSY_SECONDS = 5
 longer is someone else's (a backup, a second tool) and the write fails, to be retried by its loop."""
 
 
+_PRAGMAS = ("journal_mode=WAL", f"busy_timeout={BUSY_SECONDS * 1000}", "foreign_keys=ON", "synchronous=NORMAL")
+"""How every SQLite connection is set up: write-ahead log (readers never wait for the writer), a lock waited
+for up to ``BUSY_SECONDS``, foreign keys checked, and a commit not synced to disk until the log is."""
+
+
 def reader(engine: AsyncEngine) -> AsyncEngine:
     """The same engine for read-only work: on SQLite its transactions take no write lock."""
     return engine.execution_options(**{READONLY: True})
@@ -86,6 +91,7 @@ class _OneWriterEngine(_Engine):
     def __init__(self, sync_engine: Any) -> None:
         super().__init__(sync_engine)
         self._turn = asyncio.Lock()
+        self._writer: sqlite3.Connection | None = None
 
     @contextlib.asynccontextmanager
     async def _own(self) -> AsyncIterator[AsyncConnection]:
@@ -96,6 +102,27 @@ class _OneWriterEngine(_Engine):
         """This process's turn to write, as its write transactions take it."""
         return self._turn
 
+    def writer(self) -> sqlite3.Connection | None:
+        """A connection of ``in_sqlite``'s own to a database file (None for one in memory, which only the pool's
+        connections share): opened on first use and set up as the pool's, closed by ``dispose``. Checking one out
+        of the pool and back for every write cost as much as a batch's statements (``benchmarks.attendance``)."""
+        if self._writer is None:
+            path = self.url.database
+            if not path or path == ":memory:" or path.startswith("file:"):
+                return None
+            db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+            for pragma in _PRAGMAS:
+                db.execute(f"PRAGMA {pragma}")
+            self._writer = db
+        return self._writer
+
+    async def dispose(self, close: bool = True) -> None:
+        """Close ``in_sqlite``'s connection, then the pool's."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        await super().dispose(close)
+
 
 def in_unit(engine: AsyncEngine) -> bool:
     """Whether this task is inside a write transaction of this engine (``Transactions``)."""
@@ -104,31 +131,46 @@ def in_unit(engine: AsyncEngine) -> bool:
 
 
 async def in_sqlite(engine: AsyncEngine, work: Callable[[Any], T]) -> T:
-    """Run ``work`` with the SQLite connection (``sqlite3.Connection``) inside one write transaction, in this
-    process's turn to write, on the event loop's own thread; when another process holds SQLite's write lock, in
-    the driver's thread instead, waiting for it as every write does. ``work`` runs statements; this begins,
-    commits, or rolls back if it raises.
+    """Run ``work`` with a SQLite connection (``sqlite3.Connection``: the engine's ``writer``, or for a database
+    in memory one of the pool's) inside one write transaction, in this process's turn to write, on the event
+    loop's own thread; when another process holds SQLite's write lock, in a thread instead, waiting for it as
+    every write does. ``work`` runs statements; this begins, commits, or rolls back if it raises.
 
     Through SQLAlchemy, every statement, BEGIN and COMMIT is a trip to aiosqlite's thread, and each trip hands
     the GIL back and forth with a busy event loop, a switch interval (5 ms) at a time: under a burst of webhooks
     a batch of facts that SQLite writes in a quarter of a millisecond took several, and the trips were most of
     a webhook's cost (``python -m benchmarks.attendance``). So the hottest write is made here at once, without
     waiting for a lock: only the write lock of another process (a command-line correction, a backup) sends it
-    to the thread.
+    to a thread.
     """
-    turn = engine.turn() if isinstance(engine, _OneWriterEngine) else contextlib.nullcontext()
-    async with turn, engine.connect() as conn:
+    if not isinstance(engine, _OneWriterEngine):
+        return await _pooled(engine, work)
+    async with engine.turn():
+        db = engine.writer()
+        if db is None:
+            return await _pooled(engine, work)
+        return await _at_once(db, work, lambda: asyncio.to_thread(_transaction, db, work, True))
+
+
+async def _pooled(engine: AsyncEngine, work: Callable[[Any], T]) -> T:
+    async with engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
         db = driver._conn
-        db.execute("PRAGMA busy_timeout=0")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # another process writes: wait for it in the driver's thread
-            db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-            return await driver._execute(_transaction, db, work, True)  # type: ignore[no-any-return]
+        return await _at_once(db, work, lambda: driver._execute(_transaction, db, work, True))
+
+
+async def _at_once(db: sqlite3.Connection, work: Callable[[Any], T], wait: Callable[[], Awaitable[T]]) -> T:
+    """``work`` in a transaction made at once, on this thread; if another process holds the write lock, in a
+    transaction that ``wait`` makes in a thread of its own, waiting for it as every write does."""
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # another process writes
         db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-        return _transaction(db, work, False)
+        return await wait()
+    db.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+    return _transaction(db, work, False)
 
 
 def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], begin: bool) -> T:
@@ -204,10 +246,8 @@ def create_engine(url: str) -> AsyncEngine:
         # a deferred transaction that upgrades to a write fails at once with "database is locked".
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in _PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "reset")
