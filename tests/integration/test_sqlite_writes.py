@@ -89,7 +89,7 @@ async def test_a_batch_waits_for_another_processs_write_lock_without_stopping_th
     began = time.monotonic()
     writing = asyncio.create_task(store.attendance.add_many([joined(6)], NOW, "first"))
     await asyncio.sleep(0.3)
-    assert not writing.done()  # waiting for the lock, in the driver's thread
+    assert not writing.done()  # waiting for the lock, in a thread
     assert ticks >= 10, "the event loop stopped while the batch waited"
     other.execute("COMMIT")
     assert await writing == [True]
@@ -97,3 +97,31 @@ async def test_a_batch_waits_for_another_processs_write_lock_without_stopping_th
     ticking.cancel()
     other.close()
     assert [e.participant_id for e in await store.attendance.for_session("icmec-xx")] == ["w_6"]
+
+
+async def test_the_writes_connection_is_opened_once_set_up_as_the_pools_and_closed_by_dispose(tmp_path: Path) -> None:
+    path = tmp_path / "plenary.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    store = Store(create_engine(url))
+    assert await store.attendance.add_many([joined(7)], NOW, "first") == [True]
+    writer = store.engine.writer()  # type: ignore[attr-defined]
+    assert writer is not None
+    assert await store.attendance.add_many([joined(8)], NOW, "first") == [True]
+    assert store.engine.writer() is writer  # type: ignore[attr-defined]
+    assert [writer.execute(f"PRAGMA {p}").fetchone()[0] for p in ("journal_mode", "foreign_keys", "synchronous")] == [
+        "wal",
+        1,
+        1,  # NORMAL
+    ]
+    assert [e.participant_id for e in await store.attendance.for_session("icmec-xx")] == ["w_7", "w_8"]
+    await store.engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        writer.execute("SELECT 1")
+
+
+async def test_a_database_in_memory_is_written_through_the_pools_connection() -> None:
+    url = "sqlite+aiosqlite:///:memory:"
+    engine = create_engine(url)
+    assert engine.writer() is None  # type: ignore[attr-defined]
+    await engine.dispose()
