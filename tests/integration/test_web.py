@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from app.clock import SystemClock
@@ -169,3 +170,32 @@ async def test_unready_when_the_database_is_unreachable_or_nothing_is_loaded(tim
     finally:
         await server.close()
         await engine.dispose()
+
+
+async def test_every_response_is_counted_by_route_and_status_errors_too(store: Store, timeline: Timeline) -> None:
+    configuration = Configuration(EventBus(None, SystemClock(), "test"))
+    health = ServiceHealth(store, store.outbox, SystemClock(), configuration, timeline.loops)
+    app = create_app(health, Metrics(), NoFeeds())
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a defect")
+
+    app.router.add_get("/broken/{token}", broken)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(str(server.make_url(""))) as http:
+            for _ in range(2):
+                async with http.get("/broken/secret-token") as r:
+                    assert r.status == 500
+            async with http.get("/calendar/nosuchtoken.ics") as r:
+                assert r.status == 404  # raised by the view as HTTPNotFound
+            async with http.get("/readyz") as r:
+                assert r.status == 503  # no configuration
+        lines = await scrape(server)
+    finally:
+        await server.close()
+    assert 'plenary_http_requests_total{route="/broken/{token}",status="500"} 2.0' in lines
+    assert 'plenary_http_requests_total{route="/calendar/{token}.ics",status="404"} 1.0' in lines
+    assert 'plenary_http_requests_total{route="/readyz",status="503"} 1.0' in lines
+    assert not any("secret-token" in line for line in lines)
