@@ -36,12 +36,31 @@ Request = tuple[str, bytes]
 @dataclass(frozen=True)
 class Run:
     """One run: ``started`` is ``time.monotonic()`` at the first POST, ``seconds`` until the last answer;
-    ``statuses`` and ``latencies`` (seconds) are those of the requests POSTed, in the list's order."""
+    ``statuses`` and ``latencies`` (seconds) are those of the requests POSTed, in the list's order, of the
+    ``listed`` requests."""
 
     started: float
     seconds: float
     statuses: list[int]
     latencies: list[float]
+    listed: int
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped at the time budget, before the end of the list."""
+        return len(self.statuses) < self.listed
+
+    @classmethod
+    def joined(cls, runs: Sequence[Run]) -> Run:
+        """Runs of consecutive parts of a list, one after the other, as one run of the list: their seconds
+        added up (the time between them is not the server's)."""
+        return cls(
+            runs[0].started if runs else 0.0,
+            sum(r.seconds for r in runs),
+            [s for r in runs for s in r.statuses],
+            [t for r in runs for t in r.latencies],
+            sum(r.listed for r in runs),
+        )
 
     @property
     def accepted(self) -> int:
@@ -111,7 +130,7 @@ class Client:
                 latencies[i] = last - sent
 
         await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-        return Run(started, max(last - started, 0.0), statuses[:posted], latencies[:posted])
+        return Run(started, max(last - started, 0.0), statuses[:posted], latencies[:posted], len(requests))
 
 
 class LoadClient(Peer):

@@ -10,14 +10,16 @@ left). The 20,000 events are bbb-webhooks v3 callbacks (form ``domain``, ``event
 query parameter over the callback URL as registered + the body + the secret) in their timestamps' order, shuffled
 within windows of ``WINDOW``, ``HELD`` of them delivered last, newest first (as retried after failures);
 ``DUPLICATES`` are delivered again a little later (a fresh ``timestamp`` field). A client in a process of its own
-(``benchmarks._webhook_peer``) POSTs them closed loop over 50 connections, first to a bare aiohttp server answering
-200 to whatever it read, then to Plenary's application (``web.app.create_app`` over the services ``app.bootstrap``
-wires, the real providers), each after a warm-up of callbacks for a meeting no session has. Accepted: answered 200,
-a second from the first POST to the last answer; latency from each POST to its answer; no POST begun after
-``--seconds``. Then the table (``services.attendance.table`` at the moment the plan was made) is compared with what
-the accepted events should give, worked out here: each delegate's minutes (to 0.1), presence and being on the call
-now, and every state's tally. Store: a migrated SQLite in a temporary directory (``--database URL``: an empty one of
-another kind). Exit code 0 regardless.
+(``benchmarks._webhook_peer``) POSTs them closed loop over 50 connections to a bare aiohttp server answering 200 to
+whatever it read and to Plenary's application (``web.app.create_app`` over the services ``app.bootstrap`` wires,
+the real providers), each after a warm-up of callbacks for a meeting no session has: in ``ROUNDS`` consecutive
+parts, each part to the bare server, then to Plenary's, so that a drift of the machine's speed falls on both.
+Accepted: answered 200, a second of the parts' time (each from its first POST to its last answer); latency from
+each POST to its answer; no POST begun after ``--seconds`` (a part's share of them). Then the table
+(``services.attendance.table`` at the moment the plan was made) is compared with what the accepted events give,
+worked out here: each delegate's minutes (to 0.1), presence and being on the call now, and every state's tally.
+Store: a migrated SQLite in a temporary directory (``--database URL``: an empty one of another kind). Exit code 0
+regardless.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ WINDOW = 100
 DUPLICATES = 0.05
 HELD = 0.02
 WARM_UP = 200
+ROUNDS = 3
+"""Parts the deliveries are sent in, each to the bare server, then to Plenary's."""
 SHARES = (("steady", 0.7), ("brief", 0.2), ("staying", 0.1))
 
 
@@ -268,20 +272,35 @@ def compare(lines: dict[str, Line], table: AttendanceTable) -> tuple[tuple[int, 
 # --- the two servers -------------------------------------------------------------------------------------------
 
 
-async def measure(app: web.Application, sock: socket.socket, client: LoadClient, budget: float) -> tuple[Run, float]:
-    """Serve ``app`` on the bound socket while the client sends the warm-up, then the deliveries; the run, and
-    the CPU seconds the event loop's thread spent on the deliveries (their sum is what limits the rate)."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+async def measure(
+    apps: Sequence[tuple[web.Application, socket.socket]], client: LoadClient, budget: float
+) -> list[tuple[Run, float]]:
+    """Serve each app on its bound socket; the client sends each the warm-up, then the deliveries in ``ROUNDS``
+    parts, each part to every server in turn (a drift of the machine's speed falls on both alike). For each
+    server: its runs made one, and the CPU seconds the event loop's thread spent on the deliveries (their sum
+    is what limits the rate). A server whose part stopped at the time budget is sent no later part."""
+    runners, bases = [], []
     try:
-        await client.run("warm-up", base, budget)
-        began = time.thread_time()
-        run = await client.run("deliveries", base, budget)
-        return run, time.thread_time() - began
+        for app, sock in apps:
+            runners.append(runner := web.AppRunner(app, access_log=None))
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+            bases.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        for base in bases:
+            await client.run("warm-up", base, budget)
+        parts: list[list[Run]] = [[] for _ in apps]
+        cpu = [0.0] * len(apps)
+        for part in range(ROUNDS):
+            for i, base in enumerate(bases):
+                if part and parts[i][-1].stopped:
+                    continue
+                began = time.thread_time()
+                parts[i].append(await client.run(f"deliveries-{part}", base, budget / ROUNDS))
+                cpu[i] += time.thread_time() - began
+        return [(Run.joined(runs), seconds) for runs, seconds in zip(parts, cpu, strict=True)]
     finally:
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
 
 
 def bare() -> web.Application:
@@ -378,16 +397,18 @@ async def bench(store: Store, url: str, delegates: int, webhooks: int, budget: f
         f"before their join), {size:,.0f} bytes each; planned in {planned:.2f} s"
     )
     print(
-        f"closed loop over {CONNECTIONS} connections, after a warm-up of {WARM_UP} ignored callbacks; the client "
-        f"in its own process, 127.0.0.1\n"
+        f"closed loop over {CONNECTIONS} connections, after a warm-up of {WARM_UP} ignored callbacks, in {ROUNDS} "
+        f"parts, each to the bare server, then to Plenary's; the client in its own process, 127.0.0.1\n"
     )
     async with load_client() as client:
         await client.load("warm-up", warm)
-        await client.load("deliveries", made.requests)
-        baseline, bare_cpu = await measure(bare(), socket.create_server(("127.0.0.1", 0)), client, budget)
+        size_of = -(-len(made.requests) // ROUNDS)
+        for part in range(ROUNDS):
+            await client.load(f"deliveries-{part}", made.requests[part * size_of : (part + 1) * size_of])
         app = create_app(services.health, Metrics(), services.feeds, video=(services.video, WebPages()))
         try:
-            ours, our_cpu = await measure(app, sock, client, budget)
+            servers = [(bare(), socket.create_server(("127.0.0.1", 0))), (app, sock)]
+            (baseline, bare_cpu), (ours, our_cpu) = await measure(servers, client, budget)
         finally:
             for provider in services.video.providers.values():
                 await provider.close()
