@@ -25,6 +25,8 @@ BUSY_SECONDS = 5
 longer is someone else's (a backup, a second tool) and the write fails, to be retried by its loop."""
 
 
+CHECKPOINT_EVERY = 100
+"""Commits of ``in_sqlite``'s connection between two checkpoints of SQLite's write-ahead log, made in a thread."""
 _PRAGMAS = ("journal_mode=WAL", f"busy_timeout={BUSY_SECONDS * 1000}", "foreign_keys=ON", "synchronous=NORMAL")
 """How every SQLite connection is set up: write-ahead log (readers never wait for the writer), a lock waited
 for up to ``BUSY_SECONDS``, foreign keys checked, and a commit not synced to disk until the log is."""
@@ -92,6 +94,8 @@ class _OneWriterEngine(_Engine):
         super().__init__(sync_engine)
         self._turn = asyncio.Lock()
         self._writer: sqlite3.Connection | None = None
+        self._commits = 0
+        self._checkpoint: asyncio.Future[None] | None = None
 
     @contextlib.asynccontextmanager
     async def _own(self) -> AsyncIterator[AsyncConnection]:
@@ -113,15 +117,43 @@ class _OneWriterEngine(_Engine):
             db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             for pragma in _PRAGMAS:
                 db.execute(f"PRAGMA {pragma}")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # the log is copied into the database in a thread
             self._writer = db
         return self._writer
 
+    def committed(self) -> None:
+        """The writer committed: every ``CHECKPOINT_EVERY`` commits, the write-ahead log is copied into the
+        database (a passive checkpoint: it waits for nobody) in a thread. SQLite's own, at the commit that
+        filled the log, held the event loop for the copy and its syncs to disk."""
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0 and (self._checkpoint is None or self._checkpoint.done()):
+            self._checkpoint = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self.url.database or ""))
+
+    async def checkpointed(self) -> None:
+        """Wait for the checkpoint under way, if one is."""
+        if self._checkpoint is not None:
+            await asyncio.shield(self._checkpoint)
+
     async def dispose(self, close: bool = True) -> None:
-        """Close ``in_sqlite``'s connection, then the pool's."""
+        """Close ``in_sqlite``'s connection (once its checkpoint is done), then the pool's."""
+        await self.checkpointed()
+
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         await super().dispose(close)
+
+
+def _checkpoint(path: str) -> None:
+    """Copy what the write-ahead log holds into the database file, through a connection of its own."""
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+    except sqlite3.Error as exc:  # the next one tries again; the log only grows meanwhile
+        log.warning("a checkpoint of %s failed (%s)", path, exc)
 
 
 def in_unit(engine: AsyncEngine) -> bool:
@@ -149,7 +181,9 @@ async def in_sqlite(engine: AsyncEngine, work: Callable[[Any], T]) -> T:
         db = engine.writer()
         if db is None:
             return await _pooled(engine, work)
-        return await _at_once(db, work, lambda: asyncio.to_thread(_transaction, db, work, True))
+        done = await _at_once(db, work, lambda: asyncio.to_thread(_transaction, db, work, True))
+        engine.committed()
+        return done
 
 
 async def _pooled(engine: AsyncEngine, work: Callable[[Any], T]) -> T:

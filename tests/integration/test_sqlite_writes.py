@@ -5,18 +5,21 @@ process holds SQLite's write lock the batch waits for it in the driver's thread,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import shutil
 import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from domain.records import AttendanceEvent, AttendanceKind, AttendanceSource
-from storage.engine import create_engine
+from storage.engine import CHECKPOINT_EVERY, create_engine
 from storage.migrate import upgrade
 from storage.repositories import Store
 
@@ -125,3 +128,24 @@ async def test_a_database_in_memory_is_written_through_the_pools_connection() ->
     engine = create_engine(url)
     assert engine.writer() is None  # type: ignore[attr-defined]
     await engine.dispose()
+
+
+async def test_the_writes_log_is_copied_into_the_database_in_a_thread_every_hundred_commits(
+    sqlite_store: tuple[Store, Path],
+) -> None:
+    store, path = sqlite_store
+    engine: Any = store.engine
+    assert await store.attendance.add_many([joined(100)], NOW, "first") == [True]
+    assert engine.writer().execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # not on the loop's thread
+    size = path.stat().st_size
+    for n in range(101, 100 + CHECKPOINT_EVERY - 1):
+        await store.attendance.add_many([joined(n)], NOW, "first")
+    await engine.checkpointed()
+    assert path.stat().st_size == size, "checkpointed before its time"
+    await store.attendance.add_many([joined(100 + CHECKPOINT_EVERY)], NOW, "first")  # the hundredth commit
+    await engine.checkpointed()
+    assert path.stat().st_size > size
+    alone = path.with_name("copied.db")  # the database file without its log: what the checkpoint copied
+    shutil.copyfile(path, alone)
+    with contextlib.closing(sqlite3.connect(alone)) as copied:
+        assert copied.execute("SELECT count(*) FROM attendance_events").fetchone() == (CHECKPOINT_EVERY,)
