@@ -47,8 +47,8 @@ async def webhook(request: web.Request) -> web.Response:
         return web.Response(status=404)
     if request.content_length is not None and request.content_length > MAX_WEBHOOK:
         return web.Response(status=413)
-    body = await request.content.read(MAX_WEBHOOK + 1)
-    if len(body) > MAX_WEBHOOK:
+    body = await _body(request)
+    if body is None:
         return web.Response(status=413)
     video = request.app[VIDEO]
     # The path and query string as sent (what the providers read), not ``request.url``: building that URL
@@ -58,6 +58,17 @@ async def webhook(request: web.Request) -> web.Response:
     if not reading.body:  # what nearly every delivery is answered: its status alone
         return web.Response(status=reading.status)
     return web.Response(status=reading.status, text=reading.body, content_type=reading.content_type)
+
+
+async def _body(request: web.Request) -> bytes | None:
+    """The whole body, however many pieces it came in; None past ``MAX_WEBHOOK`` bytes."""
+    pieces, size = [], 0
+    while piece := await request.content.readany():
+        size += len(piece)
+        if size > MAX_WEBHOOK:
+            return None
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def add_routes(app: web.Application, video: VideoService, pages: Pages) -> None:
