@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -106,12 +107,12 @@ def _bound(rows: Sequence[Mapping[str, Any]], order: Sequence[tuple[str, _Binder
     a bind processor call it (most are strings), and a value the row before had in the same column (a batch's
     one ``recorded_at``) is bound once: binding every value cost more than the rest of a batch's write
     (``python -m benchmarks.attendance``)."""
-    names = [name for name, _ in order]
+    take = operator.itemgetter(*(name for name, _ in order))
     binders = [(i, bind) for i, (_, bind) in enumerate(order) if bind is not None]
     last: dict[int, tuple[Any, Any]] = {}
     out: list[Any] = []
     for row in rows:
-        values = [row[name] for name in names]
+        values = list(take(row)) if len(order) > 1 else [take(row)]
         for i, bind in binders:
             value = values[i]
             before = last.get(i)
