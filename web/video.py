@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -45,6 +46,20 @@ async def webhook(request: web.Request) -> web.Response:
     provider = request.match_info["provider"]
     if not _PROVIDER.fullmatch(provider):
         return web.Response(status=404)
+    return await _webhook(request, provider)
+
+
+def _webhook_of(provider: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The view of one provider's webhooks, on a path of its own: found by the router without a pattern."""
+
+    async def view(request: web.Request) -> web.Response:
+        return await _webhook(request, provider)
+
+    return view
+
+
+async def _webhook(request: web.Request, provider: str) -> web.Response:
+    """The provider's reading of the webhook, recorded; its answer."""
     if request.content_length is not None and request.content_length > MAX_WEBHOOK:
         return web.Response(status=413)
     body = await _body(request)
@@ -75,5 +90,7 @@ def add_routes(app: web.Application, video: VideoService, pages: Pages) -> None:
     """Serve the join links and the webhooks."""
     app[VIDEO], app[JOIN_PAGES] = video, pages
     app.router.add_get("/join/{token}", join)
+    for name in video.providers:
+        app.router.add_post(f"/webhooks/{name}", _webhook_of(name))
     app.router.add_post("/webhooks/{provider}", webhook)
     app.router.add_post("/webhooks/{provider}/{event:.*}", webhook)  # Jitsi's event_sync: …/events/occupant/joined
