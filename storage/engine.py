@@ -137,7 +137,6 @@ class _OneWriterEngine(_Engine):
     async def dispose(self, close: bool = True) -> None:
         """Close ``in_sqlite``'s connection (once its checkpoint is done), then the pool's."""
         await self.checkpointed()
-
         if self._writer is not None:
             self._writer.close()
             self._writer = None

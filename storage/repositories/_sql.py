@@ -107,12 +107,16 @@ def _bound(rows: Sequence[Mapping[str, Any]], order: Sequence[tuple[str, _Binder
     a bind processor call it (most are strings), and a value the row before had in the same column (a batch's
     one ``recorded_at``) is bound once: binding every value cost more than the rest of a batch's write
     (``python -m benchmarks.attendance``)."""
-    take = operator.itemgetter(*(name for name, _ in order))
+    names = [name for name, _ in order]
+    pick = operator.itemgetter(*names)
+    take: Callable[[Mapping[str, Any]], list[Any]] = (
+        (lambda row: list(pick(row))) if len(names) > 1 else (lambda row: [pick(row)])
+    )  # itemgetter of one name gives the value, not a tuple of it
     binders = [(i, bind) for i, (_, bind) in enumerate(order) if bind is not None]
     last: dict[int, tuple[Any, Any]] = {}
     out: list[Any] = []
     for row in rows:
-        values = list(take(row)) if len(order) > 1 else [take(row)]
+        values = take(row)
         for i, bind in binders:
             value = values[i]
             before = last.get(i)

@@ -43,9 +43,9 @@ class AttendanceRepository:
         self, events: Sequence[AttendanceEvent], recorded_at: datetime, logged_by: str | None = None
     ) -> list[bool]:
         """Record facts in one statement; a fact whose source already reported it (the same external id, before
-        or earlier in ``events``) is not recorded again. With ``logged_by``, an ``AttendanceRecorded``
-        for each session with new facts goes to the change log in the same transaction. On SQLite, outside a transaction
-        of the caller's, all of it is one transaction at once (``storage.engine.in_sqlite``)."""
+        or earlier in ``events``) is not recorded again. With ``logged_by``, an ``AttendanceRecorded`` for each
+        session with new facts goes to the change log in the same transaction. On SQLite, outside a transaction of
+        the caller's, all of it is one transaction at once (``storage.engine.in_sqlite``)."""
         if not events:
             return []
         # A record's fields as ``model_dump`` gives them (its serializer cost more than the rest of making a row)
